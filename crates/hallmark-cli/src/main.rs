@@ -1,0 +1,101 @@
+//! The `hallmark` command: parses arguments, calls the core, prints for people or for scripts.
+
+mod progress;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hallmark_core::progress::CancelToken;
+use hallmark_core::{ErrorKind, folder};
+
+/// Hallmark: turn a folder of your work into a signed, sellable AI training dataset.
+#[derive(Debug, Parser)]
+#[command(name = "hallmark", version, about, long_about = None)]
+struct Cli {
+    /// Print machine-readable JSON on standard output instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// Do not draw progress bars.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Count the files and bytes in a folder, and list what would be passed over and why.
+    Summary {
+        /// The folder that holds your work.
+        dir: PathBuf,
+    },
+}
+
+/// Exit codes: 0 success, 1 the operation failed, 2 bad input (clap also uses 2 for usage errors).
+const EXIT_FAILED: u8 = 1;
+const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report(&err),
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Summary { dir } => {
+            let bar = progress::Bar::new(cli.quiet || cli.json, "scanning");
+            let summary = folder::summarize(dir, &bar, &CancelToken::new());
+            bar.finish();
+            let summary = summary?;
+            let mut out = std::io::stdout().lock();
+            if cli.json {
+                // Serialise first so that a closed pipe surfaces as a plain I/O error.
+                let mut json = serde_json::to_vec_pretty(&summary)?;
+                json.push(b'\n');
+                out.write_all(&json)?;
+            } else {
+                writeln!(out, "{}", summary.root.display())?;
+                writeln!(out, "  files:   {}", summary.files)?;
+                writeln!(
+                    out,
+                    "  size:    {} ({} bytes)",
+                    progress::human_bytes(summary.bytes),
+                    summary.bytes
+                )?;
+                writeln!(out, "  folders: {}", summary.folders)?;
+                if summary.skipped_total > 0 {
+                    writeln!(out, "  passed over: {}", summary.skipped_total)?;
+                    for entry in &summary.skipped {
+                        writeln!(out, "    {}: {}", entry.path.display(), entry.reason)?;
+                    }
+                    let hidden = summary.skipped_total - summary.skipped.len() as u64;
+                    if hidden > 0 {
+                        writeln!(out, "    … and {hidden} more")?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Prints an error for people and picks the exit code; a closed pipe (`hallmark … | head`) is a clean exit.
+fn report(err: &anyhow::Error) -> ExitCode {
+    if let Some(io) = err.downcast_ref::<std::io::Error>()
+        && io.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("error: {err:#}");
+    match err.downcast_ref::<hallmark_core::Error>().map(|e| e.kind()) {
+        Some(ErrorKind::NotFound | ErrorKind::InvalidInput) => ExitCode::from(EXIT_BAD_INPUT),
+        _ => ExitCode::from(EXIT_FAILED),
+    }
+}

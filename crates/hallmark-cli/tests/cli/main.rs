@@ -1,0 +1,72 @@
+//! Runs the built `hallmark` binary as a user would and checks its output and exit codes.
+
+use std::process::Command;
+
+fn hallmark() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hallmark"))
+}
+
+#[test]
+fn summary_json_counts_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("voice")).unwrap();
+    std::fs::write(dir.path().join("voice/take1.wav"), vec![1u8; 4410]).unwrap();
+    std::fs::write(dir.path().join("voice/take1.txt"), b"hello there").unwrap();
+    let out = hallmark()
+        .args(["summary", "--json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["files"], 2);
+    assert_eq!(json["bytes"], 4410 + 11);
+    assert_eq!(json["folders"], 1);
+}
+
+#[test]
+fn summary_text_names_size_in_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), vec![b'a'; 2048]).unwrap();
+    let out = hallmark().arg("summary").arg(dir.path()).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("files:   1"), "{text}");
+    assert!(text.contains("2.00 KiB (2048 bytes)"), "{text}");
+}
+
+#[test]
+fn a_missing_folder_is_bad_input_with_the_path_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("not-here");
+    let out = hallmark().arg("summary").arg(&missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(&*missing.to_string_lossy()), "{err}");
+    assert!(err.contains("check the path"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_is_a_clean_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..300 {
+        std::fs::write(dir.path().join(format!("f{i}")), b"").unwrap();
+    }
+    let mut child = hallmark()
+        .args(["summary", "--json", "--quiet"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

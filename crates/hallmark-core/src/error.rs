@@ -1,0 +1,111 @@
+//! The core's error type: says what failed, on which path, and what the creator can do about it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Result with the core's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the core can fail with. Messages are lower-case, name the thing, and end with the fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The folder the creator named does not exist.
+    #[error("folder not found: {}; check the path, or pick the folder again", path.display())]
+    FolderNotFound { path: PathBuf },
+
+    /// The path names a file (or something else) where a folder was expected.
+    #[error("not a folder: {}; pick the folder that holds your work, not a single file", path.display())]
+    NotAFolder { path: PathBuf },
+
+    /// A path that cannot be used at all (empty, relative where absolute is needed, …).
+    #[error("invalid path {path:?}: {reason}")]
+    InvalidPath { path: String, reason: &'static str },
+
+    /// The OS refused access to a path the operation cannot do without.
+    #[error("permission denied: {}; give your user read access to it, or pick another folder", path.display())]
+    PermissionDenied { path: PathBuf },
+
+    /// Any other I/O failure on a named path.
+    #[error("cannot read or write {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// A file Hallmark wrote earlier no longer parses.
+    #[error("{} is damaged ({detail}); delete it and Hallmark will start a fresh one", path.display())]
+    Damaged { path: PathBuf, detail: String },
+
+    /// The job was cancelled by the creator; nothing was changed.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// The coarse class of an [`Error`], for shells that branch on it (IPC codes, CLI exit codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input named something that is not there.
+    NotFound,
+    /// The input is of the wrong shape.
+    InvalidInput,
+    /// The OS refused access.
+    PermissionDenied,
+    /// The creator cancelled.
+    Cancelled,
+    /// Stored state is damaged.
+    Damaged,
+    /// Any other I/O failure.
+    Io,
+}
+
+impl Error {
+    /// Maps an I/O error on `path` to the most specific variant.
+    pub fn from_io(path: &Path, source: io::Error) -> Self {
+        match source.kind() {
+            io::ErrorKind::NotFound => Error::FolderNotFound {
+                path: path.to_path_buf(),
+            },
+            io::ErrorKind::PermissionDenied => Error::PermissionDenied {
+                path: path.to_path_buf(),
+            },
+            _ => Error::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        }
+    }
+
+    /// The coarse class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::FolderNotFound { .. } => ErrorKind::NotFound,
+            Error::NotAFolder { .. } | Error::InvalidPath { .. } => ErrorKind::InvalidInput,
+            Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Damaged { .. } => ErrorKind::Damaged,
+            Error::Cancelled => ErrorKind::Cancelled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_map_to_the_variant_that_names_the_fix() {
+        let p = Path::new("/nowhere");
+        let e = Error::from_io(p, io::Error::from(io::ErrorKind::NotFound));
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(
+            e.to_string(),
+            "folder not found: /nowhere; check the path, or pick the folder again"
+        );
+        let e = Error::from_io(p, io::Error::from(io::ErrorKind::PermissionDenied));
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+        assert!(e.to_string().contains("give your user read access"));
+    }
+}

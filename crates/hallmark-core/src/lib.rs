@@ -1,0 +1,26 @@
+//! Hallmark's pure core: the domain logic every shell (desktop app, CLI, reference server, tests) calls.
+//!
+//! This crate does **not** know about Tauri, HTTP, terminals or the OS keyring UI: it takes paths,
+//! bytes, clocks and progress sinks as arguments and returns plain values. Shells adapt those to
+//! their medium (IPC channels, progress bars, JSON over HTTP).
+//!
+//! Today it can summarise a folder a creator picks (how many files, how many bytes) with progress
+//! and cancellation, and remember recently opened folders. Later issues add sealing, signing,
+//! publishing and earnings here, in the same style.
+//!
+//! ```
+//! use hallmark_core::{folder, progress::{CancelToken, NoProgress}};
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("0001.jpg"), b"not really a jpeg")?;
+//! let summary = folder::summarize(dir.path(), &NoProgress, &CancelToken::new())?;
+//! assert_eq!((summary.files, summary.bytes), (1, 17));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod error;
+pub mod folder;
+pub mod progress;
+pub mod recent;
+
+pub use error::{Error, ErrorKind, Result};

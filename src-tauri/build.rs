@@ -1,0 +1,13 @@
+//! Build script: generates Tauri's context and one allow/deny permission per app command.
+
+fn main() {
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "summarize_folder",
+        "cancel_job",
+        "pick_folder",
+        "recent_folders",
+        "forget_recent_folder",
+    ]);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .expect("tauri build script failed");
+}

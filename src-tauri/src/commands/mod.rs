@@ -1,0 +1,3 @@
+//! The app's IPC commands, one module per screen area. Each command calls one core function.
+
+pub mod folder;

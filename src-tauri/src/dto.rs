@@ -1,0 +1,161 @@
+//! The types that cross IPC, converted from core types, with TypeScript bindings generated from them.
+//!
+//! `ui/src/lib/bindings.ts` is generated from this file; a test fails when it drifts.
+//! Regenerate with `HALLMARK_UPDATE_BINDINGS=1 cargo test -p hallmark-app bindings`.
+
+use std::path::Path;
+
+use hallmark_core::{folder, progress, recent};
+use serde::Serialize;
+use ts_rs::TS;
+
+/// A path as text for the UI. Non-UTF-8 bytes are shown as U+FFFD; the core keeps the real path.
+pub fn path_text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// What a folder holds, as the Datasets screen shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FolderSummary {
+    pub root: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub folders: u64,
+    /// Entries passed over, at most a couple of hundred by path.
+    pub skipped: Vec<SkippedEntry>,
+    pub skipped_total: u64,
+}
+
+/// An entry the walk passed over, and why in plain words.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SkippedEntry {
+    pub path: String,
+    pub reason: String,
+}
+
+impl From<&folder::FolderSummary> for FolderSummary {
+    fn from(s: &folder::FolderSummary) -> Self {
+        Self {
+            root: path_text(&s.root),
+            files: s.files,
+            bytes: s.bytes,
+            folders: s.folders,
+            skipped: s
+                .skipped
+                .iter()
+                .map(|e| SkippedEntry {
+                    path: path_text(&e.path),
+                    reason: e.reason.to_string(),
+                })
+                .collect(),
+            skipped_total: s.skipped_total,
+        }
+    }
+}
+
+/// What a job is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum JobPhase {
+    Scanning,
+    Done,
+}
+
+/// One progress message of a job, the same shape for every job.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct JobProgress {
+    pub job_id: String,
+    pub phase: JobPhase,
+    pub items_done: u64,
+    pub items_total: Option<u64>,
+    pub bytes_done: u64,
+    pub bytes_total: Option<u64>,
+    pub message: Option<String>,
+}
+
+impl JobProgress {
+    pub fn new(job_id: &str, e: &progress::ProgressEvent) -> Self {
+        Self {
+            job_id: job_id.to_owned(),
+            phase: match e.phase {
+                progress::Phase::Done => JobPhase::Done,
+                _ => JobPhase::Scanning,
+            },
+            items_done: e.items_done,
+            items_total: e.items_total,
+            bytes_done: e.bytes_done,
+            bytes_total: e.bytes_total,
+            message: e.message.clone(),
+        }
+    }
+}
+
+/// A recently opened folder.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentFolder {
+    pub path: String,
+    /// Seconds since the Unix epoch.
+    pub opened_at: u64,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+impl From<&recent::RecentFolder> for RecentFolder {
+    fn from(f: &recent::RecentFolder) -> Self {
+        Self {
+            path: path_text(&f.path),
+            opened_at: f.opened_at,
+            files: f.files,
+            bytes: f.bytes,
+        }
+    }
+}
+
+/// The TypeScript declarations of every IPC type, as committed in `ui/src/lib/bindings.ts`.
+pub fn typescript_bindings() -> String {
+    use crate::error::{ErrorCode, IpcError};
+    // Byte counts stay below 2^53, so JavaScript numbers hold them exactly.
+    let cfg = ts_rs::Config::new().with_large_int("number");
+    let decls = [
+        FolderSummary::decl(&cfg),
+        SkippedEntry::decl(&cfg),
+        JobPhase::decl(&cfg),
+        JobProgress::decl(&cfg),
+        RecentFolder::decl(&cfg),
+        ErrorCode::decl(&cfg),
+        IpcError::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// IPC types of the Hallmark app, generated from src-tauri/src/dto.rs and error.rs by ts-rs.\n\
+         // Do not edit: run `HALLMARK_UPDATE_BINDINGS=1 cargo test -p hallmark-app bindings`.\n",
+    );
+    for decl in decls {
+        out.push_str("\nexport ");
+        out.push_str(&decl);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_match_the_committed_typescript() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings.ts");
+        let generated = typescript_bindings();
+        if std::env::var_os("HALLMARK_UPDATE_BINDINGS").is_some() {
+            std::fs::write(&file, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "ui/src/lib/bindings.ts is out of date with the Rust IPC types; \
+             run `HALLMARK_UPDATE_BINDINGS=1 cargo test -p hallmark-app bindings` and commit the result"
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! The one error shape that crosses IPC: `{ code, message }`, with a small closed set of codes.
+//!
+//! The UI branches on `code` only (never on message text) and shows `message` to the creator.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+/// What kind of failure, for the UI to branch on. Add a code only when the UI needs to tell it apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The named file or folder does not exist.
+    NotFound,
+    /// The input has the wrong shape (a file where a folder is needed, an empty path, …).
+    InvalidInput,
+    /// The OS refused access.
+    PermissionDenied,
+    /// The creator cancelled the job.
+    Cancelled,
+    /// A file Hallmark keeps is damaged.
+    Damaged,
+    /// Reading or writing failed.
+    Io,
+    /// A bug in Hallmark.
+    Internal,
+}
+
+/// An error as the UI receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct IpcError {
+    pub code: ErrorCode,
+    /// A sentence for the creator that names the thing and the fix.
+    pub message: String,
+}
+
+impl IpcError {
+    /// A failure that is Hallmark's fault, not the creator's.
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        Self {
+            code: ErrorCode::Internal,
+            message: format!("internal error: {err}; please report it"),
+        }
+    }
+}
+
+impl From<hallmark_core::Error> for IpcError {
+    fn from(err: hallmark_core::Error) -> Self {
+        use hallmark_core::ErrorKind as K;
+        let code = match err.kind() {
+            K::NotFound => ErrorCode::NotFound,
+            K::InvalidInput => ErrorCode::InvalidInput,
+            K::PermissionDenied => ErrorCode::PermissionDenied,
+            K::Cancelled => ErrorCode::Cancelled,
+            K::Damaged => ErrorCode::Damaged,
+            K::Io => ErrorCode::Io,
+            _ => ErrorCode::Internal,
+        };
+        Self {
+            code,
+            message: err.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_as_code_and_message() {
+        let err = IpcError::from(hallmark_core::Error::NotAFolder {
+            path: "/w/photo.jpg".into(),
+        });
+        assert_eq!(
+            serde_json::to_value(&err).unwrap(),
+            serde_json::json!({
+                "code": "invalid_input",
+                "message": "not a folder: /w/photo.jpg; pick the folder that holds your work, not a single file"
+            })
+        );
+        let cancelled = IpcError::from(hallmark_core::Error::Cancelled);
+        assert_eq!(
+            serde_json::to_value(&cancelled).unwrap()["code"],
+            "cancelled"
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! The Hallmark desktop app's entry point.
+
+// Keeps a console window from opening next to the app on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() -> std::process::ExitCode {
+    hallmark_app::run()
+}

@@ -1,0 +1,18 @@
+//! Where the app keeps its own small files (never inside a creator's folder).
+
+use std::path::{Path, PathBuf};
+
+/// Paths of the app's own state files, under the OS's per-app data folder.
+#[derive(Debug, Clone)]
+pub struct AppPaths {
+    /// The recently opened folders list.
+    pub recent_folders: PathBuf,
+}
+
+impl AppPaths {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            recent_folders: data_dir.join("recent-folders.json"),
+        }
+    }
+}

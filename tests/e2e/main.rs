@@ -1,0 +1,3 @@
+//! End-to-end tests: the real app, in the real webview, driven by tauri-driver under Xvfb.
+
+mod open_folder;

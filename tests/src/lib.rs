@@ -1,0 +1,201 @@
+//! Harness for end-to-end tests: launches the built app under tauri-driver and opens a WebDriver session.
+//!
+//! Each [`App`] gets its own driver ports and its own empty XDG data, config and cache folders, so
+//! tests never see a creator's real state or each other's. Waits are on conditions, never fixed sleeps.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// How long a condition may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(30);
+/// How often a condition is polled.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The running app, driven over WebDriver.
+#[derive(Debug)]
+pub struct App {
+    pub client: Client,
+    driver: Driver,
+    /// The app's XDG folders; removed when the test ends.
+    pub home: tempfile::TempDir,
+}
+
+/// The target folder Cargo builds into (`…/target/debug`), found from the test binary's own path.
+pub fn build_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // target/debug/deps/e2e-<hash> → target/debug
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .context("cannot find the build folder from the test binary's path")
+}
+
+/// The app binary under test: `$HALLMARK_APP`, or the one built next to this test.
+pub fn app_binary() -> Result<PathBuf> {
+    let path = match std::env::var_os("HALLMARK_APP") {
+        Some(p) => PathBuf::from(p),
+        None => build_dir()?.join("hallmark-app"),
+    };
+    if !path.is_file() {
+        bail!(
+            "the app binary {} is missing; build it with `npm --prefix ui run build && cargo build -p hallmark-app --features custom-protocol` (scripts/test does this)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl App {
+    /// Starts tauri-driver, which starts WebKitWebDriver, which starts the app.
+    pub async fn launch() -> Result<App> {
+        if std::env::var_os("DISPLAY").is_none() {
+            bail!(
+                "no X display: run the end-to-end tests under Xvfb, as scripts/test does (xvfb-run -a …)"
+            );
+        }
+        let app = app_binary()?;
+        let home = tempfile::tempdir()?;
+        let port = free_port()?;
+        let native_port = free_port()?;
+        let log = std::fs::File::create(home.path().join("tauri-driver.log"))?;
+        let driver = Driver(Command::new("tauri-driver")
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .env("NO_AT_BRIDGE", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("cannot start tauri-driver; install it with `cargo install tauri-driver --locked --version 2.1.0` (scripts/setup does this)")?);
+        // If the session cannot open, dropping `driver` stops it.
+        let client = connect(port, &app).await?;
+        Ok(App {
+            client,
+            driver,
+            home,
+        })
+    }
+
+    /// Finds one element by CSS selector, waiting for it to appear.
+    pub async fn find(&self, css: &str) -> Result<Element> {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .every(POLL)
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("no element matches {css} within {WAIT:?}"))
+    }
+
+    /// Waits until the element at `css` has an attribute `name` that satisfies `ok`, and returns it.
+    pub async fn wait_attr(
+        &self,
+        css: &str,
+        name: &str,
+        ok: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        let deadline = Instant::now() + WAIT;
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await
+                && let Ok(Some(value)) = el.attr(name).await
+            {
+                if ok(&value) {
+                    return Ok(value);
+                }
+                last = Some(value);
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        bail!("{css} [{name}] did not reach the expected value within {WAIT:?}; last seen {last:?}")
+    }
+
+    /// Types `text` into the input at `css`, replacing what it held.
+    pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
+        let input = self.find(css).await?;
+        input.clear().await?;
+        input.send_keys(text).await?;
+        Ok(())
+    }
+
+    /// Clicks the element at `css`.
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.find(css).await?.click().await?;
+        Ok(())
+    }
+
+    /// Saves a PNG of the window as `<build dir>/e2e-screenshots/NAME.png` and returns its path.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        let png = self.client.screenshot().await?;
+        let dir = build_dir()?.join("e2e-screenshots");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    /// Ends the session and stops the driver (SIGTERM, so it also stops WebKitWebDriver).
+    pub async fn close(mut self) -> Result<()> {
+        let closed = self.client.clone().close().await;
+        self.driver.stop();
+        closed?;
+        Ok(())
+    }
+}
+
+/// The tauri-driver process; stopped with SIGTERM (never SIGKILL, which orphans WebKitWebDriver).
+#[derive(Debug)]
+struct Driver(Child);
+
+impl Driver {
+    fn stop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            if let Ok(pid) = i32::try_from(self.0.id()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Waits for the driver's port, then opens a session on the app.
+async fn connect(port: u16, app: &Path) -> Result<Client> {
+    let deadline = Instant::now() + WAIT;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("tauri-driver did not listen on port {port} within {WAIT:?}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": app }),
+    );
+    ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .with_context(|| format!("cannot open a WebDriver session on {}", app.display()))
+}

@@ -1,0 +1,33 @@
+// The only module that talks to the Rust side: one typed function per IPC command.
+import { Channel, invoke } from '@tauri-apps/api/core';
+import type { FolderSummary, JobProgress, RecentFolder } from './bindings';
+import { HallmarkError } from './errors';
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (thrown) {
+    throw HallmarkError.from(thrown);
+  }
+}
+
+/** The commands the folder screens use; a test passes its own implementation. */
+export interface FolderApi {
+  summarizeFolder(path: string, jobId: string, onProgress: (p: JobProgress) => void): Promise<FolderSummary>;
+  cancelJob(jobId: string): Promise<boolean>;
+  pickFolder(): Promise<string | null>;
+  recentFolders(): Promise<RecentFolder[]>;
+  forgetRecentFolder(path: string): Promise<RecentFolder[]>;
+}
+
+export const folderApi: FolderApi = {
+  summarizeFolder(path, jobId, onProgress) {
+    const channel = new Channel<JobProgress>();
+    channel.onmessage = onProgress;
+    return call('summarize_folder', { path, jobId, onProgress: channel });
+  },
+  cancelJob: (jobId) => call('cancel_job', { jobId }),
+  pickFolder: () => call('pick_folder'),
+  recentFolders: () => call('recent_folders'),
+  forgetRecentFolder: (path) => call('forget_recent_folder', { path }),
+};

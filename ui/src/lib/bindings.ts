@@ -1,0 +1,28 @@
+// IPC types of the Hallmark app, generated from src-tauri/src/dto.rs and error.rs by ts-rs.
+// Do not edit: run `HALLMARK_UPDATE_BINDINGS=1 cargo test -p hallmark-app bindings`.
+
+export type FolderSummary = { root: string, files: number, bytes: number, folders: number, 
+/**
+ * Entries passed over, at most a couple of hundred by path.
+ */
+skipped: Array<SkippedEntry>, skippedTotal: number, };
+
+export type SkippedEntry = { path: string, reason: string, };
+
+export type JobPhase = "scanning" | "done";
+
+export type JobProgress = { jobId: string, phase: JobPhase, itemsDone: number, itemsTotal: number | null, bytesDone: number, bytesTotal: number | null, message: string | null, };
+
+export type RecentFolder = { path: string, 
+/**
+ * Seconds since the Unix epoch.
+ */
+openedAt: number, files: number, bytes: number, };
+
+export type ErrorCode = "not_found" | "invalid_input" | "permission_denied" | "cancelled" | "damaged" | "io" | "internal";
+
+export type IpcError = { code: ErrorCode, 
+/**
+ * A sentence for the creator that names the thing and the fix.
+ */
+message: string, };

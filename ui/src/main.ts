@@ -1,0 +1,9 @@
+// Entry point of the Hallmark UI: mounts the app shell.
+import { mount } from 'svelte';
+import App from './App.svelte';
+import './app.css';
+
+const target = document.getElementById('app');
+if (!target) throw new Error('the page has no #app element to mount Hallmark into');
+
+export default mount(App, { target });
