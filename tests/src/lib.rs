@@ -74,6 +74,7 @@ impl App {
             .env("XDG_CONFIG_HOME", home.path().join("config"))
             .env("XDG_CACHE_HOME", home.path().join("cache"))
             .env("NO_AT_BRIDGE", "1")
+            .env("GTK_A11Y", "none")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -138,6 +139,16 @@ impl App {
 
     /// Saves a PNG of the window as `<build dir>/e2e-screenshots/NAME.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        // WebKit can hand back the last painted frame; wait for images and two frames to be painted.
+        self.client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 Promise.all([...document.images].map((img) => img.decode().catch(() => null)))
+                   .then(() => requestAnimationFrame(() => requestAnimationFrame(() => done(true))));",
+                vec![],
+            )
+            .await
+            .context("the page did not settle for a screenshot")?;
         let png = self.client.screenshot().await?;
         let dir = build_dir()?.join("e2e-screenshots");
         std::fs::create_dir_all(&dir)?;

@@ -1,6 +1,6 @@
 // Unit tests of the number and size formatting creators read on every screen.
 import { describe, expect, it } from 'vitest';
-import { folderName, formatBytes, plural } from './format';
+import { folderName, formatBytes, formatCount, plural } from './format';
 
 describe('formatBytes', () => {
   it('keeps small sizes exact and names the unit in words', () => {
@@ -28,5 +28,11 @@ describe('plural and folderName', () => {
     expect(folderName('/home/ana/shoots/berlin/')).toBe('berlin');
     expect(folderName('C:\\work\\voice')).toBe('voice');
     expect(folderName('/')).toBe('/');
+  });
+});
+
+describe('formatCount', () => {
+  it('groups digits so large counts stay readable', () => {
+    expect(formatCount(1413369)).toMatch(/^1\D413\D369$/);
   });
 });

@@ -1,6 +1,8 @@
 // Formatting numbers for creators: counts with the locale's separators, sizes in decimal units.
 
-const countFormat = new Intl.NumberFormat();
+// The webview's language, not the process locale: under LANG=C the default locale drops digit grouping.
+const language = (typeof navigator !== 'undefined' && navigator.language) || 'en-US';
+const countFormat = new Intl.NumberFormat(language === 'C' ? 'en-US' : language, { useGrouping: true });
 
 /** A count such as 12,345 (in the creator's locale). */
 export function formatCount(n: number): string {
