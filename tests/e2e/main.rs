@@ -1,4 +1,7 @@
 //! End-to-end tests: the real app, in the real webview, driven by tauri-driver under Xvfb.
 
+// A test binary: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
 mod navigation;
 mod open_folder;

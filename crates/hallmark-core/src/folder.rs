@@ -136,7 +136,7 @@ pub fn summarize(
                 Ok(meta) => {
                     summary.files += 1;
                     summary.bytes += meta.len();
-                    if summary.files % REPORT_EVERY == 0 {
+                    if summary.files.is_multiple_of(REPORT_EVERY) {
                         report(&summary, Phase::Scanning);
                     }
                 }

@@ -1,5 +1,8 @@
 //! Runs the built `hallmark` binary as a user would and checks its output and exit codes.
 
+// A test binary: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 fn hallmark() -> Command {

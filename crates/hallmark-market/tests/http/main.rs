@@ -1,5 +1,8 @@
 //! Talks to a real marketplace server on a loopback port over HTTP.
 
+// A test binary: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
 use hallmark_market::Health;
 
 #[tokio::test]
