@@ -51,7 +51,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Summary { dir } => {
             let bar = progress::Bar::new(cli.quiet || cli.json, "scanning");
-            let summary = folder::summarize(dir, &bar, &CancelToken::new());
+            let summary = folder::summarize(dir, &Default::default(), &bar, &CancelToken::new());
             bar.finish();
             let summary = summary?;
             let mut out = std::io::stdout().lock();

@@ -34,6 +34,16 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// An include or exclude pattern that is not a valid glob.
+    #[error(
+        "invalid pattern {pattern:?}: {detail}; patterns use gitignore syntax, such as \"*.jpg\" or \"raw/**\""
+    )]
+    InvalidPattern { pattern: String, detail: String },
+
+    /// A file changed while Hallmark read it, so its hash would describe neither version.
+    #[error("{} changed while it was being read; wait until it is saved, then seal again", path.display())]
+    ChangedWhileReading { path: PathBuf },
+
     /// A file Hallmark wrote earlier no longer parses.
     #[error("{} is damaged ({detail}); delete it and Hallmark will start a fresh one", path.display())]
     Damaged { path: PathBuf, detail: String },
@@ -82,7 +92,10 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::FolderNotFound { .. } => ErrorKind::NotFound,
-            Error::NotAFolder { .. } | Error::InvalidPath { .. } => ErrorKind::InvalidInput,
+            Error::NotAFolder { .. } | Error::InvalidPath { .. } | Error::InvalidPattern { .. } => {
+                ErrorKind::InvalidInput
+            }
+            Error::ChangedWhileReading { .. } => ErrorKind::Io,
             Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
             Error::Io { .. } => ErrorKind::Io,
             Error::Damaged { .. } => ErrorKind::Damaged,

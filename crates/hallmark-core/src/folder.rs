@@ -1,12 +1,13 @@
 //! Summarising a creator's folder: how many files and bytes it holds, and what was passed over and why.
 //!
-//! The walk never follows a symbolic link (a link could lead out of the folder, or in a loop),
-//! counts only regular files, and reports each entry it could not read by path instead of failing.
+//! It uses the same walk and rules as sealing ([`crate::scan`]), so the summary shows what a seal takes.
 
 use std::path::{Path, PathBuf};
 
+use crate::Result;
 use crate::progress::{CancelToken, Phase, Progress, ProgressEvent};
-use crate::{Error, Result};
+use crate::scan::{Found, ScanRules};
+pub use crate::scan::{SkipReason, SkippedEntry, resolve_folder};
 
 /// How many files pass between two progress reports.
 const REPORT_EVERY: u64 = 256;
@@ -18,7 +19,7 @@ pub const SKIPPED_KEPT: usize = 200;
 pub struct FolderSummary {
     /// The folder, as an absolute path with links resolved.
     pub root: PathBuf,
-    /// Regular files found (links and special files are not counted).
+    /// Regular files that belong to the work (links, special files and junk are not counted).
     pub files: u64,
     /// Total size of those files in bytes.
     pub bytes: u64,
@@ -30,59 +31,13 @@ pub struct FolderSummary {
     pub skipped_total: u64,
 }
 
-/// An entry the walk passed over.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SkippedEntry {
-    pub path: PathBuf,
-    pub reason: SkipReason,
-}
-
-/// Why an entry was passed over.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum SkipReason {
-    /// A symbolic link: never followed, so the dataset holds only what is inside the folder.
-    Symlink,
-    /// A device, socket or pipe: not a file of work.
-    Special,
-    /// The OS refused to read it; the detail says why.
-    Unreadable(String),
-}
-
-impl std::fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SkipReason::Symlink => f.write_str("symbolic link (not followed)"),
-            SkipReason::Special => f.write_str("not a regular file (device, socket or pipe)"),
-            SkipReason::Unreadable(detail) => write!(f, "unreadable: {detail}"),
-        }
-    }
-}
-
-/// Checks that `root` is an existing folder and returns it absolute, with links resolved.
-pub fn resolve_folder(root: &Path) -> Result<PathBuf> {
-    if root.as_os_str().is_empty() {
-        return Err(Error::InvalidPath {
-            path: String::new(),
-            reason: "the path is empty; type or pick a folder",
-        });
-    }
-    let meta = std::fs::metadata(root).map_err(|e| Error::from_io(root, e))?;
-    if !meta.is_dir() {
-        return Err(Error::NotAFolder {
-            path: root.to_path_buf(),
-        });
-    }
-    root.canonicalize().map_err(|e| Error::from_io(root, e))
-}
-
-/// Walks `root` and counts its regular files and their bytes.
+/// Walks `root` under `rules` and counts its files and their bytes.
 ///
 /// Reports progress every few hundred files and once at the end with [`Phase::Done`];
-/// returns [`Error::Cancelled`] soon after `cancel` is set.
+/// returns [`crate::Error::Cancelled`] soon after `cancel` is set.
 pub fn summarize(
     root: &Path,
+    rules: &ScanRules,
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<FolderSummary> {
@@ -106,83 +61,24 @@ pub fn summarize(
         })
     };
     report(&summary, Phase::Scanning);
-
-    let walker = ignore::WalkBuilder::new(&root)
-        .standard_filters(false)
-        .follow_links(false)
-        .build();
-    for entry in walker {
-        cancel.check()?;
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(err) => {
-                let path = error_path(&err).unwrap_or_else(|| root.clone());
-                summary.skip(path, SkipReason::Unreadable(io_detail(&err)));
-                continue;
+    crate::scan::walk(&root, rules, cancel, |found| match found {
+        Found::File(file) => {
+            summary.files += 1;
+            summary.bytes += file.size;
+            if summary.files.is_multiple_of(REPORT_EVERY) {
+                report(&summary, Phase::Scanning);
             }
-        };
-        if entry.depth() == 0 {
-            continue;
         }
-        let Some(file_type) = entry.file_type() else {
-            continue;
-        };
-        if file_type.is_dir() {
-            summary.folders += 1;
-        } else if file_type.is_symlink() {
-            summary.skip(entry.into_path(), SkipReason::Symlink);
-        } else if file_type.is_file() {
-            match entry.metadata() {
-                Ok(meta) => {
-                    summary.files += 1;
-                    summary.bytes += meta.len();
-                    if summary.files.is_multiple_of(REPORT_EVERY) {
-                        report(&summary, Phase::Scanning);
-                    }
-                }
-                Err(err) => {
-                    let detail = io_detail(&err);
-                    summary.skip(entry.into_path(), SkipReason::Unreadable(detail));
-                }
+        Found::Folder => summary.folders += 1,
+        Found::Skipped(entry) => {
+            summary.skipped_total += 1;
+            if summary.skipped.len() < SKIPPED_KEPT {
+                summary.skipped.push(entry);
             }
-        } else {
-            summary.skip(entry.into_path(), SkipReason::Special);
         }
-    }
+    })?;
     report(&summary, Phase::Done);
     Ok(summary)
-}
-
-impl FolderSummary {
-    fn skip(&mut self, path: PathBuf, reason: SkipReason) {
-        self.skipped_total += 1;
-        if self.skipped.len() < SKIPPED_KEPT {
-            self.skipped.push(SkippedEntry { path, reason });
-        }
-    }
-}
-
-/// The path an `ignore` error is about, if it names one.
-fn error_path(err: &ignore::Error) -> Option<PathBuf> {
-    match err {
-        ignore::Error::WithPath { path, .. } => Some(path.clone()),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            error_path(err)
-        }
-        ignore::Error::Loop { child, .. } => Some(child.clone()),
-        _ => None,
-    }
-}
-
-/// The OS's words for an error, without the path the caller already shows.
-fn io_detail(err: &ignore::Error) -> String {
-    match err.io_error() {
-        Some(io) => match io.kind() {
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-            _ => io.to_string(),
-        },
-        None => err.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -190,6 +86,7 @@ mod tests {
     use super::*;
     use crate::ErrorKind;
     use crate::progress::{NoProgress, ProgressRecorder};
+    use crate::scan::ScanRules;
     use std::fs;
 
     fn tree() -> tempfile::TempDir {
@@ -207,7 +104,13 @@ mod tests {
     #[test]
     fn counts_every_regular_file_and_byte_including_hidden_and_empty_ones() {
         let dir = tree();
-        let s = summarize(dir.path(), &NoProgress, &CancelToken::new()).unwrap();
+        let s = summarize(
+            dir.path(),
+            &ScanRules::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
         assert_eq!(s.files, 5);
         assert_eq!(s.bytes, 1000 + 2 + 5 + 1);
         assert_eq!(s.folders, 2);
@@ -230,7 +133,13 @@ mod tests {
             .unwrap();
         assert!(status.success());
 
-        let s = summarize(dir.path(), &NoProgress, &CancelToken::new()).unwrap();
+        let s = summarize(
+            dir.path(),
+            &ScanRules::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
         assert_eq!(
             (s.files, s.bytes),
             (5, 1008),
@@ -259,7 +168,12 @@ mod tests {
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
         // Root can read anything; the check only means something for other users.
         let can_read = fs::read_dir(&locked).is_ok();
-        let s = summarize(dir.path(), &NoProgress, &CancelToken::new());
+        let s = summarize(
+            dir.path(),
+            &ScanRules::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        );
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
         let s = s.unwrap();
         if can_read {
@@ -279,16 +193,34 @@ mod tests {
     fn bad_roots_get_errors_that_name_the_path() {
         let dir = tree();
         let missing = dir.path().join("nope");
-        let err = summarize(&missing, &NoProgress, &CancelToken::new()).unwrap_err();
+        let err = summarize(
+            &missing,
+            &ScanRules::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound);
         assert!(err.to_string().contains(&*missing.to_string_lossy()));
 
         let file = dir.path().join("README.txt");
-        let err = summarize(&file, &NoProgress, &CancelToken::new()).unwrap_err();
+        let err = summarize(
+            &file,
+            &ScanRules::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert!(err.to_string().starts_with("not a folder: "));
 
-        let err = summarize(Path::new(""), &NoProgress, &CancelToken::new()).unwrap_err();
+        let err = summarize(
+            Path::new(""),
+            &ScanRules::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
     }
 
@@ -299,7 +231,7 @@ mod tests {
             fs::write(dir.path().join(format!("{i:04}.txt")), b"ab").unwrap();
         }
         let rec = ProgressRecorder::default();
-        summarize(dir.path(), &rec, &CancelToken::new()).unwrap();
+        summarize(dir.path(), &ScanRules::default(), &rec, &CancelToken::new()).unwrap();
         let events = rec.events();
         let done: Vec<u64> = events.iter().map(|e| e.items_done).collect();
         assert_eq!(done, vec![0, 256, 512, 600]);
@@ -316,7 +248,7 @@ mod tests {
         let dir = tree();
         let cancel = CancelToken::new();
         cancel.cancel();
-        let err = summarize(dir.path(), &NoProgress, &cancel).unwrap_err();
+        let err = summarize(dir.path(), &ScanRules::default(), &NoProgress, &cancel).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Cancelled);
     }
 }

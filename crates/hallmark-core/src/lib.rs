@@ -13,14 +13,16 @@
 //!
 //! let dir = tempfile::tempdir()?;
 //! std::fs::write(dir.path().join("0001.jpg"), b"not really a jpeg")?;
-//! let summary = folder::summarize(dir.path(), &NoProgress, &CancelToken::new())?;
+//! let summary = folder::summarize(dir.path(), &Default::default(), &NoProgress, &CancelToken::new())?;
 //! assert_eq!((summary.files, summary.bytes), (1, 17));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod digest;
 pub mod error;
 pub mod folder;
 pub mod progress;
 pub mod recent;
+pub mod scan;
 
 pub use error::{Error, ErrorKind, Result};

@@ -28,7 +28,7 @@ pub async fn summarize_folder(
     let token = guard.token.clone();
     let progress = ChannelProgress::new(&job_id, on_progress);
     let summary = tauri::async_runtime::spawn_blocking(move || {
-        folder::summarize(Path::new(&path), &progress, &token)
+        folder::summarize(Path::new(&path), &Default::default(), &progress, &token)
     })
     .await
     .map_err(IpcError::internal)??;
