@@ -24,5 +24,7 @@ pub mod folder;
 pub mod progress;
 pub mod recent;
 pub mod scan;
+pub mod shard;
+pub mod tarstream;
 
 pub use error::{Error, ErrorKind, Result};
