@@ -1,6 +1,7 @@
 //! The `hallmark` command: parses arguments, calls the core, prints for people or for scripts.
 
 mod progress;
+mod seal;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +33,21 @@ enum Command {
     Summary {
         /// The folder that holds your work.
         dir: PathBuf,
+    },
+    /// Seal a folder into a dataset: WebDataset shards (by CID), index.jsonl and croissant.json in OUT.
+    ///
+    /// Shard bytes are not written (see `export`); OUT gets the manifest, the index and Hallmark's record.
+    Seal(Box<seal::SealArgs>),
+    /// Write the shard files of a sealed dataset, regenerated from its source folder and checked by hash.
+    Export {
+        /// The output folder of `hallmark seal`.
+        out: PathBuf,
+        /// Where to write the shards (named as the manifest's contentUrl; use OUT to keep them together).
+        #[arg(long)]
+        shards: PathBuf,
+        /// The source folder, if it moved since sealing.
+        #[arg(long)]
+        source: Option<PathBuf>,
     },
 }
 
@@ -83,6 +99,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Seal(args) => seal::seal(args, cli.json, cli.quiet),
+        Command::Export {
+            out,
+            shards,
+            source,
+        } => seal::export(out, shards, source.as_deref(), cli.json, cli.quiet),
     }
 }
 

@@ -44,6 +44,41 @@ pub enum Error {
     #[error("{} changed while it was being read; wait until it is saved, then seal again", path.display())]
     ChangedWhileReading { path: PathBuf },
 
+    /// A shard size of zero bytes.
+    #[error("the shard size must be more than 0 bytes; try 64MiB, or 4MiB for micro-shards")]
+    InvalidShardSize,
+
+    /// The output folder is inside the folder being sealed.
+    #[error("the output folder {} is inside the folder being sealed ({}); choose an output folder outside it", out.display(), source_folder.display())]
+    OutputInsideSource {
+        out: PathBuf,
+        source_folder: PathBuf,
+    },
+
+    /// The source folder no longer has what was sealed.
+    #[error("the folder {} changed since it was sealed: {detail}; seal it again", source_folder.display())]
+    SourceChanged {
+        source_folder: PathBuf,
+        detail: String,
+    },
+
+    /// A license that is not a valid SPDX expression.
+    #[error(
+        "{license:?} is not an SPDX license expression ({detail}); use an identifier from https://spdx.org/licenses such as CC-BY-4.0, or LicenseRef-<name> for your own terms"
+    )]
+    InvalidLicense { license: String, detail: String },
+
+    /// A required piece of dataset information is missing.
+    #[error("the dataset's {field} is missing: {hint}")]
+    MissingField {
+        field: &'static str,
+        hint: &'static str,
+    },
+
+    /// The folder holds no sealed dataset.
+    #[error("{} holds no sealed dataset; seal a folder into it first with `hallmark seal DIR --out {}`", out.display(), out.display())]
+    NotSealed { out: PathBuf },
+
     /// A file Hallmark wrote earlier no longer parses.
     #[error("{} is damaged ({detail}); delete it and Hallmark will start a fresh one", path.display())]
     Damaged { path: PathBuf, detail: String },
@@ -65,6 +100,8 @@ pub enum ErrorKind {
     PermissionDenied,
     /// The creator cancelled.
     Cancelled,
+    /// The source changed under the operation.
+    Changed,
     /// Stored state is damaged.
     Damaged,
     /// Any other I/O failure.
@@ -91,11 +128,15 @@ impl Error {
     /// The coarse class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::FolderNotFound { .. } => ErrorKind::NotFound,
+            Error::FolderNotFound { .. } | Error::NotSealed { .. } => ErrorKind::NotFound,
             Error::NotAFolder { .. } | Error::InvalidPath { .. } | Error::InvalidPattern { .. } => {
                 ErrorKind::InvalidInput
             }
-            Error::ChangedWhileReading { .. } => ErrorKind::Io,
+            Error::ChangedWhileReading { .. } | Error::SourceChanged { .. } => ErrorKind::Changed,
+            Error::InvalidShardSize
+            | Error::OutputInsideSource { .. }
+            | Error::InvalidLicense { .. }
+            | Error::MissingField { .. } => ErrorKind::InvalidInput,
             Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
             Error::Io { .. } => ErrorKind::Io,
             Error::Damaged { .. } => ErrorKind::Damaged,

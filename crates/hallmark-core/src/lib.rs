@@ -18,12 +18,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod dataset;
 pub mod digest;
 pub mod error;
 pub mod folder;
+pub mod manifest;
 pub mod progress;
 pub mod recent;
 pub mod scan;
+pub mod seal;
 pub mod shard;
 pub mod tarstream;
 

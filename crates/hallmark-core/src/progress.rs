@@ -14,6 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub enum Phase {
     /// Walking a folder to find the files.
     Scanning,
+    /// Reading and hashing files (and the shards they make).
+    Hashing,
+    /// Writing shard files.
+    Exporting,
     /// The job finished; the last event of every successful job.
     Done,
 }

@@ -34,7 +34,8 @@ const JUNK_DIRS: &[&str] = &[
 ];
 
 /// Which files of a folder belong to the work.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ScanRules {
     /// Gitignore-style globs a file must match to be included (all files when empty).
     pub include: Vec<String>,

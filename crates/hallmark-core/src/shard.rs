@@ -11,6 +11,7 @@
 //! change. A sample of at least the target size gets a shard of its own (a boundary on each side;
 //! adding such a sample in the middle of a shard splits it in three).
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::path::Path;
 
@@ -22,15 +23,15 @@ use crate::tarstream;
 const BOUNDARY_DOMAIN: &[u8] = b"hallmark/shard-boundary/v1\0";
 
 /// A file's path as bytes, with `/` separators on every OS.
-pub fn path_bytes(rel: &Path) -> Vec<u8> {
+pub fn path_bytes(rel: &Path) -> Cow<'_, [u8]> {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
-        rel.as_os_str().as_bytes().to_vec()
+        Cow::Borrowed(rel.as_os_str().as_bytes())
     }
     #[cfg(not(unix))]
     {
-        rel.to_string_lossy().replace('\\', "/").into_bytes()
+        Cow::Owned(rel.to_string_lossy().replace('\\', "/").into_bytes())
     }
 }
 
@@ -65,8 +66,9 @@ pub struct ShardPlan {
     pub len: u64,
 }
 
-/// Splits files, already ordered by (key, path) as (path bytes, size), into shards of about `target` bytes.
-pub fn plan(files: &[(Vec<u8>, u64)], target: u64) -> Vec<ShardPlan> {
+/// Splits files, already ordered by (key, path), into shards of about `target` bytes;
+/// `entry` gives a file's path bytes and size.
+pub fn plan<T>(files: &[T], entry: impl Fn(&T) -> (&[u8], u64), target: u64) -> Vec<ShardPlan> {
     let target = target.max(1);
     let end = tarstream::END_OF_ARCHIVE.len() as u64;
     let mut shards = Vec::new();
@@ -77,11 +79,15 @@ pub fn plan(files: &[(Vec<u8>, u64)], target: u64) -> Vec<ShardPlan> {
     };
     let mut i = 0;
     while i < files.len() {
-        let key = sample_key(&files[i].0);
+        let key = sample_key(entry(&files[i]).0);
         let mut j = i;
         let mut sample_len = 0;
-        while j < files.len() && sample_key(&files[j].0) == key {
-            sample_len += entry_len(&files[j].0, files[j].1);
+        while j < files.len() {
+            let (path, size) = entry(&files[j]);
+            if sample_key(path) != key {
+                break;
+            }
+            sample_len += entry_len(path, size);
             j += 1;
         }
         let large = sample_len >= target;
@@ -161,8 +167,12 @@ mod tests {
         files
     }
 
+    fn entry(f: &(Vec<u8>, u64)) -> (&[u8], u64) {
+        (&f.0, f.1)
+    }
+
     fn shard_ids(files: &[(Vec<u8>, u64)], target: u64) -> HashSet<Vec<(Vec<u8>, u64)>> {
-        plan(files, target)
+        plan(files, entry, target)
             .into_iter()
             .map(|s| files[s.files].to_vec())
             .collect()
@@ -172,7 +182,7 @@ mod tests {
     fn shards_cover_every_file_once_keep_samples_whole_and_average_the_target() {
         let files = corpus(2_000);
         let target = 1 << 20;
-        let shards = plan(&files, target);
+        let shards = plan(&files, entry, target);
         let mut next = 0;
         for s in &shards {
             assert_eq!(s.files.start, next);
@@ -230,7 +240,7 @@ mod tests {
         let mut files = corpus(50);
         files.push((b"s/00010.wav".to_vec(), 5 << 20));
         files.sort_by(|a, b| order_key(&a.0).cmp(&order_key(&b.0)));
-        let shards = plan(&files, 1 << 20);
+        let shards = plan(&files, entry, 1 << 20);
         let own: Vec<_> = shards
             .iter()
             .filter(|s| {

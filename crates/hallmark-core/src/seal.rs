@@ -1,0 +1,589 @@
+//! Sealing: a folder of work becomes content-addressed WebDataset shards, a per-sample index and a manifest.
+//!
+//! Nothing is copied: each shard's tar stream is generated on the fly from the source files and
+//! hashed as it goes, reading every byte once (the file's SHA-256 and the shard's are updated from
+//! the same buffer). The same stream is what export writes and upload sends. Shards are processed
+//! in parallel, a few at a time, and the index is streamed to disk in order, so memory does not
+//! grow with the size of the work.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::digest::{HashingWriter, Sha256Digest};
+use crate::progress::{CancelToken, Phase, Progress, ProgressEvent};
+use crate::scan::{self, Found, FoundFile, ScanRules, SkippedEntry};
+use crate::shard::{self, ShardPlan};
+use crate::{Error, Result, tarstream};
+
+/// Default target shard size: 64 MiB.
+pub const DEFAULT_SHARD_SIZE: u64 = 64 << 20;
+/// The index file's name in the output folder.
+pub const INDEX_FILE: &str = "index.jsonl";
+/// How many skipped entries a report keeps by path.
+const SKIPPED_KEPT: usize = 200;
+/// Read buffer per worker.
+const BUFFER: usize = 1 << 20;
+
+/// How to seal.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SealOptions {
+    pub rules: ScanRules,
+    /// Target shard size in bytes.
+    pub shard_size: u64,
+}
+
+impl Default for SealOptions {
+    fn default() -> Self {
+        Self {
+            rules: ScanRules::default(),
+            shard_size: DEFAULT_SHARD_SIZE,
+        }
+    }
+}
+
+/// One sealed shard.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SealedShard {
+    /// File name, `<cid>.tar`: the manifest's `contentUrl` and the name export writes.
+    pub name: String,
+    pub cid: String,
+    pub sha256: String,
+    pub size: u64,
+    pub files: u64,
+    pub samples: u64,
+}
+
+/// One file as the index records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexedFile {
+    /// Path relative to the folder, `/`-separated (lossy where it is not UTF-8; see `pathHex`).
+    pub path: String,
+    /// The exact path bytes in hex, only when the path is not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
+    /// The WebDataset field: what follows the key (`jpg`, `seg.json`); empty when none.
+    pub field: String,
+    pub size: u64,
+    pub sha256: String,
+    pub media_type: String,
+    /// Where the file's data starts inside its shard, for HTTP range requests.
+    pub offset: u64,
+}
+
+/// One line of the index: a sample, its shard, and its files.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IndexedSample {
+    pub key: String,
+    pub shard: String,
+    pub files: Vec<IndexedFile>,
+}
+
+/// What a seal produced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SealReport {
+    pub root: PathBuf,
+    pub files: u64,
+    pub bytes: u64,
+    pub samples: u64,
+    pub shards: Vec<SealedShard>,
+    /// Media types found, with how many files of each and their file-name extension
+    /// (files without an extension are not listed).
+    pub media: Vec<MediaCount>,
+    /// Files WebDataset readers skip because their name has no extension (`README`, `.notes`).
+    pub files_without_field: u64,
+    pub skipped: Vec<SkippedEntry>,
+    pub skipped_total: u64,
+    /// SHA-256 of the exact bytes of `index.jsonl`.
+    pub index_sha256: String,
+    pub index_size: u64,
+}
+
+/// How many files of one media type a dataset holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaCount {
+    /// The last extension as written (`jpg`, `JPG`), used as the FileSet's include pattern.
+    pub extension: String,
+    pub media_type: String,
+    pub files: u64,
+}
+
+/// A file in sealing order.
+#[derive(Debug)]
+struct Member {
+    file: FoundFile,
+}
+
+impl Member {
+    fn entry(&self) -> (&[u8], u64) {
+        (path_slice(&self.file.rel), self.file.size)
+    }
+}
+
+#[cfg(unix)]
+fn path_slice(rel: &Path) -> &[u8] {
+    use std::os::unix::ffi::OsStrExt;
+    rel.as_os_str().as_bytes()
+}
+
+#[cfg(not(unix))]
+fn path_slice(rel: &Path) -> &[u8] {
+    rel.to_str().unwrap_or_default().as_bytes()
+}
+
+/// A folder's files in sealing order, their shard plan, and what the walk passed over.
+#[derive(Debug)]
+struct Layout {
+    members: Vec<Member>,
+    plans: Vec<ShardPlan>,
+    skipped: Vec<SkippedEntry>,
+    skipped_total: u64,
+}
+
+/// Scans `root` and lays its files out into shards.
+fn layout(root: &Path, options: &SealOptions, cancel: &CancelToken) -> Result<Layout> {
+    let mut members = Vec::new();
+    let mut skipped = Vec::new();
+    let mut skipped_total = 0;
+    scan::walk(root, &options.rules, cancel, |found| match found {
+        Found::File(file) => members.push(Member { file }),
+        Found::Folder => {}
+        Found::Skipped(entry) => {
+            skipped_total += 1;
+            if skipped.len() < SKIPPED_KEPT {
+                skipped.push(entry);
+            }
+        }
+    })?;
+    members
+        .sort_unstable_by(|a, b| shard::order_key(a.entry().0).cmp(&shard::order_key(b.entry().0)));
+    let plans = shard::plan(&members, Member::entry, options.shard_size);
+    Ok(Layout {
+        members,
+        plans,
+        skipped,
+        skipped_total,
+    })
+}
+
+/// Seals the folder `root` into `out`: writes `index.jsonl` there and returns what it sealed.
+/// The manifest is written by [`crate::manifest`] from the report.
+pub fn seal(
+    root: &Path,
+    out: &Path,
+    options: &SealOptions,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<SealReport> {
+    let root = scan::resolve_folder(root)?;
+    prepare_output(&root, out)?;
+    if options.shard_size == 0 {
+        return Err(Error::InvalidShardSize);
+    }
+    progress.report(&event(Phase::Scanning, 0, None, 0, None));
+    let Layout {
+        members,
+        plans,
+        skipped,
+        skipped_total,
+    } = layout(&root, options, cancel)?;
+    let total_files = members.len() as u64;
+    let total_bytes: u64 = members.iter().map(|m| m.file.size).sum();
+
+    let files_done = AtomicU64::new(0);
+    let bytes_done = AtomicU64::new(0);
+    let report_progress = |files: u64, bytes: u64| {
+        let f = files_done.fetch_add(files, Ordering::Relaxed) + files;
+        let b = bytes_done.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        progress.report(&event(
+            Phase::Hashing,
+            f,
+            Some(total_files),
+            b,
+            Some(total_bytes),
+        ));
+    };
+    report_progress(0, 0);
+
+    let index_path = out.join(INDEX_FILE);
+    let index_file = File::create(&index_path).map_err(|e| Error::from_io(&index_path, e))?;
+    let mut index = HashingWriter::new(BufWriter::new(index_file));
+    let mut shards = Vec::with_capacity(plans.len());
+    let mut media = std::collections::BTreeMap::<String, MediaCount>::new();
+    let mut samples = 0;
+    let mut files_without_field = 0;
+
+    // A few shards per worker at a time: enough to keep every core busy, few enough to bound memory.
+    let batch = rayon::current_num_threads().max(1) * 2;
+    for group in plans.chunks(batch) {
+        cancel.check()?;
+        let streamed: Vec<Result<StreamedShard>> = group
+            .par_iter()
+            .map(|plan| {
+                let files = &members[plan.files.clone()];
+                stream_shard(&root, files, io::sink(), cancel, &report_progress)
+                    .map(|(shard, _)| shard)
+            })
+            .collect();
+        for (plan, streamed) in group.iter().zip(streamed) {
+            let streamed = streamed?;
+            let name = format!("{}.tar", streamed.digest.cid());
+            let files = &members[plan.files.clone()];
+            write_samples(&mut index, &name, files, &streamed.files, &index_path)?;
+            for (member, _) in files.iter().zip(&streamed.files) {
+                let bytes = path_slice(&member.file.rel);
+                if !shard::has_field(bytes) {
+                    files_without_field += 1;
+                }
+                let (extension, media_type) = media_of(&member.file.rel);
+                if extension.is_empty() {
+                    continue;
+                }
+                media
+                    .entry(extension.clone())
+                    .or_insert(MediaCount {
+                        extension,
+                        media_type,
+                        files: 0,
+                    })
+                    .files += 1;
+            }
+            samples += plan.samples;
+            shards.push(SealedShard {
+                cid: streamed.digest.cid(),
+                sha256: streamed.digest.hex(),
+                size: streamed.len,
+                files: files.len() as u64,
+                samples: plan.samples,
+                name,
+            });
+        }
+    }
+    index.flush().map_err(|e| Error::from_io(&index_path, e))?;
+    let (index_digest, index_size, writer) = index.finish();
+    writer
+        .into_inner()
+        .map_err(|e| Error::from_io(&index_path, e.into_error()))?
+        .sync_all()
+        .map_err(|e| Error::from_io(&index_path, e))?;
+    progress.report(&event(
+        Phase::Done,
+        total_files,
+        Some(total_files),
+        total_bytes,
+        Some(total_bytes),
+    ));
+
+    Ok(SealReport {
+        root,
+        files: total_files,
+        bytes: total_bytes,
+        samples,
+        shards,
+        media: media.into_values().collect(),
+        files_without_field,
+        skipped,
+        skipped_total,
+        index_sha256: index_digest.hex(),
+        index_size,
+    })
+}
+
+/// Refuses to write the dataset into the folder being sealed, and creates `out`.
+fn prepare_output(root: &Path, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::from_io(out, e))?;
+    let out_abs = out.canonicalize().map_err(|e| Error::from_io(out, e))?;
+    if out_abs.starts_with(root) {
+        return Err(Error::OutputInsideSource {
+            out: out_abs,
+            source_folder: root.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+fn event(
+    phase: Phase,
+    files: u64,
+    files_total: Option<u64>,
+    bytes: u64,
+    bytes_total: Option<u64>,
+) -> ProgressEvent {
+    ProgressEvent {
+        phase,
+        items_done: files,
+        items_total: files_total,
+        bytes_done: bytes,
+        bytes_total,
+        message: None,
+    }
+}
+
+/// The last extension (as written) and media type of a file.
+fn media_of(rel: &Path) -> (String, String) {
+    let extension = rel
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let media_type = mime_guess::from_path(rel)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    (extension, media_type)
+}
+
+/// What streaming one shard found.
+#[derive(Debug)]
+struct StreamedShard {
+    digest: Sha256Digest,
+    len: u64,
+    /// Each file's digest and data offset, in order.
+    files: Vec<(Sha256Digest, u64)>,
+}
+
+/// Writes the tar stream of one shard to `sink`, hashing it and each file; returns the sink.
+fn stream_shard<W: Write>(
+    root: &Path,
+    files: &[Member],
+    sink: W,
+    cancel: &CancelToken,
+    report: &(dyn Fn(u64, u64) + Sync),
+) -> Result<(StreamedShard, W)> {
+    let mut out = HashingWriter::new(sink);
+    let mut buffer = vec![0u8; BUFFER];
+    let mut outcomes = Vec::with_capacity(files.len());
+    let zeros = [0u8; tarstream::BLOCK as usize];
+    for member in files {
+        cancel.check()?;
+        let (path, size) = member.entry();
+        let full = root.join(&member.file.rel);
+        let write_err = |e: io::Error| Error::from_io(&full, e);
+        out.write_all(&tarstream::file_header(path, size))
+            .map_err(write_err)?;
+        let offset = out.position();
+        let digest = copy_file(&full, &member.file, &mut out, &mut buffer)?;
+        out.write_all(&zeros[..tarstream::padding(size)])
+            .map_err(write_err)?;
+        outcomes.push((digest, offset));
+        report(1, size);
+    }
+    out.write_all(&tarstream::END_OF_ARCHIVE)
+        .map_err(|e| Error::from_io(root, e))?;
+    let (digest, len, sink) = out.finish();
+    Ok((
+        StreamedShard {
+            digest,
+            len,
+            files: outcomes,
+        },
+        sink,
+    ))
+}
+
+/// Copies one file's bytes into `out`, returning their SHA-256; fails if the file is not exactly
+/// as the scan saw it (size, modification time) before, during or after the read.
+fn copy_file<W: Write>(
+    full: &Path,
+    seen: &FoundFile,
+    out: &mut W,
+    buffer: &mut [u8],
+) -> Result<Sha256Digest> {
+    let changed = || Error::ChangedWhileReading {
+        path: full.to_path_buf(),
+    };
+    let mut file = File::open(full).map_err(|e| Error::from_io(full, e))?;
+    let stamp = |f: &File| {
+        f.metadata()
+            .map(|m| scan::stamp(&m))
+            .map_err(|e| Error::from_io(full, e))
+    };
+    if stamp(&file)? != (seen.size, seen.mtime) {
+        return Err(changed());
+    }
+    let mut hasher = Sha256::new();
+    let mut left = seen.size;
+    while left > 0 {
+        let want = usize::try_from(left.min(buffer.len() as u64)).unwrap_or(buffer.len());
+        let n = match file.read(&mut buffer[..want]) {
+            Ok(0) => return Err(changed()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::from_io(full, e)),
+        };
+        hasher.update(&buffer[..n]);
+        out.write_all(&buffer[..n])
+            .map_err(|e| Error::from_io(full, e))?;
+        left -= n as u64;
+    }
+    let grew = file
+        .read(&mut buffer[..1])
+        .map_err(|e| Error::from_io(full, e))?
+        > 0;
+    if grew || stamp(&file)? != (seen.size, seen.mtime) {
+        return Err(changed());
+    }
+    Ok(Sha256Digest(hasher.finalize().into()))
+}
+
+/// Appends the index lines of one shard: one JSON object per sample.
+fn write_samples<W: Write>(
+    index: &mut W,
+    shard_name: &str,
+    files: &[Member],
+    outcomes: &[(Sha256Digest, u64)],
+    index_path: &Path,
+) -> Result<()> {
+    let mut current: Option<(&[u8], IndexedSample)> = None;
+    let flush = |sample: IndexedSample, index: &mut W| -> Result<()> {
+        let mut line = serde_json::to_vec(&sample).map_err(|e| Error::Damaged {
+            path: index_path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        line.push(b'\n');
+        index
+            .write_all(&line)
+            .map_err(|e| Error::from_io(index_path, e))
+    };
+    for (member, (digest, offset)) in files.iter().zip(outcomes) {
+        let bytes = path_slice(&member.file.rel);
+        let key_bytes = shard::sample_key(bytes);
+        let key = String::from_utf8_lossy(key_bytes).into_owned();
+        let field = String::from_utf8_lossy(bytes.get(key_bytes.len() + 1..).unwrap_or_default())
+            .into_owned();
+        let (path, path_hex) = match std::str::from_utf8(bytes) {
+            Ok(p) => (p.to_owned(), None),
+            Err(_) => (
+                String::from_utf8_lossy(bytes).into_owned(),
+                Some(hex::encode(bytes)),
+            ),
+        };
+        let file = IndexedFile {
+            path,
+            path_hex,
+            field,
+            size: member.file.size,
+            sha256: digest.hex(),
+            media_type: media_of(&member.file.rel).1,
+            offset: *offset,
+        };
+        match &mut current {
+            Some((k, sample)) if *k == key_bytes => sample.files.push(file),
+            _ => {
+                if let Some((_, done)) = current.take() {
+                    flush(done, index)?;
+                }
+                let sample = IndexedSample {
+                    key,
+                    shard: shard_name.to_owned(),
+                    files: vec![file],
+                };
+                current = Some((key_bytes, sample));
+            }
+        }
+    }
+    if let Some((_, done)) = current {
+        flush(done, index)?;
+    }
+    Ok(())
+}
+
+/// Writes the shard files of a sealed dataset into `dir`, each named as the manifest's `contentUrl`.
+///
+/// The shards are generated again from the source folder (sealing kept no copy) and each must hash
+/// to the CID it was sealed with; a shard whose source changed since the seal is refused by name.
+/// Shards already in `dir` with the right name and size are left as they are. Returns the paths written.
+pub fn export(
+    root: &Path,
+    options: &SealOptions,
+    sealed: &[SealedShard],
+    dir: &Path,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<Vec<PathBuf>> {
+    let root = scan::resolve_folder(root)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::from_io(dir, e))?;
+    let Layout { members, plans, .. } = layout(&root, options, cancel)?;
+    let total_files = members.len() as u64;
+    let total_bytes: u64 = members.iter().map(|m| m.file.size).sum();
+    let files_done = AtomicU64::new(0);
+    let bytes_done = AtomicU64::new(0);
+    let report = |files: u64, bytes: u64| {
+        let f = files_done.fetch_add(files, Ordering::Relaxed) + files;
+        let b = bytes_done.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        progress.report(&event(
+            Phase::Exporting,
+            f,
+            Some(total_files),
+            b,
+            Some(total_bytes),
+        ));
+    };
+    if plans.len() != sealed.len() {
+        return Err(Error::SourceChanged {
+            source_folder: root,
+            detail: format!(
+                "it now makes {} shards where the seal has {}",
+                plans.len(),
+                sealed.len()
+            ),
+        });
+    }
+    let written: Vec<Result<PathBuf>> = plans
+        .par_iter()
+        .zip(sealed)
+        .map(|(plan, expected)| {
+            let target = dir.join(&expected.name);
+            if std::fs::metadata(&target).is_ok_and(|m| m.len() == expected.size) {
+                report(
+                    plan.files.len() as u64,
+                    members[plan.files.clone()]
+                        .iter()
+                        .map(|m| m.file.size)
+                        .sum(),
+                );
+                return Ok(target);
+            }
+            let partial = dir.join(format!("{}.partial", expected.name));
+            let file = File::create(&partial).map_err(|e| Error::from_io(&partial, e))?;
+            let (streamed, writer) = stream_shard(
+                &root,
+                &members[plan.files.clone()],
+                BufWriter::new(file),
+                cancel,
+                &report,
+            )?;
+            let file = writer
+                .into_inner()
+                .map_err(|e| Error::from_io(&partial, e.into_error()))?;
+            file.sync_all().map_err(|e| Error::from_io(&partial, e))?;
+            if streamed.digest.hex() != expected.sha256 {
+                let _ = std::fs::remove_file(&partial);
+                return Err(Error::SourceChanged {
+                    source_folder: root.clone(),
+                    detail: format!(
+                        "shard {} no longer has the bytes it was sealed with",
+                        expected.name
+                    ),
+                });
+            }
+            std::fs::rename(&partial, &target).map_err(|e| Error::from_io(&target, e))?;
+            Ok(target)
+        })
+        .collect();
+    let written = written.into_iter().collect::<Result<Vec<_>>>()?;
+    progress.report(&event(
+        Phase::Done,
+        total_files,
+        Some(total_files),
+        total_bytes,
+        Some(total_bytes),
+    ));
+    Ok(written)
+}
