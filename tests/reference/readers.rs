@@ -198,3 +198,29 @@ fn sealing_the_same_folder_twice_gives_byte_identical_outputs() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn gnu_tar_extracts_names_that_are_not_utf8_byte_for_byte() {
+    use std::os::unix::ffi::OsStrExt;
+    let source = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9-latin1.txt");
+    std::fs::write(source.path().join(name), b"bytes").unwrap();
+    std::fs::write(source.path().join("plain.txt"), b"plain").unwrap();
+    let s = fixture::seal_and_export(source);
+    let extracted = tempfile::tempdir().unwrap();
+    for shard in &s.shards {
+        let status = Command::new("tar")
+            .arg("-xf")
+            .arg(shard)
+            .arg("-C")
+            .arg(extracted.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    assert_eq!(
+        std::fs::read(extracted.path().join(name)).unwrap(),
+        b"bytes"
+    );
+}

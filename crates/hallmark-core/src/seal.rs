@@ -587,3 +587,201 @@ pub fn export(
     ));
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use crate::progress::{NoProgress, ProgressRecorder};
+
+    fn folder() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..12 {
+            std::fs::write(
+                dir.path().join(format!("{i:02}.txt")),
+                vec![b'a' + i as u8; 700 * i + 1],
+            )
+            .unwrap();
+            std::fs::write(dir.path().join(format!("{i:02}.json")), b"{}").unwrap();
+        }
+        dir
+    }
+
+    fn opts(shard_size: u64) -> SealOptions {
+        SealOptions {
+            shard_size,
+            ..SealOptions::default()
+        }
+    }
+
+    #[test]
+    fn micro_shards_put_every_sample_in_a_shard_of_its_own() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        let report = seal(
+            src.path(),
+            out.path(),
+            &opts(1),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        assert_eq!((report.files, report.samples), (24, 12));
+        assert_eq!(report.shards.len(), 12);
+        assert!(report.shards.iter().all(|s| s.samples == 1 && s.files == 2));
+    }
+
+    #[test]
+    fn progress_ends_with_every_file_and_byte() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        let rec = ProgressRecorder::default();
+        let report = seal(
+            src.path(),
+            out.path(),
+            &opts(4096),
+            &rec,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        let last = rec.events().pop().unwrap();
+        assert_eq!(last.phase, Phase::Done);
+        assert_eq!(
+            (last.items_done, last.bytes_done),
+            (report.files, report.bytes)
+        );
+    }
+
+    #[test]
+    fn refuses_to_write_into_the_folder_being_sealed_and_a_zero_shard_size() {
+        let src = folder();
+        let err = seal(
+            src.path(),
+            &src.path().join("out"),
+            &opts(4096),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::OutputInsideSource { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("choose an output folder outside it")
+        );
+        let out = tempfile::tempdir().unwrap();
+        let err = seal(
+            src.path(),
+            out.path(),
+            &opts(0),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn a_file_that_is_not_as_scanned_is_reported_not_sealed() {
+        let src = folder();
+        let path = src.path().join("03.txt");
+        let meta = std::fs::metadata(&path).unwrap();
+        let (size, mtime) = scan::stamp(&meta);
+        let seen = FoundFile {
+            rel: "03.txt".into(),
+            size,
+            mtime: (mtime.0 - 10, mtime.1),
+            inode: 0,
+        };
+        let err = copy_file(&path, &seen, &mut io::sink(), &mut [0; 64]).unwrap_err();
+        assert!(matches!(err, Error::ChangedWhileReading { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("03.txt changed while it was being read")
+        );
+        // Shorter than scanned: the read runs out early.
+        let seen = FoundFile {
+            rel: "03.txt".into(),
+            size: size + 5,
+            mtime,
+            inode: 0,
+        };
+        assert!(matches!(
+            copy_file(&path, &seen, &mut io::sink(), &mut [0; 64]),
+            Err(Error::ChangedWhileReading { .. })
+        ));
+    }
+
+    #[test]
+    fn export_writes_the_sealed_bytes_and_refuses_a_changed_source() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        let report = seal(
+            src.path(),
+            out.path(),
+            &opts(4096),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        let shards = tempfile::tempdir().unwrap();
+        let written = export(
+            src.path(),
+            &opts(4096),
+            &report.shards,
+            shards.path(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        for (path, shard) in written.iter().zip(&report.shards) {
+            let bytes = std::fs::read(path).unwrap();
+            assert_eq!(Sha256Digest::of(&bytes).hex(), shard.sha256);
+            assert_eq!(bytes.len() as u64, shard.size);
+        }
+        // Same size, new bytes: the layout is unchanged but one shard's hash is not.
+        std::fs::write(src.path().join("05.txt"), vec![b'z'; 700 * 5 + 1]).unwrap();
+        let again = tempfile::tempdir().unwrap();
+        let err = export(
+            src.path(),
+            &opts(4096),
+            &report.shards,
+            again.path(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::SourceChanged { .. }), "{err}");
+        assert!(err.to_string().contains("seal it again"));
+        let leftovers: Vec<_> = std::fs::read_dir(again.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+            .collect();
+        assert!(leftovers.is_empty(), "no half-written shard is left behind");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_names_are_sealed_with_their_exact_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let src = folder();
+        let name = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+        std::fs::write(src.path().join(name), b"latin-1 name").unwrap();
+        let out = tempfile::tempdir().unwrap();
+        seal(
+            src.path(),
+            out.path(),
+            &opts(1 << 20),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        let index = std::fs::read_to_string(out.path().join(INDEX_FILE)).unwrap();
+        let line = index.lines().find(|l| l.contains("pathHex")).unwrap();
+        let sample: IndexedSample = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            sample.files[0].path_hex.as_deref(),
+            Some(hex::encode(b"caf\xe9.txt").as_str())
+        );
+    }
+}

@@ -73,3 +73,117 @@ fn a_closed_pipe_is_a_clean_exit() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn work_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..8 {
+        std::fs::write(
+            dir.path().join(format!("{i}.txt")),
+            format!("line {i}\n").repeat(200),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(format!("{i}.json")), b"{}").unwrap();
+    }
+    dir
+}
+
+#[test]
+fn seal_json_then_export_writes_shards_named_by_cid() {
+    let src = work_folder();
+    let out = tempfile::tempdir().unwrap();
+    let sealed = hallmark()
+        .args([
+            "seal",
+            "--json",
+            "--license",
+            "CC-BY-4.0",
+            "--creator",
+            "Ana",
+            "--shard-size",
+            "4KiB",
+        ])
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        sealed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sealed.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&sealed.stdout).unwrap();
+    assert_eq!(json["report"]["samples"], 8);
+    let shards = json["report"]["shards"].as_array().unwrap();
+    assert!(shards.len() > 1);
+    assert!(
+        out.path().join("croissant.json").is_file() && out.path().join("index.jsonl").is_file()
+    );
+    assert!(
+        std::fs::read_dir(src.path()).unwrap().count() == 16,
+        "the creator's folder is untouched"
+    );
+
+    let dest = tempfile::tempdir().unwrap();
+    let exported = hallmark()
+        .arg("export")
+        .arg(out.path())
+        .arg("--shards")
+        .arg(dest.path())
+        .output()
+        .unwrap();
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    for shard in shards {
+        let name = format!("{}.tar", shard["cid"].as_str().unwrap());
+        assert_eq!(
+            std::fs::metadata(dest.path().join(&name)).unwrap().len(),
+            shard["size"].as_u64().unwrap()
+        );
+    }
+}
+
+#[test]
+fn seal_names_a_bad_license_and_how_to_write_one() {
+    let src = work_folder();
+    let out = tempfile::tempdir().unwrap();
+    let run = hallmark()
+        .args(["seal", "--license", "CC-BY-4", "--creator", "Ana"])
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8(run.stderr).unwrap();
+    assert!(
+        err.contains("\"CC-BY-4\" is not an SPDX license expression"),
+        "{err}"
+    );
+    assert!(err.contains("https://spdx.org/licenses"), "{err}");
+    assert!(
+        !out.path().join("index.jsonl").exists(),
+        "nothing is written for a bad license"
+    );
+}
+
+#[test]
+fn export_without_a_seal_says_how_to_seal() {
+    let empty = tempfile::tempdir().unwrap();
+    let run = hallmark()
+        .arg("export")
+        .arg(empty.path())
+        .arg("--shards")
+        .arg(empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8(run.stderr).unwrap();
+    assert!(
+        err.contains("holds no sealed dataset") && err.contains("hallmark seal"),
+        "{err}"
+    );
+}
