@@ -49,11 +49,31 @@ enum Command {
         #[arg(long)]
         source: Option<PathBuf>,
     },
+    /// Check a sealed dataset: its manifest and index, and with --source or --shards every file's hash.
+    ///
+    /// Exit code 0: valid. 1: something differs (each difference is listed). 2 or 3: could not check.
+    Verify {
+        /// The output folder of `hallmark seal`.
+        out: PathBuf,
+        /// Re-hash every source file and report which differ, were removed or were added.
+        #[arg(long)]
+        source: Option<PathBuf>,
+        /// Re-hash every shard file in this folder.
+        #[arg(long)]
+        shards: Option<PathBuf>,
+    },
 }
 
-/// Exit codes: 0 success, 1 the operation failed, 2 bad input (clap also uses 2 for usage errors).
-const EXIT_FAILED: u8 = 1;
+/// Exit codes: 0 success (or valid), 1 verification found differences, 2 bad input (clap also uses 2
+/// for usage errors), 3 the operation could not complete.
+const EXIT_INVALID: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
+const EXIT_FAILED: u8 = 3;
+
+/// Returned by a command whose check found differences (already printed).
+#[derive(Debug, thiserror::Error)]
+#[error("the dataset does not match what was sealed")]
+pub struct Invalid;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -105,6 +125,17 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             shards,
             source,
         } => seal::export(out, shards, source.as_deref(), cli.json, cli.quiet),
+        Command::Verify {
+            out,
+            source,
+            shards,
+        } => seal::verify(
+            out,
+            source.as_deref(),
+            shards.as_deref(),
+            cli.json,
+            cli.quiet,
+        ),
     }
 }
 
@@ -114,6 +145,9 @@ fn report(err: &anyhow::Error) -> ExitCode {
         && io.kind() == std::io::ErrorKind::BrokenPipe
     {
         return ExitCode::SUCCESS;
+    }
+    if err.downcast_ref::<Invalid>().is_some() {
+        return ExitCode::from(EXIT_INVALID);
     }
     eprintln!("error: {err:#}");
     match err.downcast_ref::<hallmark_core::Error>().map(|e| e.kind()) {

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use hallmark_core::dataset;
 use hallmark_core::manifest::{Consent, DatasetInfo, ResponsibleAi};
 use hallmark_core::progress::CancelToken;
 use hallmark_core::scan::ScanRules;
 use hallmark_core::seal::{DEFAULT_SHARD_SIZE, SealOptions};
+use hallmark_core::{dataset, verify as check};
 
 use crate::progress::{Bar, human_bytes};
 
@@ -166,4 +166,43 @@ pub fn export(
         }
     }
     Ok(())
+}
+
+pub fn verify(
+    out_dir: &Path,
+    source: Option<&Path>,
+    shards: Option<&Path>,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let bar = Bar::new(quiet || json, "verifying");
+    let report = check::verify(out_dir, source, shards, &bar, &CancelToken::new());
+    bar.finish();
+    let report = report?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let mut bytes = serde_json::to_vec_pretty(&report)?;
+        bytes.push(b'\n');
+        out.write_all(&bytes)?;
+    } else if report.is_valid() {
+        writeln!(out, "valid: {} matches what was sealed", out_dir.display())?;
+        if source.is_some() {
+            writeln!(
+                out,
+                "  {} source files re-hashed ({})",
+                report.files_checked,
+                human_bytes(report.bytes_checked)
+            )?;
+        }
+    } else {
+        writeln!(out, "INVALID: {} differences", report.differences.len())?;
+        for difference in &report.differences {
+            writeln!(out, "  {difference}")?;
+        }
+    }
+    if report.is_valid() {
+        Ok(())
+    } else {
+        Err(crate::Invalid.into())
+    }
 }

@@ -29,5 +29,6 @@ pub mod scan;
 pub mod seal;
 pub mod shard;
 pub mod tarstream;
+pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};

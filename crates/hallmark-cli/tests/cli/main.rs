@@ -187,3 +187,41 @@ fn export_without_a_seal_says_how_to_seal() {
         "{err}"
     );
 }
+
+#[test]
+fn verify_exits_0_when_valid_and_1_naming_the_changed_file() {
+    let src = work_folder();
+    let out = tempfile::tempdir().unwrap();
+    let seal = hallmark()
+        .args(["seal", "-q", "--license", "CC0-1.0", "--creator", "Ana"])
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(seal.status.success());
+    let verify = || {
+        hallmark()
+            .arg("verify")
+            .arg(out.path())
+            .arg("--source")
+            .arg(src.path())
+            .output()
+            .unwrap()
+    };
+    let ok = verify();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    std::fs::write(src.path().join("3.txt"), "edited").unwrap();
+    let bad = verify();
+    assert_eq!(bad.status.code(), Some(1));
+    let text = String::from_utf8(bad.stdout).unwrap();
+    assert!(
+        text.contains("3.txt: size expected 1400 bytes, found 6 bytes"),
+        "{text}"
+    );
+}
