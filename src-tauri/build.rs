@@ -7,6 +7,7 @@ fn main() {
         "pick_folder",
         "recent_folders",
         "forget_recent_folder",
+        "seal_dataset",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script failed");

@@ -59,6 +59,8 @@ impl From<&folder::FolderSummary> for FolderSummary {
 #[serde(rename_all = "snake_case")]
 pub enum JobPhase {
     Scanning,
+    Hashing,
+    Exporting,
     Done,
 }
 
@@ -80,6 +82,8 @@ impl JobProgress {
         Self {
             job_id: job_id.to_owned(),
             phase: match e.phase {
+                progress::Phase::Hashing => JobPhase::Hashing,
+                progress::Phase::Exporting => JobPhase::Exporting,
                 progress::Phase::Done => JobPhase::Done,
                 _ => JobPhase::Scanning,
             },
@@ -114,6 +118,89 @@ impl From<&recent::RecentFolder> for RecentFolder {
     }
 }
 
+/// What the creator asks for when sealing a folder.
+#[derive(Debug, Clone, serde::Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SealRequest {
+    /// The folder of work.
+    pub path: String,
+    /// The output folder; under the app's data folder when absent.
+    pub out: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    /// An SPDX license expression.
+    pub license: String,
+    pub creator: String,
+    /// Target shard size in bytes.
+    pub shard_size: u64,
+}
+
+/// One shard of a sealed dataset.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SealedShard {
+    pub cid: String,
+    pub size: u64,
+    pub files: u64,
+    pub samples: u64,
+}
+
+/// A sealed dataset, as the Datasets screen shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SealedDataset {
+    pub root: String,
+    /// The output folder holding croissant.json and index.jsonl.
+    pub out: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub samples: u64,
+    pub shards: Vec<SealedShard>,
+    pub files_without_field: u64,
+    pub skipped: Vec<SkippedEntry>,
+    pub skipped_total: u64,
+    /// The exact text of croissant.json.
+    pub manifest: String,
+    pub manifest_sha256: String,
+    pub index_sha256: String,
+}
+
+impl SealedDataset {
+    pub fn new(out: &Path, sealed: &hallmark_core::dataset::Sealed, manifest: String) -> Self {
+        let r = &sealed.report;
+        Self {
+            root: path_text(&r.root),
+            out: path_text(out),
+            files: r.files,
+            bytes: r.bytes,
+            samples: r.samples,
+            shards: r
+                .shards
+                .iter()
+                .map(|s| SealedShard {
+                    cid: s.cid.clone(),
+                    size: s.size,
+                    files: s.files,
+                    samples: s.samples,
+                })
+                .collect(),
+            files_without_field: r.files_without_field,
+            skipped: r
+                .skipped
+                .iter()
+                .map(|e| SkippedEntry {
+                    path: path_text(&e.path),
+                    reason: e.reason.to_string(),
+                })
+                .collect(),
+            skipped_total: r.skipped_total,
+            manifest,
+            manifest_sha256: sealed.manifest_sha256.clone(),
+            index_sha256: r.index_sha256.clone(),
+        }
+    }
+}
+
 /// The TypeScript declarations of every IPC type, as committed in `ui/src/lib/bindings.ts`.
 pub fn typescript_bindings() -> String {
     use crate::error::{ErrorCode, IpcError};
@@ -125,6 +212,9 @@ pub fn typescript_bindings() -> String {
         JobPhase::decl(&cfg),
         JobProgress::decl(&cfg),
         RecentFolder::decl(&cfg),
+        SealRequest::decl(&cfg),
+        SealedShard::decl(&cfg),
+        SealedDataset::decl(&cfg),
         ErrorCode::decl(&cfg),
         IpcError::decl(&cfg),
     ];

@@ -17,6 +17,8 @@ pub enum ErrorCode {
     PermissionDenied,
     /// The creator cancelled the job.
     Cancelled,
+    /// The source changed while or since it was read; sealing again fixes it.
+    Changed,
     /// A file Hallmark keeps is damaged.
     Damaged,
     /// Reading or writing failed.
@@ -52,6 +54,7 @@ impl From<hallmark_core::Error> for IpcError {
             K::PermissionDenied => ErrorCode::PermissionDenied,
             K::Cancelled => ErrorCode::Cancelled,
             K::Damaged => ErrorCode::Damaged,
+            K::Changed => ErrorCode::Changed,
             K::Io => ErrorCode::Io,
             _ => ErrorCode::Internal,
         };

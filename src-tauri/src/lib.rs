@@ -29,6 +29,7 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::folder::pick_folder,
             commands::folder::recent_folders,
             commands::folder::forget_recent_folder,
+            commands::seal::seal_dataset,
         ])
 }
 

@@ -7,12 +7,15 @@ use std::path::{Path, PathBuf};
 pub struct AppPaths {
     /// The recently opened folders list.
     pub recent_folders: PathBuf,
+    /// Where sealed datasets go unless the creator picks a folder.
+    pub datasets: PathBuf,
 }
 
 impl AppPaths {
     pub fn new(data_dir: &Path) -> Self {
         Self {
             recent_folders: data_dir.join("recent-folders.json"),
+            datasets: data_dir.join("datasets"),
         }
     }
 }

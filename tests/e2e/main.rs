@@ -5,3 +5,4 @@
 
 mod navigation;
 mod open_folder;
+mod seal;

@@ -1,3 +1,4 @@
 //! The app's IPC commands, one module per screen area. Each command calls one core function.
 
 pub mod folder;
+pub mod seal;

@@ -1,6 +1,6 @@
 // The only module that talks to the Rust side: one typed function per IPC command.
 import { Channel, invoke } from '@tauri-apps/api/core';
-import type { FolderSummary, JobProgress, RecentFolder } from './bindings';
+import type { FolderSummary, JobProgress, RecentFolder, SealedDataset, SealRequest } from './bindings';
 import { HallmarkError } from './errors';
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -30,4 +30,19 @@ export const folderApi: FolderApi = {
   pickFolder: () => call('pick_folder'),
   recentFolders: () => call('recent_folders'),
   forgetRecentFolder: (path) => call('forget_recent_folder', { path }),
+};
+
+/** The commands the sealing screen uses; a test passes its own implementation. */
+export interface SealApi {
+  sealDataset(request: SealRequest, jobId: string, onProgress: (p: JobProgress) => void): Promise<SealedDataset>;
+  cancelJob(jobId: string): Promise<boolean>;
+}
+
+export const sealApi: SealApi = {
+  sealDataset(request, jobId, onProgress) {
+    const channel = new Channel<JobProgress>();
+    channel.onmessage = onProgress;
+    return call('seal_dataset', { request, jobId, onProgress: channel });
+  },
+  cancelJob: (jobId) => call('cancel_job', { jobId }),
 };

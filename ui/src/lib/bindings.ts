@@ -9,7 +9,7 @@ skipped: Array<SkippedEntry>, skippedTotal: number, };
 
 export type SkippedEntry = { path: string, reason: string, };
 
-export type JobPhase = "scanning" | "done";
+export type JobPhase = "scanning" | "hashing" | "exporting" | "done";
 
 export type JobProgress = { jobId: string, phase: JobPhase, itemsDone: number, itemsTotal: number | null, bytesDone: number, bytesTotal: number | null, message: string | null, };
 
@@ -19,7 +19,37 @@ export type RecentFolder = { path: string,
  */
 openedAt: number, files: number, bytes: number, };
 
-export type ErrorCode = "not_found" | "invalid_input" | "permission_denied" | "cancelled" | "damaged" | "io" | "internal";
+export type SealRequest = { 
+/**
+ * The folder of work.
+ */
+path: string, 
+/**
+ * The output folder; under the app's data folder when absent.
+ */
+out: string | null, name: string, description: string | null, 
+/**
+ * An SPDX license expression.
+ */
+license: string, creator: string, 
+/**
+ * Target shard size in bytes.
+ */
+shardSize: number, };
+
+export type SealedShard = { cid: string, size: number, files: number, samples: number, };
+
+export type SealedDataset = { root: string, 
+/**
+ * The output folder holding croissant.json and index.jsonl.
+ */
+out: string, files: number, bytes: number, samples: number, shards: Array<SealedShard>, filesWithoutField: number, skipped: Array<SkippedEntry>, skippedTotal: number, 
+/**
+ * The exact text of croissant.json.
+ */
+manifest: string, manifestSha256: string, indexSha256: string, };
+
+export type ErrorCode = "not_found" | "invalid_input" | "permission_denied" | "cancelled" | "changed" | "damaged" | "io" | "internal";
 
 export type IpcError = { code: ErrorCode, 
 /**

@@ -5,11 +5,7 @@ import { HallmarkError } from './errors';
 
 export type FolderStatus = 'idle' | 'scanning' | 'ready' | 'failed';
 
-let jobCounter = 0;
-function newJobId(): string {
-  jobCounter += 1;
-  return `summary-${Date.now().toString(36)}-${jobCounter}`;
-}
+import { newJobId } from './jobs';
 
 export class FolderSession {
   /** What is in the path field. */
@@ -36,7 +32,7 @@ export class FolderSession {
       this.status = 'failed';
       return;
     }
-    const jobId = newJobId();
+    const jobId = newJobId('summary');
     this.#jobId = jobId;
     this.status = 'scanning';
     this.error = null;
