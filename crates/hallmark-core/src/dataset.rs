@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::cache::ResealCache;
 use crate::manifest::{self, DatasetInfo, MANIFEST_FILE};
 use crate::progress::{CancelToken, Progress};
 use crate::seal::{self, SealOptions, SealReport, SealedShard};
@@ -50,7 +51,18 @@ pub fn seal_folder(
     cancel: &CancelToken,
 ) -> Result<Sealed> {
     manifest::validate_license(&info.license)?;
-    let report = seal::seal(root, out, options, progress, cancel)?;
+    let state_dir = out.join(STATE_DIR);
+    // The last seal's hashes count only for the same folder and the same rules.
+    let previous = match load_state(out) {
+        Ok(state)
+            if &state.options == options
+                && Some(&state.source) == root.canonicalize().ok().as_ref() =>
+        {
+            ResealCache::load(&state_dir)
+        }
+        _ => ResealCache::default(),
+    };
+    let report = seal::seal(root, out, options, &previous, &state_dir, progress, cancel)?;
     let manifest = manifest::build(&report, info)?;
     let bytes = manifest::to_bytes(&manifest);
     let manifest_path = out.join(MANIFEST_FILE);
@@ -65,7 +77,6 @@ pub fn seal_folder(
         manifest_sha256: manifest_sha256.clone(),
         index_sha256: report.index_sha256.clone(),
     };
-    let state_dir = out.join(STATE_DIR);
     std::fs::create_dir_all(&state_dir).map_err(|e| Error::from_io(&state_dir, e))?;
     let state_bytes = serde_json::to_vec_pretty(&state).map_err(|e| Error::Damaged {
         path: state_dir.join(STATE_FILE),
@@ -120,4 +131,136 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).map_err(|e| Error::from_io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::from_io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Consent, ResponsibleAi};
+    use crate::progress::NoProgress;
+
+    fn info() -> DatasetInfo {
+        DatasetInfo {
+            name: "takes".into(),
+            description: "voice takes".into(),
+            license: "CC-BY-4.0".into(),
+            creator_name: "Ana".into(),
+            creator_url: None,
+            url: None,
+            version: "1.0.0".into(),
+            date_published: "2026-11-23".into(),
+            keywords: vec![],
+            consent: Consent::default(),
+            rai: ResponsibleAi::default(),
+        }
+    }
+
+    fn folder() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..200 {
+            std::fs::write(
+                dir.path().join(format!("{i:03}.wav")),
+                vec![i as u8; 3_000 + i * 37],
+            )
+            .unwrap();
+            std::fs::write(dir.path().join(format!("{i:03}.txt")), format!("take {i}")).unwrap();
+        }
+        dir
+    }
+
+    fn options() -> SealOptions {
+        SealOptions {
+            shard_size: 64 << 10,
+            ..SealOptions::default()
+        }
+    }
+
+    fn seal_into(src: &Path, out: &Path, options: &SealOptions) -> Sealed {
+        seal_folder(src, out, options, &info(), &NoProgress, &CancelToken::new()).unwrap()
+    }
+
+    fn outputs(out: &Path) -> (Vec<u8>, Vec<u8>) {
+        (
+            std::fs::read(out.join(MANIFEST_FILE)).unwrap(),
+            std::fs::read(out.join(seal::INDEX_FILE)).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_reseal_with_nothing_changed_reads_no_file_and_writes_the_same_bytes() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        let first = seal_into(src.path(), out.path(), &options());
+        assert_eq!(
+            (first.report.files_hashed, first.report.shards_reused),
+            (400, 0)
+        );
+        let before = outputs(out.path());
+        let again = seal_into(src.path(), out.path(), &options());
+        assert_eq!(again.report.files_hashed, 0);
+        assert_eq!(
+            again.report.shards_reused as usize,
+            again.report.shards.len()
+        );
+        assert!(
+            outputs(out.path()) == before,
+            "a reseal must give byte-identical manifest and index"
+        );
+    }
+
+    #[test]
+    fn a_reseal_after_one_edit_rereads_only_its_shard_and_equals_a_cold_seal() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        let first = seal_into(src.path(), out.path(), &options());
+        std::fs::write(src.path().join("117.txt"), "take 117, second attempt").unwrap();
+        let again = seal_into(src.path(), out.path(), &options());
+        let changed: Vec<_> = again
+            .report
+            .shards
+            .iter()
+            .filter(|s| !first.report.shards.contains(s))
+            .collect();
+        assert!(
+            !changed.is_empty() && changed.len() <= 2,
+            "{} shards changed",
+            changed.len()
+        );
+        let reread: u64 = changed.iter().map(|s| s.files).sum();
+        assert_eq!(
+            again.report.files_hashed, reread,
+            "only the changed shards' files are read"
+        );
+
+        let cold = tempfile::tempdir().unwrap();
+        seal_into(src.path(), cold.path(), &options());
+        assert!(
+            outputs(out.path()) == outputs(cold.path()),
+            "the cache must not change the result"
+        );
+    }
+
+    #[test]
+    fn other_rules_or_another_folder_do_not_reuse_the_cache() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        seal_into(src.path(), out.path(), &options());
+        let smaller = SealOptions {
+            shard_size: 32 << 10,
+            ..options()
+        };
+        assert_eq!(
+            seal_into(src.path(), out.path(), &smaller)
+                .report
+                .files_hashed,
+            400
+        );
+        let other = folder();
+        assert_eq!(
+            seal_into(other.path(), out.path(), &smaller)
+                .report
+                .files_hashed,
+            400
+        );
+    }
 }

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::cache::{self, CacheWriter, ResealCache};
 use crate::digest::{HashingWriter, Sha256Digest};
 use crate::progress::{CancelToken, Phase, Progress, ProgressEvent};
 use crate::scan::{self, Found, FoundFile, ScanRules, SkippedEntry};
@@ -100,6 +101,10 @@ pub struct SealReport {
     pub files_without_field: u64,
     pub skipped: Vec<SkippedEntry>,
     pub skipped_total: u64,
+    /// Files whose content was read and hashed (the rest were unchanged since the last seal).
+    pub files_hashed: u64,
+    /// Shards whose digest was taken from the last seal because none of their files changed.
+    pub shards_reused: u64,
     /// SHA-256 of the exact bytes of `index.jsonl`.
     pub index_sha256: String,
     pub index_size: u64,
@@ -175,10 +180,15 @@ fn layout(root: &Path, options: &SealOptions, cancel: &CancelToken) -> Result<La
 
 /// Seals the folder `root` into `out`: writes `index.jsonl` there and returns what it sealed.
 /// The manifest is written by [`crate::manifest`] from the report.
+///
+/// Files unchanged since the seal `previous` describes are not read again, and shards whose files
+/// are all unchanged are not streamed again. The new cache is written to `cache_dir`.
 pub fn seal(
     root: &Path,
     out: &Path,
     options: &SealOptions,
+    previous: &ResealCache,
+    cache_dir: &Path,
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<SealReport> {
@@ -219,6 +229,9 @@ pub fn seal(
     let mut media = std::collections::BTreeMap::<String, MediaCount>::new();
     let mut samples = 0;
     let mut files_without_field = 0;
+    let mut files_hashed = 0;
+    let mut shards_reused = 0;
+    let mut new_cache = CacheWriter::create(cache_dir)?;
 
     // A few shards per worker at a time: enough to keep every core busy, few enough to bound memory.
     let batch = rayon::current_num_threads().max(1) * 2;
@@ -228,14 +241,27 @@ pub fn seal(
             .par_iter()
             .map(|plan| {
                 let files = &members[plan.files.clone()];
+                if let Some(reused) = reuse(files, plan, previous) {
+                    report_progress(files.len() as u64, files.iter().map(|m| m.file.size).sum());
+                    return Ok(reused);
+                }
                 stream_shard(&root, files, io::sink(), cancel, &report_progress)
                     .map(|(shard, _)| shard)
             })
             .collect();
         for (plan, streamed) in group.iter().zip(streamed) {
             let streamed = streamed?;
-            let name = format!("{}.tar", streamed.digest.cid());
             let files = &members[plan.files.clone()];
+            if streamed.reused {
+                shards_reused += 1;
+            } else {
+                files_hashed += files.len() as u64;
+            }
+            for (member, (digest, _)) in files.iter().zip(&streamed.files) {
+                new_cache.file(member.entry().0, &member.file, digest)?;
+            }
+            new_cache.shard(&streamed.members, &streamed.digest, streamed.len)?;
+            let name = format!("{}.tar", streamed.digest.cid());
             write_samples(&mut index, &name, files, &streamed.files, &index_path)?;
             for (member, _) in files.iter().zip(&streamed.files) {
                 let bytes = path_slice(&member.file.rel);
@@ -273,6 +299,7 @@ pub fn seal(
         .map_err(|e| Error::from_io(&index_path, e.into_error()))?
         .sync_all()
         .map_err(|e| Error::from_io(&index_path, e))?;
+    new_cache.finish()?;
     progress.report(&event(
         Phase::Done,
         total_files,
@@ -291,6 +318,8 @@ pub fn seal(
         files_without_field,
         skipped,
         skipped_total,
+        files_hashed,
+        shards_reused,
         index_sha256: index_digest.hex(),
         index_size,
     })
@@ -339,13 +368,50 @@ fn media_of(rel: &Path) -> (String, String) {
     (extension, media_type)
 }
 
-/// What streaming one shard found.
+/// What streaming one shard found (or what the cache says it would find).
 #[derive(Debug)]
 struct StreamedShard {
     digest: Sha256Digest,
     len: u64,
     /// Each file's digest and data offset, in order.
     files: Vec<(Sha256Digest, u64)>,
+    /// The digest of the member list, the shard's key in the reseal cache.
+    members: Sha256Digest,
+    /// Taken from the cache rather than streamed.
+    reused: bool,
+}
+
+/// The shard as the last seal hashed it, when none of its files changed; offsets follow from the layout.
+fn reuse(files: &[Member], plan: &ShardPlan, previous: &ResealCache) -> Option<StreamedShard> {
+    let digests = files
+        .iter()
+        .map(|m| previous.file(&m.file))
+        .collect::<Option<Vec<_>>>()?;
+    let members = cache::members_key(
+        files
+            .iter()
+            .zip(&digests)
+            .map(|(m, d)| (m.entry().0, m.file.size, d)),
+    );
+    let (digest, len) = previous.shard(&members)?;
+    if len != plan.len {
+        return None;
+    }
+    let mut position = 0;
+    let mut outcome = Vec::with_capacity(files.len());
+    for (member, digest) in files.iter().zip(digests) {
+        let (path, size) = member.entry();
+        position += tarstream::header_len(path, size);
+        outcome.push((digest, position));
+        position += tarstream::padded_len(size);
+    }
+    Some(StreamedShard {
+        digest,
+        len,
+        files: outcome,
+        members,
+        reused: true,
+    })
 }
 
 /// Writes the tar stream of one shard to `sink`, hashing it and each file; returns the sink.
@@ -377,11 +443,19 @@ fn stream_shard<W: Write>(
     out.write_all(&tarstream::END_OF_ARCHIVE)
         .map_err(|e| Error::from_io(root, e))?;
     let (digest, len, sink) = out.finish();
+    let members = cache::members_key(
+        files
+            .iter()
+            .zip(&outcomes)
+            .map(|(m, (d, _))| (m.entry().0, m.file.size, d)),
+    );
     Ok((
         StreamedShard {
             digest,
             len,
             files: outcomes,
+            members,
+            reused: false,
         },
         sink,
     ))
@@ -607,6 +681,26 @@ mod tests {
         dir
     }
 
+    /// Seals with no previous seal to reuse.
+    fn seal_fresh(
+        root: &Path,
+        out: &Path,
+        options: &SealOptions,
+        progress: &dyn Progress,
+        cancel: &CancelToken,
+    ) -> Result<SealReport> {
+        let cache_dir = out.join(".cache-test");
+        seal(
+            root,
+            out,
+            options,
+            &ResealCache::default(),
+            &cache_dir,
+            progress,
+            cancel,
+        )
+    }
+
     fn opts(shard_size: u64) -> SealOptions {
         SealOptions {
             shard_size,
@@ -618,7 +712,7 @@ mod tests {
     fn micro_shards_put_every_sample_in_a_shard_of_its_own() {
         let src = folder();
         let out = tempfile::tempdir().unwrap();
-        let report = seal(
+        let report = seal_fresh(
             src.path(),
             out.path(),
             &opts(1),
@@ -636,7 +730,7 @@ mod tests {
         let src = folder();
         let out = tempfile::tempdir().unwrap();
         let rec = ProgressRecorder::default();
-        let report = seal(
+        let report = seal_fresh(
             src.path(),
             out.path(),
             &opts(4096),
@@ -655,7 +749,7 @@ mod tests {
     #[test]
     fn refuses_to_write_into_the_folder_being_sealed_and_a_zero_shard_size() {
         let src = folder();
-        let err = seal(
+        let err = seal_fresh(
             src.path(),
             &src.path().join("out"),
             &opts(4096),
@@ -669,7 +763,7 @@ mod tests {
                 .contains("choose an output folder outside it")
         );
         let out = tempfile::tempdir().unwrap();
-        let err = seal(
+        let err = seal_fresh(
             src.path(),
             out.path(),
             &opts(0),
@@ -715,7 +809,7 @@ mod tests {
     fn export_writes_the_sealed_bytes_and_refuses_a_changed_source() {
         let src = folder();
         let out = tempfile::tempdir().unwrap();
-        let report = seal(
+        let report = seal_fresh(
             src.path(),
             out.path(),
             &opts(4096),
@@ -768,7 +862,7 @@ mod tests {
         let name = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
         std::fs::write(src.path().join(name), b"latin-1 name").unwrap();
         let out = tempfile::tempdir().unwrap();
-        seal(
+        seal_fresh(
             src.path(),
             out.path(),
             &opts(1 << 20),
