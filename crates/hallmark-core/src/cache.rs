@@ -17,30 +17,24 @@ use crate::{Error, Result};
 /// The cache file's name inside `.hallmark/`.
 pub const CACHE_FILE: &str = "cache.jsonl";
 
-/// A file as it was hashed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-struct FileLine {
-    /// Path relative to the folder, hex of its bytes (exact on every OS and for any name).
-    p: String,
+/// One line: a file as it was hashed (`p` set), or a shard by the digest of its members (`k` set).
+/// One plain struct rather than an enum: serde's untagged enums parse several times slower.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Line {
+    /// A file's path relative to the folder, hex of its bytes (exact for any name on any OS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p: Option<String>,
+    /// A shard's members key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    k: Option<String>,
+    /// Size in bytes.
     s: u64,
+    #[serde(default)]
     m: (i64, u32),
+    #[serde(default)]
     i: u64,
+    /// SHA-256.
     h: String,
-}
-
-/// A shard as it was hashed, by the digest of its member list.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-struct ShardLine {
-    k: String,
-    h: String,
-    n: u64,
-}
-
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-enum Line {
-    File(FileLine),
-    Shard(ShardLine),
 }
 
 /// What the last seal hashed.
@@ -75,24 +69,24 @@ impl ResealCache {
             let Ok(line) = line else {
                 return Self::default();
             };
-            match serde_json::from_str::<Line>(&line) {
-                Ok(Line::File(f)) => {
-                    let (Some(path), Some(digest)) =
-                        (path_from_hex(&f.p), Sha256Digest::from_hex(&f.h))
-                    else {
-                        return Self::default();
-                    };
-                    cache.files.insert(path, (f.s, f.m, f.i, digest));
+            let Ok(entry) = serde_json::from_str::<Line>(&line) else {
+                return Self::default();
+            };
+            let Some(digest) = Sha256Digest::from_hex(&entry.h) else {
+                return Self::default();
+            };
+            let path = entry.p.as_deref().and_then(path_from_hex);
+            let key = entry.k.as_deref().and_then(Sha256Digest::from_hex);
+            match (path, key) {
+                (Some(path), None) => {
+                    cache
+                        .files
+                        .insert(path, (entry.s, entry.m, entry.i, digest));
                 }
-                Ok(Line::Shard(s)) => {
-                    let (Some(key), Some(digest)) =
-                        (Sha256Digest::from_hex(&s.k), Sha256Digest::from_hex(&s.h))
-                    else {
-                        return Self::default();
-                    };
-                    cache.shards.insert(key, (digest, s.n));
+                (None, Some(key)) => {
+                    cache.shards.insert(key, (digest, entry.s));
                 }
-                Err(_) => return Self::default(),
+                _ => return Self::default(),
             }
         }
         cache
@@ -102,6 +96,12 @@ impl ResealCache {
     pub fn file(&self, file: &FoundFile) -> Option<Sha256Digest> {
         let &(size, mtime, inode, digest) = self.files.get(&file.rel)?;
         (size == file.size && mtime == file.mtime && inode == file.inode).then_some(digest)
+    }
+
+    /// Whether the cache holds exactly this many files and shards (with every one reused, it is the
+    /// cache a new seal would write).
+    pub fn holds_exactly(&self, files: usize, shards: usize) -> bool {
+        self.files.len() == files && self.shards.len() == shards
     }
 
     /// The digest and length of a shard with these members, if one was sealed before.
@@ -158,21 +158,24 @@ impl CacheWriter {
     }
 
     pub fn file(&mut self, path: &[u8], file: &FoundFile, digest: &Sha256Digest) -> Result<()> {
-        self.line(&Line::File(FileLine {
-            p: hex::encode(path),
+        let line = Line {
+            p: Some(hex::encode(path)),
+            k: None,
             s: file.size,
             m: file.mtime,
             i: file.inode,
             h: digest.hex(),
-        }))
+        };
+        self.line(&line)
     }
 
     pub fn shard(&mut self, members: &Sha256Digest, digest: &Sha256Digest, len: u64) -> Result<()> {
-        self.line(&Line::Shard(ShardLine {
-            k: members.hex(),
+        self.line(&Line {
+            k: Some(members.hex()),
+            s: len,
             h: digest.hex(),
-            n: len,
-        }))
+            ..Line::default()
+        })
     }
 
     pub fn finish(mut self) -> Result<()> {

@@ -124,11 +124,38 @@ pub struct MediaCount {
 #[derive(Debug)]
 struct Member {
     file: FoundFile,
+    /// Length of the sample key at the start of the path, computed once for sorting.
+    key_len: usize,
 }
 
 impl Member {
+    fn new(file: FoundFile) -> Self {
+        let key_len = shard::sample_key(path_slice(&file.rel)).len();
+        Self { file, key_len }
+    }
+
     fn entry(&self) -> (&[u8], u64) {
         (path_slice(&self.file.rel), self.file.size)
+    }
+
+    /// The sealing order: by sample key, then by path.
+    fn order(&self) -> (&[u8], &[u8]) {
+        let path = path_slice(&self.file.rel);
+        (&path[..self.key_len], path)
+    }
+}
+
+/// Media types by file-name extension, looked up once per extension.
+#[derive(Debug, Default)]
+struct MediaTypes(std::collections::HashMap<std::ffi::OsString, (String, String)>);
+
+impl MediaTypes {
+    /// The last extension (as written) and the media type of a file.
+    fn of(&mut self, rel: &Path) -> &(String, String) {
+        let ext = rel.extension().unwrap_or_default();
+        self.0
+            .entry(ext.to_os_string())
+            .or_insert_with(|| media_of(rel))
     }
 }
 
@@ -158,7 +185,7 @@ fn layout(root: &Path, options: &SealOptions, cancel: &CancelToken) -> Result<La
     let mut skipped = Vec::new();
     let mut skipped_total = 0;
     scan::walk(root, &options.rules, cancel, |found| match found {
-        Found::File(file) => members.push(Member { file }),
+        Found::File(file) => members.push(Member::new(file)),
         Found::Folder => {}
         Found::Skipped(entry) => {
             skipped_total += 1;
@@ -167,8 +194,7 @@ fn layout(root: &Path, options: &SealOptions, cancel: &CancelToken) -> Result<La
             }
         }
     })?;
-    members
-        .sort_unstable_by(|a, b| shard::order_key(a.entry().0).cmp(&shard::order_key(b.entry().0)));
+    members.sort_unstable_by(|a, b| a.order().cmp(&b.order()));
     let plans = shard::plan(&members, Member::entry, options.shard_size);
     Ok(Layout {
         members,
@@ -223,7 +249,9 @@ pub fn seal(
     report_progress(0, 0);
 
     let index_path = out.join(INDEX_FILE);
-    let index_file = File::create(&index_path).map_err(|e| Error::from_io(&index_path, e))?;
+    // Written beside the old index and renamed over it at the end: readers see one or the other.
+    let index_tmp = out.join(format!("{INDEX_FILE}.tmp"));
+    let index_file = File::create(&index_tmp).map_err(|e| Error::from_io(&index_tmp, e))?;
     let mut index = HashingWriter::new(BufWriter::new(index_file));
     let mut shards = Vec::with_capacity(plans.len());
     let mut media = std::collections::BTreeMap::<String, MediaCount>::new();
@@ -231,13 +259,13 @@ pub fn seal(
     let mut files_without_field = 0;
     let mut files_hashed = 0;
     let mut shards_reused = 0;
-    let mut new_cache = CacheWriter::create(cache_dir)?;
 
-    // A few shards per worker at a time: enough to keep every core busy, few enough to bound memory.
-    let batch = rayon::current_num_threads().max(1) * 2;
-    for group in plans.chunks(batch) {
+    // Every shard at once, so no core waits for the slowest shard of a batch; what is kept per file
+    // until the index is written is its digest and offset (40 bytes).
+    let mut media_types = MediaTypes::default();
+    {
         cancel.check()?;
-        let streamed: Vec<Result<StreamedShard>> = group
+        let streamed: Vec<Result<StreamedShard>> = plans
             .par_iter()
             .map(|plan| {
                 let files = &members[plan.files.clone()];
@@ -249,37 +277,57 @@ pub fn seal(
                     .map(|(shard, _)| shard)
             })
             .collect();
-        for (plan, streamed) in group.iter().zip(streamed) {
-            let streamed = streamed?;
+        let streamed = streamed.into_iter().collect::<Result<Vec<_>>>()?;
+        // A reseal that reused every shard of exactly the cached files would write the same cache.
+        let unchanged =
+            streamed.iter().all(|s| s.reused) && previous.holds_exactly(members.len(), plans.len());
+        let mut new_cache = if unchanged {
+            None
+        } else {
+            Some(CacheWriter::create(cache_dir)?)
+        };
+        for (plan, streamed) in plans.iter().zip(streamed) {
             let files = &members[plan.files.clone()];
             if streamed.reused {
                 shards_reused += 1;
             } else {
                 files_hashed += files.len() as u64;
             }
-            for (member, (digest, _)) in files.iter().zip(&streamed.files) {
-                new_cache.file(member.entry().0, &member.file, digest)?;
+            if let Some(cache) = &mut new_cache {
+                for (member, (digest, _)) in files.iter().zip(&streamed.files) {
+                    cache.file(member.entry().0, &member.file, digest)?;
+                }
+                cache.shard(&streamed.members, &streamed.digest, streamed.len)?;
             }
-            new_cache.shard(&streamed.members, &streamed.digest, streamed.len)?;
             let name = format!("{}.tar", streamed.digest.cid());
-            write_samples(&mut index, &name, files, &streamed.files, &index_path)?;
+            write_samples(
+                &mut index,
+                &name,
+                files,
+                &streamed.files,
+                &mut media_types,
+                &index_path,
+            )?;
             for (member, _) in files.iter().zip(&streamed.files) {
                 let bytes = path_slice(&member.file.rel);
                 if !shard::has_field(bytes) {
                     files_without_field += 1;
                 }
-                let (extension, media_type) = media_of(&member.file.rel);
+                let (extension, media_type) = media_types.of(&member.file.rel);
                 if extension.is_empty() {
                     continue;
                 }
-                media
-                    .entry(extension.clone())
-                    .or_insert(MediaCount {
-                        extension,
-                        media_type,
-                        files: 0,
-                    })
-                    .files += 1;
+                match media.get_mut(extension) {
+                    Some(count) => count.files += 1,
+                    None => {
+                        let count = MediaCount {
+                            extension: extension.clone(),
+                            media_type: media_type.clone(),
+                            files: 1,
+                        };
+                        media.insert(extension.clone(), count);
+                    }
+                }
             }
             samples += plan.samples;
             shards.push(SealedShard {
@@ -291,15 +339,18 @@ pub fn seal(
                 name,
             });
         }
+        if let Some(cache) = new_cache {
+            cache.finish()?;
+        }
     }
     index.flush().map_err(|e| Error::from_io(&index_path, e))?;
     let (index_digest, index_size, writer) = index.finish();
-    writer
-        .into_inner()
-        .map_err(|e| Error::from_io(&index_path, e.into_error()))?
-        .sync_all()
-        .map_err(|e| Error::from_io(&index_path, e))?;
-    new_cache.finish()?;
+    drop(
+        writer
+            .into_inner()
+            .map_err(|e| Error::from_io(&index_tmp, e.into_error()))?,
+    );
+    std::fs::rename(&index_tmp, &index_path).map_err(|e| Error::from_io(&index_path, e))?;
     progress.report(&event(
         Phase::Done,
         total_files,
@@ -512,6 +563,7 @@ fn write_samples<W: Write>(
     shard_name: &str,
     files: &[Member],
     outcomes: &[(Sha256Digest, u64)],
+    media_types: &mut MediaTypes,
     index_path: &Path,
 ) -> Result<()> {
     let mut current: Option<(&[u8], IndexedSample)> = None;
@@ -544,7 +596,7 @@ fn write_samples<W: Write>(
             field,
             size: member.file.size,
             sha256: digest.hex(),
-            media_type: media_of(&member.file.rel).1,
+            media_type: media_types.of(&member.file.rel).1.clone(),
             offset: *offset,
         };
         match &mut current {

@@ -53,9 +53,50 @@ pub fn file_header(path: &[u8], size: u64) -> Vec<u8> {
     out
 }
 
-/// How many bytes of header precede a file's data: the length of [`file_header`] without building it.
+/// How many bytes of header precede a file's data: the length of [`file_header`], computed without
+/// building it (sealing needs it for every file, reseals for nothing else).
 pub fn header_len(path: &[u8], size: u64) -> u64 {
-    file_header(path, size).len() as u64
+    let needs_path = !(path.is_ascii() && fits_ustar(path));
+    let needs_size = size > USTAR_MAX_SIZE;
+    if !needs_path && !needs_size {
+        return BLOCK;
+    }
+    let mut pax = 0;
+    if needs_path {
+        if std::str::from_utf8(path).is_err() {
+            pax += pax_record_len("hdrcharset", 6);
+        }
+        pax += pax_record_len("path", path.len());
+    }
+    if needs_size {
+        pax += pax_record_len("size", size.to_string().len());
+    }
+    BLOCK + padded_len(pax as u64) + BLOCK
+}
+
+/// Whether USTAR's name (100 bytes) or prefix (155) and name fields hold `path`, split at a `/`,
+/// as the tar crate's `set_path` does.
+fn fits_ustar(path: &[u8]) -> bool {
+    if path.len() <= 100 {
+        return true;
+    }
+    if path.len() > 256 {
+        return false;
+    }
+    // The tar crate splits at the first `/` that leaves a name of at most 100 bytes.
+    path.iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'/' && i <= 155 && path.len() - i - 1 <= 100)
+}
+
+/// The length of one PAX record with a key and a value of `value_len` bytes.
+fn pax_record_len(key: &str, value_len: usize) -> usize {
+    let body = key.len() + value_len + 3;
+    let mut len = body + 1;
+    while len != body + len.to_string().len() {
+        len = body + len.to_string().len();
+    }
+    len
 }
 
 /// `len` rounded up to whole blocks.
@@ -170,6 +211,36 @@ mod tests {
             .map(|(p, d)| (p.to_vec(), d.to_vec()))
             .collect();
         assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn computed_header_lengths_match_built_headers_for_every_kind_of_path() {
+        let mut paths: Vec<Vec<u8>> = vec![
+            b"a.jpg".to_vec(),
+            "é.jpg".as_bytes().to_vec(),
+            b"caf\xe9.txt".to_vec(),
+        ];
+        for n in [99, 100, 101, 154, 155, 156, 200, 255, 256, 257, 300] {
+            paths.push(vec![b'x'; n]);
+            let mut split = vec![b'd'; n.saturating_sub(60)];
+            split.push(b'/');
+            split.extend(vec![b'f'; 59]);
+            paths.push(split);
+            let mut late = vec![b'd'; 20];
+            late.push(b'/');
+            late.extend(vec![b'f'; n.saturating_sub(21)]);
+            paths.push(late);
+        }
+        for path in &paths {
+            for size in [0, 1, USTAR_MAX_SIZE, USTAR_MAX_SIZE + 1] {
+                assert_eq!(
+                    header_len(path, size),
+                    file_header(path, size).len() as u64,
+                    "{} bytes of path, size {size}",
+                    path.len()
+                );
+            }
+        }
     }
 
     #[test]
