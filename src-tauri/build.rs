@@ -8,6 +8,7 @@ fn main() {
         "recent_folders",
         "forget_recent_folder",
         "seal_dataset",
+        "watch_sealed_folder",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script failed");

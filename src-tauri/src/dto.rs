@@ -201,6 +201,28 @@ impl SealedDataset {
     }
 }
 
+/// What changed in a sealed folder since its seal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetChanges {
+    pub added: u64,
+    pub modified: u64,
+    pub removed: u64,
+    /// Up to fifty of the changed paths, relative to the folder.
+    pub paths: Vec<String>,
+}
+
+impl From<&hallmark_core::dataset::Changes> for DatasetChanges {
+    fn from(c: &hallmark_core::dataset::Changes) -> Self {
+        Self {
+            added: c.added,
+            modified: c.modified,
+            removed: c.removed,
+            paths: c.paths.iter().map(|p| path_text(p)).collect(),
+        }
+    }
+}
+
 /// The TypeScript declarations of every IPC type, as committed in `ui/src/lib/bindings.ts`.
 pub fn typescript_bindings() -> String {
     use crate::error::{ErrorCode, IpcError};
@@ -215,6 +237,7 @@ pub fn typescript_bindings() -> String {
         SealRequest::decl(&cfg),
         SealedShard::decl(&cfg),
         SealedDataset::decl(&cfg),
+        DatasetChanges::decl(&cfg),
         ErrorCode::decl(&cfg),
         IpcError::decl(&cfg),
     ];

@@ -9,6 +9,7 @@ pub mod error;
 mod jobs;
 mod progress;
 mod state;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,7 @@ use tauri::{Builder, Manager, Runtime};
 pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
     builder
         .manage(jobs::Jobs::default())
+        .manage(watch::FolderWatch::default())
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
             app.manage(state::AppPaths::new(&data_dir));
@@ -30,6 +32,7 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::folder::recent_folders,
             commands::folder::forget_recent_folder,
             commands::seal::seal_dataset,
+            commands::seal::watch_sealed_folder,
         ])
 }
 

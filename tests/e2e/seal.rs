@@ -115,6 +115,31 @@ async fn sealing_an_opened_folder_shows_samples_shards_and_the_manifest_it_wrote
             && manifest.contains("https://spdx.org/licenses/CC-BY-4.0.html")
     );
 
+    // The folder is watched: edits after the seal are counted on screen.
+    let total = app
+        .wait_attr("[data-testid=sealed-changes]", "data-total", |v| {
+            !v.is_empty()
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, "0");
+    std::fs::write(root.join("takes/004.txt"), "line 4, re-recorded").unwrap();
+    std::fs::write(root.join("takes/999.txt"), "a new take").unwrap();
+    app.wait_attr("[data-testid=sealed-changes]", "data-total", |v| v == "2")
+        .await
+        .unwrap();
+    let notice = app
+        .find("[data-testid=sealed-changes]")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        notice,
+        "2 files changed since this seal (1 added, 1 modified). Seal again to include them."
+    );
+
     app.screenshot("datasets-sealed").await.unwrap();
     app.close().await.unwrap();
 }

@@ -123,8 +123,12 @@ pub fn seal(args: &SealArgs, json: bool, quiet: bool) -> anyhow::Result<()> {
     if r.files_without_field > 0 {
         writeln!(
             out,
-            "  note: {} files have no extension; WebDataset readers skip them (they are in the index)",
-            r.files_without_field
+            "  note: {} without an extension; WebDataset readers skip such files (they are in the index)",
+            if r.files_without_field == 1 {
+                "1 file".to_owned()
+            } else {
+                format!("{} files", r.files_without_field)
+            }
         )?;
     }
     if r.skipped_total > 0 {

@@ -104,6 +104,16 @@ impl ResealCache {
         self.files.len() == files && self.shards.len() == shards
     }
 
+    /// Paths of the cached files, for finding what was removed since.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files.keys().map(PathBuf::as_path)
+    }
+
+    /// Whether the cache knows `rel` at all (changed or not).
+    pub fn knows(&self, rel: &Path) -> bool {
+        self.files.contains_key(rel)
+    }
+
     /// The digest and length of a shard with these members, if one was sealed before.
     pub fn shard(&self, members: &Sha256Digest) -> Option<(Sha256Digest, u64)> {
         self.shards.get(members).copied()

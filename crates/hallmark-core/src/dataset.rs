@@ -126,6 +126,62 @@ pub fn export_shards(
     )
 }
 
+/// How many paths of each kind of change a [`Changes`] lists; the rest are only counted.
+pub const CHANGES_LISTED: usize = 50;
+
+/// What changed in a sealed folder since its seal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Changes {
+    pub added: u64,
+    pub modified: u64,
+    pub removed: u64,
+    /// Up to [`CHANGES_LISTED`] changed paths, relative to the folder.
+    pub paths: Vec<PathBuf>,
+}
+
+impl Changes {
+    /// Files added, modified or removed.
+    pub fn total(&self) -> u64 {
+        self.added + self.modified + self.removed
+    }
+}
+
+/// Compares the folder sealed in `out` with its seal, by size, modification time and inode only
+/// (no file is read), under the rules it was sealed with.
+pub fn changes(out: &Path, cancel: &CancelToken) -> Result<Changes> {
+    let state = load_state(out)?;
+    let cache = ResealCache::load(&out.join(STATE_DIR));
+    let root = crate::scan::resolve_folder(&state.source)?;
+    let mut changes = Changes::default();
+    let mut seen = std::collections::HashSet::new();
+    let note = |changes: &mut Changes, path: &Path| {
+        if changes.paths.len() < CHANGES_LISTED {
+            changes.paths.push(path.to_path_buf());
+        }
+    };
+    crate::scan::walk(&root, &state.options.rules, cancel, |found| {
+        if let crate::scan::Found::File(file) = found {
+            if cache.file(&file).is_none() {
+                if cache.knows(&file.rel) {
+                    changes.modified += 1;
+                } else {
+                    changes.added += 1;
+                }
+                note(&mut changes, &file.rel);
+            }
+            seen.insert(file.rel);
+        }
+    })?;
+    for path in cache.paths() {
+        if !seen.contains(path) {
+            changes.removed += 1;
+            note(&mut changes, path);
+        }
+    }
+    changes.paths.sort();
+    Ok(changes)
+}
+
 /// Writes `bytes` to `path` through a temporary file and a rename, so readers never see half a file.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
@@ -238,6 +294,29 @@ mod tests {
             outputs(out.path()) == outputs(cold.path()),
             "the cache must not change the result"
         );
+    }
+
+    #[test]
+    fn changes_since_the_seal_are_counted_by_kind_without_reading_files() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        seal_into(src.path(), out.path(), &options());
+        assert_eq!(
+            changes(out.path(), &CancelToken::new()).unwrap(),
+            Changes::default()
+        );
+        std::fs::write(src.path().join("010.txt"), "take 10, again").unwrap();
+        std::fs::remove_file(src.path().join("011.wav")).unwrap();
+        std::fs::write(src.path().join("new.txt"), "new").unwrap();
+        std::fs::write(src.path().join(".DS_Store"), "junk is not a change").unwrap();
+        let found = changes(out.path(), &CancelToken::new()).unwrap();
+        assert_eq!((found.added, found.modified, found.removed), (1, 1, 1));
+        let paths: Vec<_> = found
+            .paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(paths, ["010.txt", "011.wav", "new.txt"]);
     }
 
     #[test]

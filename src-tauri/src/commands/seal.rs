@@ -95,3 +95,13 @@ fn folder_slug(source: &Path) -> String {
     };
     format!("{slug}-{}", &digest[..8])
 }
+
+/// Reports, now and whenever files change, how the sealed folder differs from its seal in `out`.
+#[tauri::command]
+pub fn watch_sealed_folder(
+    out: String,
+    on_change: Channel<dto::DatasetChanges>,
+    watch: State<'_, crate::watch::FolderWatch>,
+) -> Result<(), IpcError> {
+    watch.start(Path::new(&out), on_change)
+}

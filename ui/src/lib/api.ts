@@ -1,6 +1,13 @@
 // The only module that talks to the Rust side: one typed function per IPC command.
 import { Channel, invoke } from '@tauri-apps/api/core';
-import type { FolderSummary, JobProgress, RecentFolder, SealedDataset, SealRequest } from './bindings';
+import type {
+  DatasetChanges,
+  FolderSummary,
+  JobProgress,
+  RecentFolder,
+  SealedDataset,
+  SealRequest,
+} from './bindings';
 import { HallmarkError } from './errors';
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -36,6 +43,8 @@ export const folderApi: FolderApi = {
 export interface SealApi {
   sealDataset(request: SealRequest, jobId: string, onProgress: (p: JobProgress) => void): Promise<SealedDataset>;
   cancelJob(jobId: string): Promise<boolean>;
+  /** Reports now, and whenever files change, how the sealed folder differs from its seal. */
+  watchSealedFolder(out: string, onChange: (c: DatasetChanges) => void): Promise<void>;
 }
 
 export const sealApi: SealApi = {
@@ -45,4 +54,9 @@ export const sealApi: SealApi = {
     return call('seal_dataset', { request, jobId, onProgress: channel });
   },
   cancelJob: (jobId) => call('cancel_job', { jobId }),
+  watchSealedFolder(out, onChange) {
+    const channel = new Channel<DatasetChanges>();
+    channel.onmessage = onChange;
+    return call('watch_sealed_folder', { out, onChange: channel });
+  },
 };

@@ -49,6 +49,12 @@ out: string, files: number, bytes: number, samples: number, shards: Array<Sealed
  */
 manifest: string, manifestSha256: string, indexSha256: string, };
 
+export type DatasetChanges = { added: number, modified: number, removed: number, 
+/**
+ * Up to fifty of the changed paths, relative to the folder.
+ */
+paths: Array<string>, };
+
 export type ErrorCode = "not_found" | "invalid_input" | "permission_denied" | "cancelled" | "changed" | "damaged" | "io" | "internal";
 
 export type IpcError = { code: ErrorCode, 

@@ -1,6 +1,6 @@
 // State of sealing a folder: the creator's choices, the running job, and the sealed result.
 import type { SealApi } from './api';
-import type { JobProgress, SealedDataset } from './bindings';
+import type { DatasetChanges, JobProgress, SealedDataset } from './bindings';
 import { HallmarkError } from './errors';
 import { folderName } from './format';
 import { newJobId } from './jobs';
@@ -31,6 +31,8 @@ export class SealSession {
   progress = $state<JobProgress | null>(null);
   sealed = $state<SealedDataset | null>(null);
   error = $state<HallmarkError | null>(null);
+  /** How the folder differs from the seal shown, kept up to date while it is on screen. */
+  changes = $state<DatasetChanges | null>(null);
 
   #api: SealApi;
   #jobId: string | null = null;
@@ -48,6 +50,7 @@ export class SealSession {
     this.status = 'editing';
     this.sealed = null;
     this.error = null;
+    this.changes = null;
   }
 
   /** What is missing before sealing can start, in words; empty when ready. */
@@ -89,6 +92,8 @@ export class SealSession {
       if (this.#jobId !== jobId) return;
       this.sealed = sealed;
       this.status = 'sealed';
+      this.changes = null;
+      await this.#watch(sealed.out);
     } catch (thrown) {
       if (this.#jobId !== jobId) return;
       const error = HallmarkError.from(thrown);
@@ -99,6 +104,17 @@ export class SealSession {
         this.#jobId = null;
         this.progress = null;
       }
+    }
+  }
+
+  async #watch(out: string): Promise<void> {
+    try {
+      await this.#api.watchSealedFolder(out, (changes) => {
+        if (this.sealed?.out === out) this.changes = changes;
+      });
+    } catch {
+      // Without a watch the creator just does not see live changes; the seal itself stands.
+      this.changes = null;
     }
   }
 

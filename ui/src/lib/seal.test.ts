@@ -1,7 +1,7 @@
 // Unit tests of the seal session: what it asks for before sealing, and the states while and after.
 import { describe, expect, it } from 'vitest';
 import type { SealApi } from './api';
-import type { JobProgress, SealedDataset, SealRequest } from './bindings';
+import type { DatasetChanges, JobProgress, SealedDataset, SealRequest } from './bindings';
 import { SealSession } from './seal.svelte';
 
 function sealed(samples: number): SealedDataset {
@@ -25,6 +25,12 @@ class FakeSealApi implements SealApi {
       this.finish = resolve;
       this.fail = reject;
     });
+  }
+  watched: string[] = [];
+  onChange: ((c: DatasetChanges) => void) | null = null;
+  async watchSealedFolder(out: string, onChange: (c: DatasetChanges) => void) {
+    this.watched.push(out);
+    this.onChange = onChange;
   }
   async cancelJob() {
     this.fail?.({ code: 'cancelled', message: 'cancelled' });
@@ -60,6 +66,10 @@ describe('SealSession', () => {
     expect(session.status).toBe('sealed');
     expect(session.sealed?.samples).toBe(2);
     expect(session.progress).toBeNull();
+    // The sealed folder is watched, and its changes are shown.
+    expect(api.watched).toEqual(['/data/berlin-1234']);
+    api.onChange?.({ added: 1, modified: 2, removed: 0, paths: ['a.txt', 'b.txt', 'c.txt'] });
+    expect(session.changes?.modified).toBe(2);
   });
 
   it('a cancelled seal goes back to editing without an error', async () => {
