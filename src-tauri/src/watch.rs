@@ -3,7 +3,7 @@
 //! File-system events only say "look again"; the count comes from comparing the folder with the
 //! seal (`hallmark_core::dataset::changes`, stat only), after events settle for a moment.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -60,7 +60,7 @@ impl FolderWatch {
 }
 
 /// Waits for events, lets them settle, and sends the changes; ends when the watcher is dropped.
-fn follow(out: &PathBuf, received: &mpsc::Receiver<()>, channel: &Channel<DatasetChanges>) {
+fn follow(out: &Path, received: &mpsc::Receiver<()>, channel: &Channel<DatasetChanges>) {
     while received.recv().is_ok() {
         loop {
             match received.recv_timeout(SETTLE) {
