@@ -34,6 +34,15 @@ pub struct SkippedEntry {
     pub reason: String,
 }
 
+impl From<&hallmark_core::scan::SkippedEntry> for SkippedEntry {
+    fn from(e: &hallmark_core::scan::SkippedEntry) -> Self {
+        Self {
+            path: path_text(&e.path),
+            reason: e.reason.to_string(),
+        }
+    }
+}
+
 impl From<&folder::FolderSummary> for FolderSummary {
     fn from(s: &folder::FolderSummary) -> Self {
         Self {
@@ -41,14 +50,7 @@ impl From<&folder::FolderSummary> for FolderSummary {
             files: s.files,
             bytes: s.bytes,
             folders: s.folders,
-            skipped: s
-                .skipped
-                .iter()
-                .map(|e| SkippedEntry {
-                    path: path_text(&e.path),
-                    reason: e.reason.to_string(),
-                })
-                .collect(),
+            skipped: s.skipped.iter().map(SkippedEntry::from).collect(),
             skipped_total: s.skipped_total,
         }
     }
@@ -185,14 +187,7 @@ impl SealedDataset {
                 })
                 .collect(),
             files_without_field: r.files_without_field,
-            skipped: r
-                .skipped
-                .iter()
-                .map(|e| SkippedEntry {
-                    path: path_text(&e.path),
-                    reason: e.reason.to_string(),
-                })
-                .collect(),
+            skipped: r.skipped.iter().map(SkippedEntry::from).collect(),
             skipped_total: r.skipped_total,
             manifest,
             manifest_sha256: sealed.manifest_sha256.clone(),

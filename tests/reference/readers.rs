@@ -8,6 +8,22 @@ use sha2::{Digest, Sha256};
 
 use crate::fixture::{self, Sealing};
 
+/// Extracts every shard with GNU tar into one new folder.
+fn gnu_tar_extract(shards: &[std::path::PathBuf]) -> tempfile::TempDir {
+    let extracted = tempfile::tempdir().unwrap();
+    for shard in shards {
+        let status = Command::new("tar")
+            .arg("-xf")
+            .arg(shard)
+            .arg("-C")
+            .arg(extracted.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "GNU tar refused {}", shard.display());
+    }
+    extracted
+}
+
 fn sealed() -> Sealing {
     fixture::seal_and_export(fixture::creator_folder())
 }
@@ -20,17 +36,7 @@ fn gnu_tar_extracts_the_exported_shards_to_exactly_the_source_files() {
         "small shards should make several, got {}",
         s.shards.len()
     );
-    let extracted = tempfile::tempdir().unwrap();
-    for shard in &s.shards {
-        let status = Command::new("tar")
-            .arg("-xf")
-            .arg(shard)
-            .arg("-C")
-            .arg(extracted.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "GNU tar refused {}", shard.display());
-    }
+    let extracted = gnu_tar_extract(&s.shards);
     let mut expected = fixture::tree(s.source.path());
     expected.remove(Path::new(".DS_Store"));
     expected.remove(Path::new("photos/Thumbs.db"));
@@ -208,17 +214,7 @@ fn gnu_tar_extracts_names_that_are_not_utf8_byte_for_byte() {
     std::fs::write(source.path().join(name), b"bytes").unwrap();
     std::fs::write(source.path().join("plain.txt"), b"plain").unwrap();
     let s = fixture::seal_and_export(source);
-    let extracted = tempfile::tempdir().unwrap();
-    for shard in &s.shards {
-        let status = Command::new("tar")
-            .arg("-xf")
-            .arg(shard)
-            .arg("-C")
-            .arg(extracted.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
+    let extracted = gnu_tar_extract(&s.shards);
     assert_eq!(
         std::fs::read(extracted.path().join(name)).unwrap(),
         b"bytes"

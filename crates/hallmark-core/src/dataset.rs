@@ -192,23 +192,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Consent, ResponsibleAi};
     use crate::progress::NoProgress;
 
     fn info() -> DatasetInfo {
-        DatasetInfo {
-            name: "takes".into(),
-            description: "voice takes".into(),
-            license: "CC-BY-4.0".into(),
-            creator_name: "Ana".into(),
-            creator_url: None,
-            url: None,
-            version: "1.0.0".into(),
-            date_published: "2026-11-23".into(),
-            keywords: vec![],
-            consent: Consent::default(),
-            rai: ResponsibleAi::default(),
-        }
+        crate::manifest::test_info()
     }
 
     fn folder() -> tempfile::TempDir {

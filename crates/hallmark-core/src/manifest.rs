@@ -354,3 +354,21 @@ pub fn to_bytes(manifest: &Value) -> Vec<u8> {
     bytes.push(b'\n');
     bytes
 }
+
+/// A complete `DatasetInfo` for tests in this crate.
+#[cfg(test)]
+pub(crate) fn test_info() -> DatasetInfo {
+    DatasetInfo {
+        name: "takes".into(),
+        description: "voice takes".into(),
+        license: "CC-BY-4.0".into(),
+        creator_name: "Ana".into(),
+        creator_url: None,
+        url: None,
+        version: "1.0.0".into(),
+        date_published: "2026-11-23".into(),
+        keywords: vec![],
+        consent: Consent::default(),
+        rai: ResponsibleAi::default(),
+    }
+}

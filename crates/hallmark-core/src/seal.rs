@@ -233,19 +233,8 @@ pub fn seal(
     let total_files = members.len() as u64;
     let total_bytes: u64 = members.iter().map(|m| m.file.size).sum();
 
-    let files_done = AtomicU64::new(0);
-    let bytes_done = AtomicU64::new(0);
-    let report_progress = |files: u64, bytes: u64| {
-        let f = files_done.fetch_add(files, Ordering::Relaxed) + files;
-        let b = bytes_done.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        progress.report(&event(
-            Phase::Hashing,
-            f,
-            Some(total_files),
-            b,
-            Some(total_bytes),
-        ));
-    };
+    let tally = Tally::new(progress, Phase::Hashing, total_files, total_bytes);
+    let report_progress = |files: u64, bytes: u64| tally.add(files, bytes);
     report_progress(0, 0);
 
     let index_path = out.join(INDEX_FILE);
@@ -403,6 +392,41 @@ fn event(
         bytes_done: bytes,
         bytes_total,
         message: None,
+    }
+}
+
+/// Running totals of a job's files and bytes, reported as they grow (from any worker thread).
+struct Tally<'a> {
+    progress: &'a dyn Progress,
+    phase: Phase,
+    files_total: u64,
+    bytes_total: u64,
+    files: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl<'a> Tally<'a> {
+    fn new(progress: &'a dyn Progress, phase: Phase, files_total: u64, bytes_total: u64) -> Self {
+        Self {
+            progress,
+            phase,
+            files_total,
+            bytes_total,
+            files: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    fn add(&self, files: u64, bytes: u64) {
+        let f = self.files.fetch_add(files, Ordering::Relaxed) + files;
+        let b = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.progress.report(&event(
+            self.phase,
+            f,
+            Some(self.files_total),
+            b,
+            Some(self.bytes_total),
+        ));
     }
 }
 
@@ -638,19 +662,8 @@ pub fn export(
     let Layout { members, plans, .. } = layout(&root, options, cancel)?;
     let total_files = members.len() as u64;
     let total_bytes: u64 = members.iter().map(|m| m.file.size).sum();
-    let files_done = AtomicU64::new(0);
-    let bytes_done = AtomicU64::new(0);
-    let report = |files: u64, bytes: u64| {
-        let f = files_done.fetch_add(files, Ordering::Relaxed) + files;
-        let b = bytes_done.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        progress.report(&event(
-            Phase::Exporting,
-            f,
-            Some(total_files),
-            b,
-            Some(total_bytes),
-        ));
-    };
+    let tally = Tally::new(progress, Phase::Exporting, total_files, total_bytes);
+    let report = |files: u64, bytes: u64| tally.add(files, bytes);
     if plans.len() != sealed.len() {
         return Err(Error::SourceChanged {
             source_folder: root,

@@ -308,7 +308,7 @@ fn check_file(root: &Path, f: &IndexedFile) -> Option<Difference> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Consent, DatasetInfo, ResponsibleAi};
+    use crate::manifest::DatasetInfo;
     use crate::progress::NoProgress;
     use crate::seal::SealOptions;
 
@@ -323,17 +323,8 @@ mod tests {
         }
         let out = tempfile::tempdir().unwrap();
         let info = DatasetInfo {
-            name: "t".into(),
-            description: "d".into(),
             license: "CC0-1.0".into(),
-            creator_name: "Ana".into(),
-            creator_url: None,
-            url: None,
-            version: "1.0.0".into(),
-            date_published: "2026-11-23".into(),
-            keywords: vec![],
-            consent: Consent::default(),
-            rai: ResponsibleAi::default(),
+            ..crate::manifest::test_info()
         };
         dataset::seal_folder(
             src.path(),
