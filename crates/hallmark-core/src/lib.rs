@@ -20,9 +20,11 @@
 
 pub mod cache;
 pub mod dataset;
+pub mod did;
 pub mod digest;
 pub mod error;
 pub mod folder;
+pub mod integrity;
 pub mod manifest;
 pub mod progress;
 pub mod recent;
