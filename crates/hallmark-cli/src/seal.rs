@@ -190,6 +190,10 @@ pub fn verify(
         out.write_all(&bytes)?;
     } else if report.is_valid() {
         writeln!(out, "valid: {} matches what was sealed", out_dir.display())?;
+        match &report.signer {
+            Some(signer) => writeln!(out, "  signed by {signer}")?,
+            None => writeln!(out, "  not signed yet (hallmark sign {})", out_dir.display())?,
+        }
         if source.is_some() {
             writeln!(
                 out,

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod cache;
+pub mod credential;
 pub mod dataset;
 pub mod did;
 pub mod digest;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod folder;
 pub mod integrity;
 pub mod manifest;
+pub mod merkle;
 pub mod progress;
 pub mod recent;
 pub mod scan;

@@ -43,6 +43,10 @@ impl std::fmt::Display for Difference {
 /// What a verification found.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct VerifyReport {
+    /// The did:key that signed `credential.json`, when it is there and its proof verifies.
+    pub signer: Option<String>,
+    /// Whether the dataset has a credential at all.
+    pub signed: bool,
     pub files_checked: u64,
     pub bytes_checked: u64,
     pub differences: Vec<Difference>,
@@ -73,6 +77,11 @@ pub fn verify(
     let state = dataset::load_state(out)?;
     let mut report = VerifyReport::default();
     check_dataset_files(out, &state, &mut report)?;
+    if let Some(credential) = crate::credential::check(out)? {
+        report.signed = true;
+        report.signer = credential.signer;
+        report.differences.extend(credential.differences);
+    }
     if let Some(source) = source {
         check_source(out, source, &state, &mut report, progress, cancel)?;
     }

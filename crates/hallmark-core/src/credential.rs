@@ -1,0 +1,334 @@
+//! The dataset credential: a W3C VC 2.0 the creator signs offline, naming the exact bytes of a sealed dataset.
+//!
+//! The subject names the manifest and the index by digest (`relatedResource` with `digestSRI` and
+//! `digestMultibase`), the shard list by its RFC 9162 Merkle root, and states license, consent and
+//! version. It is signed with `eddsa-jcs-2022` by the creator's `did:key` and stored as
+//! `credential.json` next to the manifest, as the exact bytes that were signed.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::dataset::{self, SealState};
+use crate::did::{PublicIdentity, SigningIdentity};
+use crate::digest::Sha256Digest;
+use crate::integrity;
+use crate::manifest::MANIFEST_FILE;
+use crate::seal::INDEX_FILE;
+use crate::verify::Difference;
+use crate::{Error, Result};
+
+/// The credential's file name in the output folder.
+pub const CREDENTIAL_FILE: &str = "credential.json";
+const VC_V2: &str = "https://www.w3.org/ns/credentials/v2";
+
+/// `sha256-<base64>`, as Subresource Integrity writes a digest.
+pub fn digest_sri(digest: &Sha256Digest) -> String {
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest.0)
+    )
+}
+
+/// `u<base64url(multihash)>`: the multibase form of a SHA-256 multihash.
+pub fn digest_multibase(digest: &Sha256Digest) -> String {
+    let mut multihash = vec![0x12, 0x20];
+    multihash.extend_from_slice(&digest.0);
+    format!(
+        "u{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(multihash)
+    )
+}
+
+fn file_digest(path: &Path) -> Result<Sha256Digest> {
+    let bytes = std::fs::read(path).map_err(|e| Error::from_io(path, e))?;
+    Ok(Sha256Digest::of(&bytes))
+}
+
+/// The Merkle root of the shards a manifest lists, in its order, from their SHA-256 digests.
+pub fn shards_root(manifest_path: &Path) -> Result<Sha256Digest> {
+    let text = std::fs::read(manifest_path).map_err(|e| Error::from_io(manifest_path, e))?;
+    let manifest: Value = serde_json::from_slice(&text).map_err(|e| Error::Damaged {
+        path: manifest_path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    let leaves: Vec<[u8; 32]> = manifest["distribution"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["encodingFormat"] == "application/x-tar")
+        .filter_map(|o| o["sha256"].as_str().and_then(Sha256Digest::from_hex))
+        .map(|d| d.0)
+        .collect();
+    Ok(crate::merkle::root(&leaves))
+}
+
+fn resource(name: &str, digest: &Sha256Digest, media_type: &str) -> Value {
+    json!({
+        "id": name,
+        "mediaType": media_type,
+        "digestSRI": digest_sri(digest),
+        "digestMultibase": digest_multibase(digest),
+    })
+}
+
+/// The unsigned credential for the dataset sealed in `out`, issued by `issuer` from `valid_from`.
+pub fn build(
+    out: &Path,
+    state: &SealState,
+    issuer: &PublicIdentity,
+    valid_from: &str,
+) -> Result<Value> {
+    let manifest = file_digest(&out.join(MANIFEST_FILE))?;
+    let index = file_digest(&out.join(INDEX_FILE))?;
+    let root = shards_root(&out.join(MANIFEST_FILE))?;
+    Ok(json!({
+        "@context": [VC_V2],
+        "type": ["VerifiableCredential", "DatasetCredential"],
+        "issuer": issuer.to_string(),
+        "validFrom": valid_from,
+        "name": format!("{} {}", state.info.name, state.info.version),
+        "credentialSubject": {
+            "id": format!("urn:sha256:{}", manifest.hex()),
+            "type": "Dataset",
+            "name": state.info.name,
+            "version": state.info.version,
+            "creator": issuer.to_string(),
+            "license": state.info.license,
+            "consent": state.info.consent,
+            "shardCount": state.shards.len(),
+            "shardsMerkleRoot": format!("sha256:{}", root.hex()),
+        },
+        "relatedResource": [
+            resource(MANIFEST_FILE, &manifest, "application/ld+json"),
+            resource(INDEX_FILE, &index, "application/jsonlines"),
+        ],
+    }))
+}
+
+/// Signs the dataset sealed in `out` and writes `credential.json`; `now` is an XML Schema dateTime.
+pub fn sign_dataset(out: &Path, key: &SigningIdentity, now: &str) -> Result<PathBuf> {
+    let state = dataset::load_state(out)?;
+    let unsigned = build(out, &state, &key.public(), now)?;
+    let signed =
+        integrity::sign(&unsigned, key, now, "assertionMethod").map_err(|e| Error::Damaged {
+            path: out.join(CREDENTIAL_FILE),
+            detail: e.to_string(),
+        })?;
+    let mut bytes = serde_json::to_vec_pretty(&signed).unwrap_or_default();
+    bytes.push(b'\n');
+    let path = out.join(CREDENTIAL_FILE);
+    let tmp = out.join(format!("{CREDENTIAL_FILE}.tmp"));
+    std::fs::write(&tmp, &bytes).map_err(|e| Error::from_io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::from_io(&path, e))?;
+    Ok(path)
+}
+
+/// What checking a dataset credential found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CredentialCheck {
+    /// The signer's did:key, when the proof verifies.
+    pub signer: Option<String>,
+    pub differences: Vec<Difference>,
+}
+
+fn difference(
+    field: &'static str,
+    expected: impl Into<String>,
+    found: impl Into<String>,
+) -> Difference {
+    Difference {
+        path: CREDENTIAL_FILE.into(),
+        field,
+        expected: expected.into(),
+        found: found.into(),
+    }
+}
+
+/// Checks `credential.json` in `out`: its proof, that its issuer signed it, and that every digest it
+/// names matches the files (manifest, index, and the shard list's Merkle root). `None` when unsigned.
+pub fn check(out: &Path) -> Result<Option<CredentialCheck>> {
+    let path = out.join(CREDENTIAL_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::from_io(&path, e)),
+    };
+    let mut report = CredentialCheck::default();
+    let credential: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            report
+                .differences
+                .push(difference("json", "a JSON credential", e.to_string()));
+            return Ok(Some(report));
+        }
+    };
+    match integrity::verify(&credential) {
+        Ok(proof) => {
+            let issuer = credential["issuer"].as_str().unwrap_or_default();
+            if issuer == proof.signer.to_string() {
+                report.signer = Some(issuer.to_owned());
+            } else {
+                report
+                    .differences
+                    .push(difference("issuer", proof.signer.to_string(), issuer));
+            }
+        }
+        Err(e) => report.differences.push(difference(
+            "proof",
+            "a valid eddsa-jcs-2022 proof",
+            e.to_string(),
+        )),
+    }
+    for (name, media) in [
+        (MANIFEST_FILE, "application/ld+json"),
+        (INDEX_FILE, "application/jsonlines"),
+    ] {
+        let actual = file_digest(&out.join(name))?;
+        let named = credential["relatedResource"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["id"] == name))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let expected = resource(name, &actual, media);
+        for field in ["digestSRI", "digestMultibase"] {
+            if named[field] != expected[field] {
+                let found = named[field].as_str().unwrap_or("nothing").to_owned();
+                report.differences.push(Difference {
+                    path: name.into(),
+                    field: if field == "digestSRI" {
+                        "digestSRI"
+                    } else {
+                        "digestMultibase"
+                    },
+                    expected: format!("{found} (as the credential names it)"),
+                    found: expected[field].as_str().unwrap_or_default().to_owned(),
+                });
+            }
+        }
+    }
+    let root = format!("sha256:{}", shards_root(&out.join(MANIFEST_FILE))?.hex());
+    let named_root = credential["credentialSubject"]["shardsMerkleRoot"]
+        .as_str()
+        .unwrap_or("nothing");
+    if named_root != root {
+        report
+            .differences
+            .push(difference("shardsMerkleRoot", named_root, root));
+    }
+    Ok(Some(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::{CancelToken, NoProgress};
+    use crate::seal::SealOptions;
+
+    fn sealed() -> (tempfile::TempDir, tempfile::TempDir) {
+        let src = tempfile::tempdir().unwrap();
+        for i in 0..30 {
+            std::fs::write(
+                src.path().join(format!("{i:02}.txt")),
+                format!("take {i}").repeat(90),
+            )
+            .unwrap();
+        }
+        let out = tempfile::tempdir().unwrap();
+        let options = SealOptions {
+            shard_size: 4 << 10,
+            ..SealOptions::default()
+        };
+        dataset::seal_folder(
+            src.path(),
+            out.path(),
+            &options,
+            &crate::manifest::test_info(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        (src, out)
+    }
+
+    #[test]
+    fn digests_in_both_forms_follow_their_specs() {
+        let empty = Sha256Digest::of(b"");
+        assert_eq!(
+            digest_sri(&empty),
+            "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
+        assert_eq!(
+            digest_multibase(&empty),
+            "uEiDjsMRCmPwcFJr79MiZb7kkJ65B5GSbk0yklZkbeFK4VQ"
+        );
+    }
+
+    #[test]
+    fn a_signed_dataset_verifies_and_names_its_signer() {
+        let (_src, out) = sealed();
+        let key = SigningIdentity::generate();
+        sign_dataset(out.path(), &key, "2026-11-23T10:00:00Z").unwrap();
+        let check = check(out.path()).unwrap().unwrap();
+        assert!(check.differences.is_empty(), "{:?}", check.differences);
+        assert_eq!(check.signer, Some(key.public().to_string()));
+        let credential: Value =
+            serde_json::from_slice(&std::fs::read(out.path().join(CREDENTIAL_FILE)).unwrap())
+                .unwrap();
+        assert_eq!(
+            credential["credentialSubject"]["shardCount"]
+                .as_u64()
+                .unwrap()
+                > 1,
+            true
+        );
+    }
+
+    #[test]
+    fn any_changed_byte_of_manifest_index_or_credential_is_caught_by_name() {
+        let (_src, out) = sealed();
+        sign_dataset(
+            out.path(),
+            &SigningIdentity::generate(),
+            "2026-11-23T10:00:00Z",
+        )
+        .unwrap();
+        let flip = |name: &str, at: usize| {
+            let path = out.path().join(name);
+            let mut bytes = std::fs::read(&path).unwrap();
+            let i = at.min(bytes.len() - 2);
+            let original = bytes[i];
+            bytes[i] = if original == b'a' { b'b' } else { b'a' };
+            std::fs::write(&path, &bytes).unwrap();
+            let found = check(out.path()).unwrap().unwrap();
+            bytes[i] = original;
+            std::fs::write(&path, &bytes).unwrap();
+            assert!(
+                check(out.path()).unwrap().unwrap().differences.is_empty(),
+                "restored"
+            );
+            found
+        };
+        let index = flip(INDEX_FILE, 40);
+        assert!(
+            index
+                .differences
+                .iter()
+                .any(|d| d.path == INDEX_FILE && d.field == "digestSRI"),
+            "{index:?}"
+        );
+        let manifest = flip(MANIFEST_FILE, 300);
+        assert!(
+            manifest.differences.iter().any(|d| d.path == MANIFEST_FILE),
+            "{manifest:?}"
+        );
+        let credential = flip(CREDENTIAL_FILE, 200);
+        assert!(
+            credential.differences.iter().any(|d| d.field == "proof"),
+            "{credential:?}"
+        );
+        assert!(credential.signer.is_none());
+    }
+}
