@@ -192,7 +192,11 @@ pub fn verify(
         writeln!(out, "valid: {} matches what was sealed", out_dir.display())?;
         match &report.signer {
             Some(signer) => writeln!(out, "  signed by {signer}")?,
-            None => writeln!(out, "  not signed yet (hallmark sign {})", out_dir.display())?,
+            None => writeln!(
+                out,
+                "  not signed yet (hallmark sign {})",
+                out_dir.display()
+            )?,
         }
         if source.is_some() {
             writeln!(

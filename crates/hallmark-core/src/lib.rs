@@ -26,6 +26,7 @@ pub mod digest;
 pub mod error;
 pub mod folder;
 pub mod integrity;
+pub mod keys;
 pub mod manifest;
 pub mod merkle;
 pub mod progress;

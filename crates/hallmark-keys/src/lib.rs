@@ -1,0 +1,11 @@
+//! Where creators' signing keys live, behind the core's `KeyStore`: the OS keyring, and age files.
+//!
+//! [`KeyringStore`] keeps each secret in the OS keyring (Secret Service on Linux, Keychain,
+//! Windows Credential Manager) under the key's did, with a small public index entry listing the
+//! keys. [`key_file`] writes and reads age files encrypted with a passphrase (scrypt), the format
+//! of backups and of `--key-file` for machines without a keyring; `rage` and `age` open them too.
+
+pub mod key_file;
+mod keyring_store;
+
+pub use keyring_store::KeyringStore;
