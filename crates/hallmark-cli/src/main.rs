@@ -1,5 +1,6 @@
 //! The `hallmark` command: parses arguments, calls the core, prints for people or for scripts.
 
+mod keys;
 mod progress;
 mod seal;
 
@@ -49,6 +50,21 @@ enum Command {
         #[arg(long)]
         source: Option<PathBuf>,
     },
+    /// Create, list, back up, restore and delete signing keys (kept in the OS keyring).
+    #[command(subcommand)]
+    Key(keys::KeyCommand),
+    /// Sign a sealed dataset offline: writes credential.json (a W3C Verifiable Credential) into OUT.
+    Sign {
+        /// The output folder of `hallmark seal`.
+        out: PathBuf,
+        /// The key's did:key (needed only when the keyring holds several).
+        #[arg(long)]
+        key: Option<String>,
+        /// Use this age-encrypted key file instead of the keyring (passphrase from
+        /// HALLMARK_KEY_PASSPHRASE or a prompt).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
     /// Check a sealed dataset: its manifest and index, and with --source or --shards every file's hash.
     ///
     /// Exit code 0: valid. 1: something differs (each difference is listed). 2 or 3: could not check.
@@ -69,6 +85,11 @@ enum Command {
 const EXIT_INVALID: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
 const EXIT_FAILED: u8 = 3;
+
+/// Input the command cannot act on (a missing confirmation or passphrase); exits with 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
 
 /// Returned by a command whose check found differences (already printed).
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +146,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             shards,
             source,
         } => seal::export(out, shards, source.as_deref(), cli.json, cli.quiet),
+        Command::Key(command) => keys::run(command, cli.json),
+        Command::Sign { out, key, key_file } => {
+            keys::sign(out, key.as_deref(), key_file.as_deref(), cli.json)
+        }
         Command::Verify {
             out,
             source,
@@ -150,6 +175,13 @@ fn report(err: &anyhow::Error) -> ExitCode {
         return ExitCode::from(EXIT_INVALID);
     }
     eprintln!("error: {err:#}");
+    if err
+        .downcast_ref::<hallmark_core::keys::KeyError>()
+        .is_some()
+        || err.downcast_ref::<BadInput>().is_some()
+    {
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     match err.downcast_ref::<hallmark_core::Error>().map(|e| e.kind()) {
         Some(ErrorKind::NotFound | ErrorKind::InvalidInput) => ExitCode::from(EXIT_BAD_INPUT),
         _ => ExitCode::from(EXIT_FAILED),

@@ -225,3 +225,153 @@ fn verify_exits_0_when_valid_and_1_naming_the_changed_file() {
         "{text}"
     );
 }
+
+fn sealed_dataset() -> (tempfile::TempDir, tempfile::TempDir) {
+    let src = work_folder();
+    let out = tempfile::tempdir().unwrap();
+    let seal = hallmark()
+        .args(["seal", "-q", "--license", "CC-BY-4.0", "--creator", "Ana"])
+        .arg(src.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        seal.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seal.stderr)
+    );
+    (src, out)
+}
+
+#[test]
+fn a_key_file_signs_offline_and_verify_names_the_signer_or_the_tampered_file() {
+    let (_src, out) = sealed_dataset();
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("ana.age");
+    let new = hallmark()
+        .args(["key", "new", "--json", "--name", "Ana", "--key-file"])
+        .arg(&key_file)
+        .env("HALLMARK_KEY_PASSPHRASE", "a long enough passphrase")
+        .output()
+        .unwrap();
+    assert!(
+        new.status.success(),
+        "{}",
+        String::from_utf8_lossy(&new.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&new.stdout).unwrap();
+    let did = record["did"].as_str().unwrap().to_owned();
+    assert!(did.starts_with("did:key:z6Mk"));
+
+    let wrong = hallmark()
+        .arg("sign")
+        .arg(out.path())
+        .arg("--key-file")
+        .arg(&key_file)
+        .env("HALLMARK_KEY_PASSPHRASE", "not it")
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("passphrase does not open"));
+
+    let sign = hallmark()
+        .arg("sign")
+        .arg(out.path())
+        .arg("--key-file")
+        .arg(&key_file)
+        .env("HALLMARK_KEY_PASSPHRASE", "a long enough passphrase")
+        .output()
+        .unwrap();
+    assert!(
+        sign.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sign.stderr)
+    );
+    let verify = hallmark().arg("verify").arg(out.path()).output().unwrap();
+    assert_eq!(verify.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains(&format!("signed by {did}")));
+
+    let index = out.path().join("index.jsonl");
+    let text =
+        std::fs::read_to_string(&index)
+            .unwrap()
+            .replacen("\"size\":1400", "\"size\":1401", 1);
+    std::fs::write(&index, text).unwrap();
+    let tampered = hallmark().arg("verify").arg(out.path()).output().unwrap();
+    assert_eq!(tampered.status.code(), Some(1));
+    let report = String::from_utf8(tampered.stdout).unwrap();
+    assert!(
+        report.contains("index.jsonl: digestSRI expected"),
+        "{report}"
+    );
+}
+
+#[test]
+fn without_a_keyring_the_error_says_so_and_names_key_file() {
+    let run = hallmark()
+        .args(["key", "list"])
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("DISPLAY")
+        .env("XDG_RUNTIME_DIR", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8(run.stderr).unwrap();
+    assert!(err.contains("no OS keyring is available"), "{err}");
+    assert!(err.contains("--key-file PATH"), "{err}");
+}
+
+#[test]
+fn keys_in_the_real_keyring_sign_and_can_be_deleted() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "no D-Bus session: run under dbus-run-session with gnome-keyring unlocked, as scripts/test does"
+    );
+    let service = format!("studio.hallmark.cli-test.{}", std::process::id());
+    let cli = |args: &[&str]| {
+        hallmark()
+            .args(args)
+            .env("HALLMARK_KEYRING_SERVICE", &service)
+            .output()
+            .unwrap()
+    };
+    let new = cli(&["key", "new", "--json", "--name", "Ana"]);
+    assert!(
+        new.status.success(),
+        "{}",
+        String::from_utf8_lossy(&new.stderr)
+    );
+    let did = serde_json::from_slice::<serde_json::Value>(&new.stdout).unwrap()["did"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let list = String::from_utf8(cli(&["key", "list"]).stdout).unwrap();
+    assert!(list.contains(&did) && list.contains("Ana"), "{list}");
+
+    let (_src, out) = sealed_dataset();
+    let sign = cli(&["sign", out.path().to_str().unwrap()]);
+    assert!(
+        sign.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sign.stderr)
+    );
+    let credential = std::fs::read_to_string(out.path().join("credential.json")).unwrap();
+    assert!(credential.contains(&did));
+    assert!(
+        !credential.contains("privateKey"),
+        "the secret never leaves the keyring"
+    );
+
+    assert_eq!(
+        cli(&["key", "delete", &did]).status.code(),
+        Some(2),
+        "no --yes and no terminal: refused"
+    );
+    assert!(cli(&["key", "delete", &did, "--yes"]).status.success());
+    assert!(
+        !String::from_utf8(cli(&["key", "list"]).stdout)
+            .unwrap()
+            .contains(&did)
+    );
+}

@@ -1,0 +1,231 @@
+//! `hallmark key …` and `hallmark sign`: signing keys in the OS keyring or in encrypted key files.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use hallmark_core::credential;
+use hallmark_core::did::SigningIdentity;
+use hallmark_core::keys::{KeyRecord, KeyStore};
+use hallmark_keys::{KeyringStore, key_file};
+use zeroize::Zeroizing;
+
+use crate::BadInput;
+
+/// The environment variable a script sets to give a key file's passphrase without a prompt.
+const PASSPHRASE_ENV: &str = "HALLMARK_KEY_PASSPHRASE";
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a signing key and keep it in the OS keyring (or in an encrypted file with --key-file).
+    New {
+        /// A name you will recognise, such as your own.
+        #[arg(long)]
+        name: String,
+        /// Write the key to this new age-encrypted file instead of the keyring.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// List the keys in the keyring.
+    List,
+    /// Show a key's public identity (did:key); never its secret.
+    Show {
+        did: Option<String>,
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Back up a key from the keyring into a new age file encrypted with a passphrase.
+    Export {
+        did: Option<String>,
+        /// The backup file to write (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a key from a backup file into the keyring.
+    Import { file: PathBuf },
+    /// Delete a key from the keyring; without a backup it is gone for good.
+    Delete {
+        did: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// The keyring store; `HALLMARK_KEYRING_SERVICE` names another service (tests keep their own).
+fn keyring() -> KeyringStore {
+    match std::env::var("HALLMARK_KEYRING_SERVICE") {
+        Ok(service) => KeyringStore::with_service(&service),
+        Err(_) => KeyringStore::new(),
+    }
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// The passphrase from the environment, or asked for at the terminal (twice when `confirm`).
+fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<Zeroizing<String>> {
+    if let Ok(value) = std::env::var(PASSPHRASE_ENV) {
+        return Ok(Zeroizing::new(value));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(BadInput(format!(
+            "no passphrase: set {PASSPHRASE_ENV}, or run in a terminal to be asked"
+        ))
+        .into());
+    }
+    let first = Zeroizing::new(rpassword::prompt_password(prompt)?);
+    if confirm {
+        if first.chars().count() < 8 {
+            return Err(BadInput(format!(
+                "the passphrase is too short: use at least 8 characters (a few words is best)"
+            ))
+            .into());
+        }
+        let again = Zeroizing::new(rpassword::prompt_password("Type it again: ")?);
+        if *again != *first {
+            return Err(BadInput("the two passphrases differ; nothing was written".into()).into());
+        }
+    }
+    Ok(first)
+}
+
+fn print_record(out: &mut impl Write, record: &KeyRecord, json: bool) -> anyhow::Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string(record)?)?;
+    } else {
+        writeln!(
+            out,
+            "{}  {}  (created {})",
+            record.did, record.name, record.created
+        )?;
+    }
+    Ok(())
+}
+
+pub fn run(command: &KeyCommand, json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        KeyCommand::New {
+            name,
+            key_file: file,
+        } => {
+            let key = SigningIdentity::generate();
+            let record = KeyRecord {
+                did: key.public().to_string(),
+                name: name.clone(),
+                created: now(),
+            };
+            match file {
+                Some(path) => {
+                    let pass = passphrase("Passphrase for the new key file: ", true)?;
+                    key_file::write(path, &record, &key, &pass)?;
+                }
+                None => keyring().store(&record, &key)?,
+            }
+            print_record(&mut out, &record, json)?;
+            if !json && file.is_none() {
+                writeln!(
+                    out,
+                    "back it up now: hallmark key export {} --out my-key.age",
+                    record.did
+                )?;
+            }
+        }
+        KeyCommand::List => {
+            let keys = keyring().list()?;
+            if keys.is_empty() && !json {
+                writeln!(
+                    out,
+                    "no keys yet; create one with: hallmark key new --name \"Your name\""
+                )?;
+            }
+            for record in keys {
+                print_record(&mut out, &record, json)?;
+            }
+        }
+        KeyCommand::Show {
+            did,
+            key_file: file,
+        } => {
+            let (record, _) = open(did.as_deref(), file.as_deref())?;
+            print_record(&mut out, &record, json)?;
+        }
+        KeyCommand::Export { did, out: path } => {
+            let (record, key) = keyring().choose(did.as_deref())?;
+            let pass = passphrase("Passphrase for the backup: ", true)?;
+            key_file::write(path, &record, &key, &pass)?;
+            writeln!(
+                out,
+                "backed up {} to {} (open it with this passphrase; age and rage can too)",
+                record.did,
+                path.display()
+            )?;
+        }
+        KeyCommand::Import { file } => {
+            let pass = passphrase("Passphrase of the backup: ", false)?;
+            let (record, key) = key_file::read(file, &pass)?;
+            keyring().store(&record, &key)?;
+            print_record(&mut out, &record, json)?;
+        }
+        KeyCommand::Delete { did, yes } => {
+            let store = keyring();
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err(BadInput(
+                        "deleting a key cannot be undone without a backup; pass --yes to confirm"
+                            .into(),
+                    )
+                    .into());
+                }
+                eprint!(
+                    "Delete {did}? It cannot be recovered without a backup. Type 'delete' to confirm: "
+                );
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if answer.trim() != "delete" {
+                    return Err(BadInput("not deleted".into()).into());
+                }
+            }
+            store.delete(did)?;
+            writeln!(out, "deleted {did}")?;
+        }
+    }
+    Ok(())
+}
+
+/// A key from a key file, or from the keyring.
+fn open(did: Option<&str>, file: Option<&Path>) -> anyhow::Result<(KeyRecord, SigningIdentity)> {
+    match file {
+        Some(path) => {
+            let pass = passphrase(&format!("Passphrase of {}: ", path.display()), false)?;
+            Ok(key_file::read(path, &pass)?)
+        }
+        None => Ok(keyring().choose(did)?),
+    }
+}
+
+pub fn sign(
+    out_dir: &Path,
+    did: Option<&str>,
+    file: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let (record, key) = open(did, file)?;
+    let path = credential::sign_dataset(out_dir, &key, &now())
+        .with_context(|| format!("cannot sign the dataset in {}", out_dir.display()))?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "credential": path, "signer": record.did })
+        )?;
+    } else {
+        writeln!(out, "signed by {} ({})", record.did, record.name)?;
+        writeln!(out, "  credential: {}", path.display())?;
+    }
+    Ok(())
+}
