@@ -79,9 +79,10 @@ fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<Zeroizing<String>> 
     let first = Zeroizing::new(rpassword::prompt_password(prompt)?);
     if confirm {
         if first.chars().count() < 8 {
-            return Err(BadInput(format!(
+            return Err(BadInput(
                 "the passphrase is too short: use at least 8 characters (a few words is best)"
-            ))
+                    .into(),
+            )
             .into());
         }
         let again = Zeroizing::new(rpassword::prompt_password("Type it again: ")?);
