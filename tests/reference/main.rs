@@ -7,5 +7,6 @@
 // A test binary: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
+mod credentials;
 mod fixture;
 mod readers;
