@@ -44,6 +44,14 @@ pub enum KeyCommand {
     },
     /// Restore a key from a backup file into the keyring.
     Import { file: PathBuf },
+    /// Replace a key: make a new one, and have the old one sign a statement naming it.
+    Rotate {
+        /// The key to replace (default: the only key).
+        did: Option<String>,
+        /// Where to write the rotation statement (a credential signed by the old key).
+        #[arg(long)]
+        statement: PathBuf,
+    },
     /// Delete a key from the keyring; without a backup it is gone for good.
     Delete {
         did: String,
@@ -171,6 +179,49 @@ pub fn run(command: &KeyCommand, json: bool) -> anyhow::Result<()> {
             keyring().store(&record, &key)?;
             print_record(&mut out, &record, json)?;
         }
+        KeyCommand::Rotate { did, statement } => {
+            let store = keyring();
+            let (old_record, old) = store.choose(did.as_deref())?;
+            let new = SigningIdentity::generate();
+            let created = now();
+            let record = KeyRecord {
+                did: new.public().to_string(),
+                name: old_record.name.clone(),
+                created: created.clone(),
+            };
+            let rotation = serde_json::json!({
+                "@context": ["https://www.w3.org/ns/credentials/v2"],
+                "type": ["VerifiableCredential", "KeyRotation"],
+                "issuer": old_record.did,
+                "validFrom": created,
+                "credentialSubject": { "id": old_record.did, "rotatedTo": record.did },
+            });
+            let signed =
+                hallmark_core::integrity::sign(&rotation, &old, &created, "assertionMethod")?;
+            let mut bytes = serde_json::to_vec_pretty(&signed)?;
+            bytes.push(b'\n');
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(statement)
+                .and_then(|mut f| f.write_all(&bytes))
+                .with_context(|| {
+                    format!(
+                        "cannot write the rotation statement {}",
+                        statement.display()
+                    )
+                })?;
+            store.store(&record, &new)?;
+            print_record(&mut out, &record, json)?;
+            if !json {
+                writeln!(
+                    out,
+                    "the old key {} signed {}; it stays in the keyring until you delete it",
+                    old_record.did,
+                    statement.display()
+                )?;
+            }
+        }
         KeyCommand::Delete { did, yes } => {
             let store = keyring();
             if !yes {
@@ -227,6 +278,95 @@ pub fn sign(
     } else {
         writeln!(out, "signed by {} ({})", record.did, record.name)?;
         writeln!(out, "  credential: {}", path.display())?;
+    }
+    Ok(())
+}
+
+fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+pub fn credential_check(
+    file: &Path,
+    marketplace: &str,
+    holder: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let marketplace: hallmark_core::did::PublicIdentity = marketplace
+        .parse()
+        .map_err(|e| BadInput(format!("--marketplace: {e}")))?;
+    let holder: hallmark_core::did::PublicIdentity = match holder {
+        Some(did) => did
+            .parse()
+            .map_err(|e| BadInput(format!("--holder: {e}")))?,
+        None => keyring().choose(None)?.1.public(),
+    };
+    let credential = read_json(file)?;
+    let mut out = std::io::stdout().lock();
+    match hallmark_core::creator::check(&credential, &marketplace, &holder, &now()) {
+        Ok(status) => {
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&status)?)?;
+            } else {
+                let until = status.valid_until.as_deref().unwrap_or("no end date");
+                writeln!(
+                    out,
+                    "valid: issued by {} to {} ({}), until {until}",
+                    status.issuer, status.holder, status.name
+                )?;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            writeln!(out, "INVALID: {e}")?;
+            Err(crate::Invalid.into())
+        }
+    }
+}
+
+/// What `hallmark present` needs.
+#[derive(Debug)]
+pub struct PresentArgs<'a> {
+    pub out: &'a Path,
+    pub creator_credential: &'a Path,
+    pub challenge: &'a str,
+    pub domain: &'a str,
+    pub key: Option<&'a str>,
+    pub key_file: Option<&'a Path>,
+    pub to: &'a Path,
+}
+
+pub fn present(args: &PresentArgs<'_>, json: bool) -> anyhow::Result<()> {
+    let (record, key) = open(args.key, args.key_file)?;
+    let creator = read_json(args.creator_credential)?;
+    let dataset = read_json(&args.out.join(credential::CREDENTIAL_FILE))
+        .context("the dataset is not signed yet; run `hallmark sign` first")?;
+    let presentation = hallmark_core::creator::present(
+        &key,
+        &[creator, dataset],
+        args.challenge,
+        args.domain,
+        &now(),
+    )?;
+    let mut bytes = serde_json::to_vec_pretty(&presentation)?;
+    bytes.push(b'\n');
+    std::fs::write(args.to, bytes)
+        .with_context(|| format!("cannot write {}", args.to.display()))?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "presentation": args.to, "holder": record.did })
+        )?;
+    } else {
+        writeln!(
+            out,
+            "presentation by {} written to {}",
+            record.did,
+            args.to.display()
+        )?;
     }
     Ok(())
 }

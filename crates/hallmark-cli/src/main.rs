@@ -65,6 +65,39 @@ enum Command {
         #[arg(long)]
         key_file: Option<PathBuf>,
     },
+    /// Check a creator credential a marketplace issued to you: who issued it, for whom, until when.
+    CredentialCheck {
+        /// The credential file (JSON) from the marketplace.
+        file: PathBuf,
+        /// The marketplace's did:key, which must have issued it.
+        #[arg(long)]
+        marketplace: String,
+        /// Your did:key (default: the only key in the keyring).
+        #[arg(long)]
+        holder: Option<String>,
+    },
+    /// Sign a presentation for a marketplace: your creator credential and the dataset's credential,
+    /// over the marketplace's challenge. Written to --out, ready for publishing.
+    Present {
+        /// The output folder of `hallmark seal`, already signed.
+        out: PathBuf,
+        /// The creator credential the marketplace issued to you.
+        #[arg(long)]
+        creator_credential: PathBuf,
+        /// The challenge (nonce) the marketplace sent.
+        #[arg(long)]
+        challenge: String,
+        /// The marketplace's domain, such as market.example.
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Where to write the presentation.
+        #[arg(long = "to")]
+        to: PathBuf,
+    },
     /// Check a sealed dataset: its manifest and index, and with --source or --shards every file's hash.
     ///
     /// Exit code 0: valid. 1: something differs (each difference is listed). 2 or 3: could not check.
@@ -150,6 +183,31 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Sign { out, key, key_file } => {
             keys::sign(out, key.as_deref(), key_file.as_deref(), cli.json)
         }
+        Command::CredentialCheck {
+            file,
+            marketplace,
+            holder,
+        } => keys::credential_check(file, marketplace, holder.as_deref(), cli.json),
+        Command::Present {
+            out,
+            creator_credential,
+            challenge,
+            domain,
+            key,
+            key_file,
+            to,
+        } => keys::present(
+            &keys::PresentArgs {
+                out,
+                creator_credential,
+                challenge,
+                domain,
+                key: key.as_deref(),
+                key_file: key_file.as_deref(),
+                to,
+            },
+            cli.json,
+        ),
         Command::Verify {
             out,
             source,

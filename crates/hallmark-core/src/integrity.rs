@@ -47,6 +47,10 @@ pub struct VerifiedProof {
     pub signer: PublicIdentity,
     pub created: Option<String>,
     pub proof_purpose: String,
+    /// The `challenge` proof option, as presentations carry it.
+    pub challenge: Option<String>,
+    /// The `domain` proof option.
+    pub domain: Option<String>,
 }
 
 /// The JCS (RFC 8785) form of a JSON value.
@@ -100,11 +104,23 @@ pub fn sign(
     created: &str,
     purpose: &str,
 ) -> Result<Value, ProofError> {
+    sign_with(document, key, created, purpose, Map::new())
+}
+
+/// Like [`sign`], with further proof options (such as `challenge` and `domain`) covered by the signature.
+pub fn sign_with(
+    document: &Value,
+    key: &SigningIdentity,
+    created: &str,
+    purpose: &str,
+    extra: Map<String, Value>,
+) -> Result<Value, ProofError> {
     let document = document.as_object().ok_or(ProofError::NotAnObject)?;
     if document.contains_key("proof") {
         return Err(ProofError::AlreadySigned);
     }
     let mut proof = proof_options(document, key, created, purpose);
+    proof.extend(extra);
     let signature = key.sign(&signing_input(document, &proof)?);
     proof.insert(
         "proofValue".into(),
@@ -190,6 +206,14 @@ pub fn verify(secured: &Value) -> Result<VerifiedProof, ProofError> {
             .and_then(Value::as_str)
             .map(str::to_owned),
         proof_purpose,
+        challenge: options
+            .get("challenge")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        domain: options
+            .get("domain")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     })
 }
 

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod cache;
+pub mod creator;
 pub mod credential;
 pub mod dataset;
 pub mod did;

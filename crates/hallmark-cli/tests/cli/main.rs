@@ -375,3 +375,110 @@ fn keys_in_the_real_keyring_sign_and_can_be_deleted() {
             .contains(&did)
     );
 }
+
+#[test]
+fn a_marketplace_credential_is_checked_and_presented_with_the_dataset_over_a_challenge() {
+    use hallmark_core::{creator, did::SigningIdentity};
+    let (_src, out) = sealed_dataset();
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("ana.age");
+    let with_pass = |args: &[&std::ffi::OsStr]| {
+        hallmark()
+            .args(args)
+            .env("HALLMARK_KEY_PASSPHRASE", "a long enough passphrase")
+            .output()
+            .unwrap()
+    };
+    let new = with_pass(&[
+        "key".as_ref(),
+        "new".as_ref(),
+        "--json".as_ref(),
+        "--name".as_ref(),
+        "Ana".as_ref(),
+        "--key-file".as_ref(),
+        key_file.as_os_str(),
+    ]);
+    let holder: serde_json::Value = serde_json::from_slice(&new.stdout).unwrap();
+    let holder = holder["did"].as_str().unwrap().to_owned();
+    assert!(
+        with_pass(&[
+            "sign".as_ref(),
+            out.path().as_os_str(),
+            "--key-file".as_ref(),
+            key_file.as_os_str()
+        ])
+        .status
+        .success()
+    );
+
+    // The marketplace side, with a test issuer key.
+    let marketplace = SigningIdentity::generate();
+    let issued = creator::issue(
+        &marketplace,
+        &holder.parse().unwrap(),
+        "Ana Example",
+        "2026-01-01T00:00:00Z",
+        "2099-01-01T00:00:00Z",
+    )
+    .unwrap();
+    let credential = keys.path().join("creator.json");
+    std::fs::write(&credential, serde_json::to_vec(&issued).unwrap()).unwrap();
+
+    let market = marketplace.public().to_string();
+    let check = hallmark()
+        .arg("credential-check")
+        .arg(&credential)
+        .args(["--marketplace", &market, "--holder", &holder])
+        .output()
+        .unwrap();
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    assert!(String::from_utf8_lossy(&check.stdout).contains("until 2099-01-01T00:00:00Z"));
+    let stranger = SigningIdentity::generate().public().to_string();
+    let wrong = hallmark()
+        .arg("credential-check")
+        .arg(&credential)
+        .args(["--marketplace", &stranger, "--holder", &holder])
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stdout).contains("not by the marketplace"));
+
+    let vp = keys.path().join("presentation.json");
+    let present = with_pass(&[
+        "present".as_ref(),
+        out.path().as_os_str(),
+        "--creator-credential".as_ref(),
+        credential.as_os_str(),
+        "--challenge".as_ref(),
+        "nonce-42".as_ref(),
+        "--domain".as_ref(),
+        "market.example".as_ref(),
+        "--key-file".as_ref(),
+        key_file.as_os_str(),
+        "--to".as_ref(),
+        vp.as_os_str(),
+    ]);
+    assert!(
+        present.status.success(),
+        "{}",
+        String::from_utf8_lossy(&present.stderr)
+    );
+    let presentation: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&vp).unwrap()).unwrap();
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let accepted = creator::check_presentation(
+        &presentation,
+        &marketplace.public(),
+        "nonce-42",
+        "market.example",
+        &now,
+    )
+    .unwrap();
+    assert_eq!(accepted.datasets.len(), 1);
+    assert_eq!(accepted.creator.holder, holder);
+}
