@@ -363,6 +363,32 @@ fn keys_in_the_real_keyring_sign_and_can_be_deleted() {
         "the secret never leaves the keyring"
     );
 
+    // Rotation: a new key, and a statement the old key signed that names it.
+    let statement = out.path().join("rotation.json");
+    let rotate = cli(&[
+        "key",
+        "rotate",
+        &did,
+        "--json",
+        "--statement",
+        statement.to_str().unwrap(),
+    ]);
+    assert!(
+        rotate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotate.stderr)
+    );
+    let new_did = serde_json::from_slice::<serde_json::Value>(&rotate.stdout).unwrap()["did"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let signed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&statement).unwrap()).unwrap();
+    let proof = hallmark_core::integrity::verify(&signed).unwrap();
+    assert_eq!(proof.signer.to_string(), did);
+    assert_eq!(signed["credentialSubject"]["rotatedTo"], new_did.as_str());
+    assert!(cli(&["key", "delete", &new_did, "--yes"]).status.success());
+
     assert_eq!(
         cli(&["key", "delete", &did]).status.code(),
         Some(2),
