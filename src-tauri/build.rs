@@ -9,6 +9,12 @@ fn main() {
         "forget_recent_folder",
         "seal_dataset",
         "watch_sealed_folder",
+        "identities",
+        "create_identity",
+        "restore_identity",
+        "backup_identity",
+        "sign_sealed",
+        "verify_sealed",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script failed");

@@ -218,6 +218,88 @@ impl From<&hallmark_core::dataset::Changes> for DatasetChanges {
     }
 }
 
+/// A signing identity as the UI shows it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct Identity {
+    pub did: String,
+    pub name: String,
+    pub created: String,
+}
+
+impl From<&hallmark_core::keys::KeyRecord> for Identity {
+    fn from(r: &hallmark_core::keys::KeyRecord) -> Self {
+        Self {
+            did: r.did.clone(),
+            name: r.name.clone(),
+            created: r.created.clone(),
+        }
+    }
+}
+
+/// One difference a verification found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct Difference {
+    pub path: String,
+    pub field: String,
+    pub expected: String,
+    pub found: String,
+}
+
+/// A verification's result, with a sentence for the creator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    pub valid: bool,
+    pub signed: bool,
+    pub signer: Option<String>,
+    pub files_checked: u64,
+    pub differences: Vec<Difference>,
+    /// The verdict in plain words.
+    pub summary: String,
+}
+
+impl From<&hallmark_core::verify::VerifyReport> for Verdict {
+    fn from(r: &hallmark_core::verify::VerifyReport) -> Self {
+        let differences: Vec<Difference> = r
+            .differences
+            .iter()
+            .map(|d| Difference {
+                path: d.path.clone(),
+                field: d.field.into(),
+                expected: d.expected.clone(),
+                found: d.found.clone(),
+            })
+            .collect();
+        let summary = match (r.is_valid(), &r.signer) {
+            (true, Some(signer)) => {
+                format!("Valid: signed by {signer}, and every file matches what was signed.")
+            }
+            (true, None) => {
+                "Every file matches the seal, but the dataset is not signed yet.".to_owned()
+            }
+            (false, _) => {
+                let n = differences.len();
+                let first = differences
+                    .first()
+                    .map(|d| d.path.as_str())
+                    .unwrap_or_default();
+                format!(
+                    "Not valid: {n} {} from what was sealed, starting with {first}.",
+                    if n == 1 { "difference" } else { "differences" }
+                )
+            }
+        };
+        Self {
+            valid: r.is_valid(),
+            signed: r.signed,
+            signer: r.signer.clone(),
+            files_checked: r.files_checked,
+            differences,
+            summary,
+        }
+    }
+}
+
 /// The TypeScript declarations of every IPC type, as committed in `ui/src/lib/bindings.ts`.
 pub fn typescript_bindings() -> String {
     use crate::error::{ErrorCode, IpcError};
@@ -233,6 +315,9 @@ pub fn typescript_bindings() -> String {
         SealedShard::decl(&cfg),
         SealedDataset::decl(&cfg),
         DatasetChanges::decl(&cfg),
+        Identity::decl(&cfg),
+        Difference::decl(&cfg),
+        Verdict::decl(&cfg),
         ErrorCode::decl(&cfg),
         IpcError::decl(&cfg),
     ];

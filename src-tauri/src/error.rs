@@ -23,6 +23,8 @@ pub enum ErrorCode {
     Damaged,
     /// Reading or writing failed.
     Io,
+    /// No OS keyring is reachable; the UI offers a key file instead.
+    NoKeyring,
     /// A bug in Hallmark.
     Internal,
 }
@@ -56,6 +58,24 @@ impl From<hallmark_core::Error> for IpcError {
             K::Damaged => ErrorCode::Damaged,
             K::Changed => ErrorCode::Changed,
             K::Io => ErrorCode::Io,
+            _ => ErrorCode::Internal,
+        };
+        Self {
+            code,
+            message: err.to_string(),
+        }
+    }
+}
+
+impl From<hallmark_core::keys::KeyError> for IpcError {
+    fn from(err: hallmark_core::keys::KeyError) -> Self {
+        use hallmark_core::keys::KeyError as K;
+        let code = match &err {
+            K::NoKeyring { .. } => ErrorCode::NoKeyring,
+            K::NotFound { .. } | K::NoKeys => ErrorCode::NotFound,
+            K::WhichKey { .. } | K::WrongPassphrase { .. } | K::NotABackup { .. } => {
+                ErrorCode::InvalidInput
+            }
             _ => ErrorCode::Internal,
         };
         Self {

@@ -20,6 +20,11 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
     builder
         .manage(jobs::Jobs::default())
         .manage(watch::FolderWatch::default())
+        // HALLMARK_KEYRING_SERVICE gives tests a keyring service of their own.
+        .manage(match std::env::var("HALLMARK_KEYRING_SERVICE") {
+            Ok(service) => hallmark_keys::KeyringStore::with_service(&service),
+            Err(_) => hallmark_keys::KeyringStore::new(),
+        })
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
             app.manage(state::AppPaths::new(&data_dir));
@@ -33,6 +38,12 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::folder::forget_recent_folder,
             commands::seal::seal_dataset,
             commands::seal::watch_sealed_folder,
+            commands::identity::identities,
+            commands::identity::create_identity,
+            commands::identity::restore_identity,
+            commands::identity::backup_identity,
+            commands::identity::sign_sealed,
+            commands::identity::verify_sealed,
         ])
 }
 

@@ -56,8 +56,22 @@ fn free_port() -> Result<u16> {
 }
 
 impl App {
-    /// Starts tauri-driver, which starts WebKitWebDriver, which starts the app.
+    /// Starts the app and passes its first-run screen ("Not now"), ready on the Datasets screen.
     pub async fn launch() -> Result<App> {
+        let app = Self::launch_first_run().await?;
+        let first = app
+            .find("[data-testid=first-run-later], [data-testid=folder-path]")
+            .await?;
+        if first.attr("data-testid").await?.as_deref() == Some("first-run-later") {
+            first.click().await?;
+            app.find("[data-testid=folder-path]").await?;
+        }
+        Ok(app)
+    }
+
+    /// Starts tauri-driver, which starts WebKitWebDriver, which starts the app, with a keyring
+    /// service of its own (so no key from another test or from the creator is visible).
+    pub async fn launch_first_run() -> Result<App> {
         if std::env::var_os("DISPLAY").is_none() {
             bail!(
                 "no X display: run the end-to-end tests under Xvfb, as scripts/test does (xvfb-run -a …)"
@@ -75,6 +89,7 @@ impl App {
             .env("XDG_CACHE_HOME", home.path().join("cache"))
             .env("NO_AT_BRIDGE", "1")
             .env("GTK_A11Y", "none")
+            .env("HALLMARK_KEYRING_SERVICE", format!("studio.hallmark.e2e.{}.{port}", std::process::id()))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

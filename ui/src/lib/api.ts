@@ -3,10 +3,12 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import type {
   DatasetChanges,
   FolderSummary,
+  Identity,
   JobProgress,
   RecentFolder,
   SealedDataset,
   SealRequest,
+  Verdict,
 } from './bindings';
 import { HallmarkError } from './errors';
 
@@ -45,6 +47,8 @@ export interface SealApi {
   cancelJob(jobId: string): Promise<boolean>;
   /** Reports now, and whenever files change, how the sealed folder differs from its seal. */
   watchSealedFolder(out: string, onChange: (c: DatasetChanges) => void): Promise<void>;
+  signSealed(out: string, did: string | null): Promise<Verdict>;
+  verifySealed(out: string, source: string | null): Promise<Verdict>;
 }
 
 export const sealApi: SealApi = {
@@ -59,4 +63,21 @@ export const sealApi: SealApi = {
     channel.onmessage = onChange;
     return call('watch_sealed_folder', { out, onChange: channel });
   },
+  signSealed: (out, did) => call('sign_sealed', { out, did }),
+  verifySealed: (out, source) => call('verify_sealed', { out, source }),
+};
+
+/** The commands for the creator's signing identity. Secrets never come back over IPC. */
+export interface IdentityApi {
+  identities(): Promise<Identity[]>;
+  createIdentity(name: string): Promise<Identity>;
+  restoreIdentity(path: string, passphrase: string): Promise<Identity>;
+  backupIdentity(did: string, path: string, passphrase: string): Promise<void>;
+}
+
+export const identityApi: IdentityApi = {
+  identities: () => call('identities'),
+  createIdentity: (name) => call('create_identity', { name }),
+  restoreIdentity: (path, passphrase) => call('restore_identity', { path, passphrase }),
+  backupIdentity: (did, path, passphrase) => call('backup_identity', { did, path, passphrase }),
 };

@@ -55,7 +55,17 @@ export type DatasetChanges = { added: number, modified: number, removed: number,
  */
 paths: Array<string>, };
 
-export type ErrorCode = "not_found" | "invalid_input" | "permission_denied" | "cancelled" | "changed" | "damaged" | "io" | "internal";
+export type Identity = { did: string, name: string, created: string, };
+
+export type Difference = { path: string, field: string, expected: string, found: string, };
+
+export type Verdict = { valid: boolean, signed: boolean, signer: string | null, filesChecked: number, differences: Array<Difference>, 
+/**
+ * The verdict in plain words.
+ */
+summary: string, };
+
+export type ErrorCode = "not_found" | "invalid_input" | "permission_denied" | "cancelled" | "changed" | "damaged" | "io" | "no_keyring" | "internal";
 
 export type IpcError = { code: ErrorCode, 
 /**

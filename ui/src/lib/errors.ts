@@ -8,6 +8,7 @@ const CODES: readonly ErrorCode[] = [
   'cancelled',
   'damaged',
   'io',
+  'no_keyring',
   'internal',
 ];
 

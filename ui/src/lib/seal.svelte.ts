@@ -1,6 +1,6 @@
 // State of sealing a folder: the creator's choices, the running job, and the sealed result.
 import type { SealApi } from './api';
-import type { DatasetChanges, JobProgress, SealedDataset } from './bindings';
+import type { DatasetChanges, JobProgress, SealedDataset, Verdict } from './bindings';
 import { HallmarkError } from './errors';
 import { folderName } from './format';
 import { newJobId } from './jobs';
@@ -33,6 +33,9 @@ export class SealSession {
   error = $state<HallmarkError | null>(null);
   /** How the folder differs from the seal shown, kept up to date while it is on screen. */
   changes = $state<DatasetChanges | null>(null);
+  /** The last sign or verify result for the sealed dataset. */
+  verdict = $state<Verdict | null>(null);
+  checking = $state(false);
 
   #api: SealApi;
   #jobId: string | null = null;
@@ -51,6 +54,7 @@ export class SealSession {
     this.sealed = null;
     this.error = null;
     this.changes = null;
+    this.verdict = null;
   }
 
   /** What is missing before sealing can start, in words; empty when ready. */
@@ -93,6 +97,7 @@ export class SealSession {
       this.sealed = sealed;
       this.status = 'sealed';
       this.changes = null;
+      this.verdict = null;
       await this.#watch(sealed.out);
     } catch (thrown) {
       if (this.#jobId !== jobId) return;
@@ -115,6 +120,29 @@ export class SealSession {
     } catch {
       // Without a watch the creator just does not see live changes; the seal itself stands.
       this.changes = null;
+    }
+  }
+
+  /** Signs the sealed dataset with the creator's identity (`did`, or the only one). */
+  async sign(did: string | null): Promise<void> {
+    await this.#check((out) => this.#api.signSealed(out, did));
+  }
+
+  /** Checks the sealed dataset's credential and every file against the folder. */
+  async verify(): Promise<void> {
+    await this.#check((out) => this.#api.verifySealed(out, this.#folder));
+  }
+
+  async #check(run: (out: string) => Promise<Verdict>): Promise<void> {
+    if (!this.sealed) return;
+    this.checking = true;
+    this.error = null;
+    try {
+      this.verdict = await run(this.sealed.out);
+    } catch (thrown) {
+      this.error = HallmarkError.from(thrown);
+    } finally {
+      this.checking = false;
     }
   }
 

@@ -32,6 +32,12 @@ class FakeSealApi implements SealApi {
     this.watched.push(out);
     this.onChange = onChange;
   }
+  async signSealed(): Promise<never> {
+    throw new Error('not used here');
+  }
+  async verifySealed(): Promise<never> {
+    throw new Error('not used here');
+  }
   async cancelJob() {
     this.fail?.({ code: 'cancelled', message: 'cancelled' });
     return true;

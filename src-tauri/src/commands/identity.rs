@@ -1,0 +1,121 @@
+//! Commands for the creator's signing identity, and for signing and verifying a sealed dataset.
+//!
+//! Secrets never cross IPC: the UI sees names and did:keys; passphrases the creator types for a
+//! backup travel in, are used once, and are wiped.
+
+use std::path::{Path, PathBuf};
+
+use hallmark_core::did::SigningIdentity;
+use hallmark_core::keys::{KeyRecord, KeyStore};
+use hallmark_core::progress::{CancelToken, NoProgress};
+use hallmark_keys::{KeyringStore, key_file};
+use tauri::State;
+use zeroize::Zeroizing;
+
+use crate::dto;
+use crate::error::IpcError;
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// The identities in the keyring, oldest first.
+#[tauri::command]
+pub fn identities(keys: State<'_, KeyringStore>) -> Result<Vec<dto::Identity>, IpcError> {
+    Ok(keys.list()?.iter().map(dto::Identity::from).collect())
+}
+
+/// Creates a signing identity in the OS keyring.
+#[tauri::command]
+pub fn create_identity(
+    name: String,
+    keys: State<'_, KeyringStore>,
+) -> Result<dto::Identity, IpcError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(IpcError {
+            code: crate::error::ErrorCode::InvalidInput,
+            message: "give your identity a name, such as your own".into(),
+        });
+    }
+    let key = SigningIdentity::generate();
+    let record = KeyRecord {
+        did: key.public().to_string(),
+        name: name.to_owned(),
+        created: now(),
+    };
+    keys.store(&record, &key)?;
+    Ok(dto::Identity::from(&record))
+}
+
+/// Restores an identity from an age backup file into the keyring.
+#[tauri::command]
+pub fn restore_identity(
+    path: String,
+    passphrase: String,
+    keys: State<'_, KeyringStore>,
+) -> Result<dto::Identity, IpcError> {
+    let passphrase = Zeroizing::new(passphrase);
+    let (record, key) = key_file::read(Path::new(&path), &passphrase)?;
+    keys.store(&record, &key)?;
+    Ok(dto::Identity::from(&record))
+}
+
+/// Writes an encrypted backup of an identity to a new file.
+#[tauri::command]
+pub fn backup_identity(
+    did: String,
+    path: String,
+    passphrase: String,
+    keys: State<'_, KeyringStore>,
+) -> Result<(), IpcError> {
+    let passphrase = Zeroizing::new(passphrase);
+    if passphrase.chars().count() < 8 {
+        return Err(IpcError {
+            code: crate::error::ErrorCode::InvalidInput,
+            message: "use a passphrase of at least 8 characters (a few words is best)".into(),
+        });
+    }
+    let (record, key) = keys.choose(Some(&did))?;
+    key_file::write(Path::new(&path), &record, &key, &passphrase)?;
+    Ok(())
+}
+
+/// Signs the dataset sealed in `out` with the identity `did` (or the only one), offline.
+#[tauri::command]
+pub async fn sign_sealed(
+    out: String,
+    did: Option<String>,
+    keys: State<'_, KeyringStore>,
+) -> Result<dto::Verdict, IpcError> {
+    let (_, key) = keys.choose(did.as_deref())?;
+    let out = PathBuf::from(out);
+    tauri::async_runtime::spawn_blocking(move || {
+        hallmark_core::credential::sign_dataset(&out, &key, &now())?;
+        let report =
+            hallmark_core::verify::verify(&out, None, None, &NoProgress, &CancelToken::new())?;
+        Ok::<_, hallmark_core::Error>(dto::Verdict::from(&report))
+    })
+    .await
+    .map_err(IpcError::internal)?
+    .map_err(IpcError::from)
+}
+
+/// Verifies the dataset sealed in `out`: credential, manifest, index and, with `source`, every file.
+#[tauri::command]
+pub async fn verify_sealed(out: String, source: Option<String>) -> Result<dto::Verdict, IpcError> {
+    tauri::async_runtime::spawn_blocking(move || {
+        let source = source.map(PathBuf::from);
+        hallmark_core::verify::verify(
+            Path::new(&out),
+            source.as_deref(),
+            None,
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .map(|report| dto::Verdict::from(&report))
+    })
+    .await
+    .map_err(IpcError::internal)?
+    .map_err(IpcError::from)
+}

@@ -1,0 +1,112 @@
+//! The first run: create a signing identity, back it up, then sign and verify a sealed dataset.
+
+use hallmark_tests::App;
+
+#[tokio::test]
+async fn first_run_identity_backup_then_sign_and_verify_a_sealed_dataset() {
+    let folder = tempfile::Builder::new()
+        .prefix("portfolio-")
+        .tempdir()
+        .unwrap();
+    for i in 0..6 {
+        std::fs::write(
+            folder.path().join(format!("{i:02}.txt")),
+            format!("caption {i}"),
+        )
+        .unwrap();
+    }
+    let root = folder.path().canonicalize().unwrap();
+    let keep = tempfile::tempdir().unwrap();
+    let backup = keep.path().join("identity.age");
+
+    let app = App::launch_first_run().await.unwrap();
+    app.fill("[data-testid=first-run-name]", "Ana Example")
+        .await
+        .unwrap();
+    app.click("[data-testid=first-run-create]").await.unwrap();
+    let did = app
+        .wait_attr("[data-testid=first-run-identity]", "data-did", |d| {
+            !d.is_empty()
+        })
+        .await
+        .unwrap();
+    assert!(did.starts_with("did:key:z6Mk"), "{did}");
+    app.screenshot("first-run-identity").await.unwrap();
+
+    app.fill("[data-testid=backup-path]", &backup.to_string_lossy())
+        .await
+        .unwrap();
+    app.fill(
+        "[data-testid=backup-passphrase]",
+        "four words of passphrase",
+    )
+    .await
+    .unwrap();
+    app.click("[data-testid=backup-identity]").await.unwrap();
+    app.find("[data-testid=backup-done]").await.unwrap();
+    let (record, key) = hallmark_keys::key_file::read(&backup, "four words of passphrase").unwrap();
+    assert_eq!(
+        (record.did.as_str(), record.name.as_str()),
+        (did.as_str(), "Ana Example")
+    );
+    // The secret never reaches the page.
+    let page = app.client.source().await.unwrap();
+    assert!(!page.contains(key.secret_multibase().as_str()));
+    app.click("[data-testid=first-run-done]").await.unwrap();
+
+    app.fill("[data-testid=folder-path]", &root.to_string_lossy())
+        .await
+        .unwrap();
+    app.click("[data-testid=open-folder]").await.unwrap();
+    app.fill("[data-testid=seal-creator]", "Ana Example")
+        .await
+        .unwrap();
+    app.click("[data-testid=seal-dataset]").await.unwrap();
+    app.find("[data-testid=sealed-dataset]").await.unwrap();
+
+    app.click("[data-testid=sign-dataset]").await.unwrap();
+    app.wait_attr("[data-testid=verdict]", "data-signed", |v| v == "true")
+        .await
+        .unwrap();
+    let verdict = app
+        .find("[data-testid=verdict]")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        verdict,
+        format!("Valid: signed by {did}, and every file matches what was signed.")
+    );
+
+    std::fs::write(root.join("03.txt"), "caption 3, edited").unwrap();
+    app.click("[data-testid=verify-dataset]").await.unwrap();
+    app.wait_attr("[data-testid=verdict]", "data-valid", |v| v == "false")
+        .await
+        .unwrap();
+    let verdict = app
+        .find("[data-testid=verdict]")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        verdict.starts_with("Not valid: 1 difference from what was sealed, starting with 03.txt."),
+        "{verdict}"
+    );
+    // The watcher counts the edit too.
+    app.wait_attr("[data-testid=sealed-changes]", "data-total", |v| v == "1")
+        .await
+        .unwrap();
+    app.client
+        .execute(
+            "document.querySelector('[data-testid=verdict]').scrollIntoView({block: 'center'})",
+            vec![],
+        )
+        .await
+        .unwrap();
+    app.screenshot("datasets-verified").await.unwrap();
+    app.close().await.unwrap();
+}

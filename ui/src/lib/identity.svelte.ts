@@ -1,0 +1,76 @@
+// The creator's signing identities: loading them, creating or restoring one, backing one up.
+import type { IdentityApi } from './api';
+import type { Identity } from './bindings';
+import { HallmarkError } from './errors';
+
+export class IdentitySession {
+  identities = $state<Identity[]>([]);
+  loaded = $state(false);
+  busy = $state(false);
+  error = $state<HallmarkError | null>(null);
+  /** The creator chose "Not now" on the first-run screen. */
+  later = $state(false);
+  /** The identity created or restored in this session, shown with the nudge to back it up. */
+  fresh = $state<Identity | null>(null);
+  backedUp = $state<string | null>(null);
+
+  #api: IdentityApi;
+
+  constructor(api: IdentityApi) {
+    this.#api = api;
+  }
+
+  /** Whether to greet the creator with the first-run screen. */
+  get firstRun(): boolean {
+    return this.loaded && !this.later && (this.identities.length === 0 || this.fresh !== null);
+  }
+
+  async load(): Promise<void> {
+    try {
+      this.identities = await this.#api.identities();
+    } catch (thrown) {
+      this.error = HallmarkError.from(thrown);
+    } finally {
+      this.loaded = true;
+    }
+  }
+
+  async create(name: string): Promise<void> {
+    await this.#run(async () => {
+      this.fresh = await this.#api.createIdentity(name);
+      this.identities = await this.#api.identities();
+    });
+  }
+
+  async restore(path: string, passphrase: string): Promise<void> {
+    await this.#run(async () => {
+      this.fresh = await this.#api.restoreIdentity(path.trim(), passphrase);
+      this.identities = await this.#api.identities();
+    });
+  }
+
+  async backup(did: string, path: string, passphrase: string): Promise<void> {
+    await this.#run(async () => {
+      await this.#api.backupIdentity(did, path.trim(), passphrase);
+      this.backedUp = path.trim();
+    });
+  }
+
+  /** Leaves the first-run screen. */
+  done(): void {
+    this.fresh = null;
+    this.later = true;
+  }
+
+  async #run(work: () => Promise<void>): Promise<void> {
+    this.busy = true;
+    this.error = null;
+    try {
+      await work();
+    } catch (thrown) {
+      this.error = HallmarkError.from(thrown);
+    } finally {
+      this.busy = false;
+    }
+  }
+}
