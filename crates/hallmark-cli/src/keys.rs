@@ -287,34 +287,98 @@ fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
     serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
-pub fn credential_check(
-    file: &Path,
-    marketplace: &str,
-    holder: Option<&str>,
-    json: bool,
-) -> anyhow::Result<()> {
-    let marketplace: hallmark_core::did::PublicIdentity = marketplace
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// Check a creator credential: who issued it, for whom, until when (exit 1 when not valid).
+    Check(CredentialArgs),
+    /// Check a creator credential and keep it with Hallmark's data, for publishing.
+    Import(CredentialArgs),
+    /// The creator credentials kept, each checked again now.
+    List,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CredentialArgs {
+    /// The credential file (JSON) from the marketplace.
+    file: PathBuf,
+    /// The marketplace's did:key, which must have issued it.
+    #[arg(long)]
+    marketplace: String,
+    /// Your did:key (default: the only key in the keyring).
+    #[arg(long)]
+    holder: Option<String>,
+}
+
+/// Where Hallmark keeps creator credentials: the app's data folder, shared with the desktop app
+/// (`HALLMARK_DATA_DIR` overrides it, for tests).
+fn credential_shelf() -> anyhow::Result<hallmark_core::creator::CredentialShelf> {
+    let data = match std::env::var_os("HALLMARK_DATA_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => dirs::data_dir()
+            .context("cannot find this system's data folder; set HALLMARK_DATA_DIR")?
+            .join("studio.hallmark.desktop"),
+    };
+    Ok(hallmark_core::creator::CredentialShelf::new(
+        &data.join("credentials"),
+    ))
+}
+
+pub fn credential(command: &CredentialCommand, json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let args = match command {
+        CredentialCommand::List => {
+            for kept in credential_shelf()?.list(&now())? {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(&kept)?)?;
+                } else {
+                    let state = kept.problem.clone().unwrap_or_else(|| {
+                        format!(
+                            "valid until {}",
+                            kept.valid_until.as_deref().unwrap_or("no end date")
+                        )
+                    });
+                    writeln!(out, "{} from {}: {state}", kept.name, kept.marketplace)?;
+                }
+            }
+            return Ok(());
+        }
+        CredentialCommand::Check(args) | CredentialCommand::Import(args) => args,
+    };
+    let marketplace: hallmark_core::did::PublicIdentity = args
+        .marketplace
         .parse()
         .map_err(|e| BadInput(format!("--marketplace: {e}")))?;
-    let holder: hallmark_core::did::PublicIdentity = match holder {
+    let holder: hallmark_core::did::PublicIdentity = match &args.holder {
         Some(did) => did
             .parse()
             .map_err(|e| BadInput(format!("--holder: {e}")))?,
         None => keyring().choose(None)?.1.public(),
     };
-    let credential = read_json(file)?;
-    let mut out = std::io::stdout().lock();
-    match hallmark_core::creator::check(&credential, &marketplace, &holder, &now()) {
-        Ok(status) => {
+    let credential = read_json(&args.file)?;
+    let checked = match command {
+        CredentialCommand::Import(_) => credential_shelf()?
+            .import(&credential, &marketplace, &holder, &now())?
+            .map(|kept| (kept.name, kept.valid_until, Some(kept.file))),
+        _ => hallmark_core::creator::check(&credential, &marketplace, &holder, &now())
+            .map(|s| (s.name, s.valid_until, None)),
+    };
+    match checked {
+        Ok((name, until, file)) => {
+            let until = until.unwrap_or_else(|| "no end date".into());
             if json {
-                writeln!(out, "{}", serde_json::to_string(&status)?)?;
-            } else {
-                let until = status.valid_until.as_deref().unwrap_or("no end date");
                 writeln!(
                     out,
-                    "valid: issued by {} to {} ({}), until {until}",
-                    status.issuer, status.holder, status.name
+                    "{}",
+                    serde_json::json!({ "valid": true, "name": name, "validUntil": until, "kept": file })
                 )?;
+            } else {
+                writeln!(
+                    out,
+                    "valid: issued by {marketplace} to {holder} ({name}), until {until}"
+                )?;
+                if let Some(file) = file {
+                    writeln!(out, "  kept in {}", file.display())?;
+                }
             }
             Ok(())
         }

@@ -65,17 +65,9 @@ enum Command {
         #[arg(long)]
         key_file: Option<PathBuf>,
     },
-    /// Check a creator credential a marketplace issued to you: who issued it, for whom, until when.
-    CredentialCheck {
-        /// The credential file (JSON) from the marketplace.
-        file: PathBuf,
-        /// The marketplace's did:key, which must have issued it.
-        #[arg(long)]
-        marketplace: String,
-        /// Your did:key (default: the only key in the keyring).
-        #[arg(long)]
-        holder: Option<String>,
-    },
+    /// Creator credentials a marketplace issued to you: check, import (kept for publishing), list.
+    #[command(subcommand)]
+    Credential(keys::CredentialCommand),
     /// Sign a presentation for a marketplace: your creator credential and the dataset's credential,
     /// over the marketplace's challenge. Written to --out, ready for publishing.
     Present {
@@ -183,11 +175,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Sign { out, key, key_file } => {
             keys::sign(out, key.as_deref(), key_file.as_deref(), cli.json)
         }
-        Command::CredentialCheck {
-            file,
-            marketplace,
-            holder,
-        } => keys::credential_check(file, marketplace, holder.as_deref(), cli.json),
+        Command::Credential(command) => keys::credential(command, cli.json),
         Command::Present {
             out,
             creator_credential,

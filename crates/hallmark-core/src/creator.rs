@@ -381,3 +381,168 @@ mod tests {
         ));
     }
 }
+
+/// Creator credentials the studio keeps, one JSON file each in a folder the shell chooses
+/// (`<data dir>/credentials`), stored only after they check out.
+#[derive(Debug, Clone)]
+pub struct CredentialShelf {
+    dir: std::path::PathBuf,
+}
+
+/// A kept credential with what it says now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptCredential {
+    pub file: std::path::PathBuf,
+    pub marketplace: String,
+    pub holder: String,
+    pub name: String,
+    pub valid_until: Option<String>,
+    /// `None` when valid at the time asked; otherwise why not (expired, …), in words.
+    pub problem: Option<String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    marketplace: String,
+    credential: Value,
+}
+
+impl CredentialShelf {
+    pub fn new(dir: &std::path::Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Checks `credential` against the marketplace and the holder, then keeps it; returns its status.
+    pub fn import(
+        &self,
+        credential: &Value,
+        marketplace: &PublicIdentity,
+        holder: &PublicIdentity,
+        now: &str,
+    ) -> crate::Result<Result<KeptCredential, CredentialError>> {
+        let status = match check(credential, marketplace, holder, now) {
+            Ok(status) => status,
+            Err(e) => return Ok(Err(e)),
+        };
+        std::fs::create_dir_all(&self.dir).map_err(|e| crate::Error::from_io(&self.dir, e))?;
+        let bytes = serde_json::to_vec_pretty(&Kept {
+            marketplace: marketplace.to_string(),
+            credential: credential.clone(),
+        })
+        .map_err(|e| crate::Error::Damaged {
+            path: self.dir.clone(),
+            detail: e.to_string(),
+        })?;
+        let file = self.dir.join(format!(
+            "{}.json",
+            crate::digest::Sha256Digest::of(&bytes).hex()
+        ));
+        std::fs::write(&file, &bytes).map_err(|e| crate::Error::from_io(&file, e))?;
+        Ok(Ok(KeptCredential {
+            file,
+            marketplace: marketplace.to_string(),
+            holder: status.holder,
+            name: status.name,
+            valid_until: status.valid_until,
+            problem: None,
+        }))
+    }
+
+    /// Every kept credential, checked again at `now` (one that expired says so).
+    pub fn list(&self, now: &str) -> crate::Result<Vec<KeptCredential>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(crate::Error::from_io(&self.dir, e)),
+        };
+        let mut kept = Vec::new();
+        for entry in entries.flatten() {
+            let file = entry.path();
+            let Ok(bytes) = std::fs::read(&file) else {
+                continue;
+            };
+            let Ok(item) = serde_json::from_slice::<Kept>(&bytes) else {
+                continue;
+            };
+            let holder = item.credential["credentialSubject"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let problem = match (
+                item.marketplace.parse::<PublicIdentity>(),
+                holder.parse::<PublicIdentity>(),
+            ) {
+                (Ok(market), Ok(h)) => check(&item.credential, &market, &h, now)
+                    .err()
+                    .map(|e| e.to_string()),
+                _ => Some("the stored credential names no valid did:key".to_owned()),
+            };
+            kept.push(KeptCredential {
+                file,
+                marketplace: item.marketplace,
+                name: item.credential["credentialSubject"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                valid_until: item.credential["validUntil"].as_str().map(str::to_owned),
+                holder,
+                problem,
+            });
+        }
+        kept.sort_by(|a, b| a.file.cmp(&b.file));
+        Ok(kept)
+    }
+}
+
+#[cfg(test)]
+mod shelf_tests {
+    use super::*;
+
+    #[test]
+    fn only_valid_credentials_are_kept_and_expiry_shows_on_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let shelf = CredentialShelf::new(&dir.path().join("credentials"));
+        let market = SigningIdentity::generate();
+        let creator = SigningIdentity::generate();
+        let credential = issue(
+            &market,
+            &creator.public(),
+            "Ana",
+            "2026-01-01T00:00:00Z",
+            "2027-01-01T00:00:00Z",
+        )
+        .unwrap();
+        let stranger = SigningIdentity::generate();
+        let refused = shelf
+            .import(
+                &credential,
+                &stranger.public(),
+                &creator.public(),
+                "2026-06-01T00:00:00Z",
+            )
+            .unwrap();
+        assert!(matches!(refused, Err(CredentialError::WrongIssuer { .. })));
+        assert!(
+            shelf.list("2026-06-01T00:00:00Z").unwrap().is_empty(),
+            "a refused credential is not kept"
+        );
+
+        let kept = shelf
+            .import(
+                &credential,
+                &market.public(),
+                &creator.public(),
+                "2026-06-01T00:00:00Z",
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.valid_until.as_deref(), Some("2027-01-01T00:00:00Z"));
+        let now = shelf.list("2026-06-01T00:00:00Z").unwrap();
+        assert_eq!((now.len(), now[0].problem.clone()), (1, None));
+        let later = shelf.list("2027-06-01T00:00:00Z").unwrap();
+        assert!(later[0].problem.as_deref().unwrap().contains("expired"));
+    }
+}

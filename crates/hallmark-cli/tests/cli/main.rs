@@ -452,7 +452,7 @@ fn a_marketplace_credential_is_checked_and_presented_with_the_dataset_over_a_cha
 
     let market = marketplace.public().to_string();
     let check = hallmark()
-        .arg("credential-check")
+        .args(["credential", "check"])
         .arg(&credential)
         .args(["--marketplace", &market, "--holder", &holder])
         .output()
@@ -466,13 +466,38 @@ fn a_marketplace_credential_is_checked_and_presented_with_the_dataset_over_a_cha
     assert!(String::from_utf8_lossy(&check.stdout).contains("until 2099-01-01T00:00:00Z"));
     let stranger = SigningIdentity::generate().public().to_string();
     let wrong = hallmark()
-        .arg("credential-check")
+        .args(["credential", "check"])
         .arg(&credential)
         .args(["--marketplace", &stranger, "--holder", &holder])
         .output()
         .unwrap();
     assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stdout).contains("not by the marketplace"));
+
+    // Imported credentials are kept and listed with their validity.
+    let data = keys.path().join("data");
+    let import = hallmark()
+        .args(["credential", "import"])
+        .arg(&credential)
+        .args(["--marketplace", &market, "--holder", &holder])
+        .env("HALLMARK_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stdout)
+    );
+    let listed = hallmark()
+        .args(["credential", "list"])
+        .env("HALLMARK_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert_eq!(
+        listed,
+        format!("Ana Example from {market}: valid until 2099-01-01T00:00:00Z\n")
+    );
 
     let vp = keys.path().join("presentation.json");
     let present = with_pass(&[
