@@ -15,6 +15,8 @@ fn main() {
         "backup_identity",
         "sign_sealed",
         "verify_sealed",
+        "creator_credentials",
+        "import_creator_credential",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script failed");

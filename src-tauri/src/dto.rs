@@ -300,6 +300,30 @@ impl From<&hallmark_core::verify::VerifyReport> for Verdict {
     }
 }
 
+/// A creator credential the studio keeps, as Settings shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatorCredential {
+    pub marketplace: String,
+    pub holder: String,
+    pub name: String,
+    pub valid_until: Option<String>,
+    /// Why it is not valid now, in words; `None` when valid.
+    pub problem: Option<String>,
+}
+
+impl From<&hallmark_core::creator::KeptCredential> for CreatorCredential {
+    fn from(k: &hallmark_core::creator::KeptCredential) -> Self {
+        Self {
+            marketplace: k.marketplace.clone(),
+            holder: k.holder.clone(),
+            name: k.name.clone(),
+            valid_until: k.valid_until.clone(),
+            problem: k.problem.clone(),
+        }
+    }
+}
+
 /// The TypeScript declarations of every IPC type, as committed in `ui/src/lib/bindings.ts`.
 pub fn typescript_bindings() -> String {
     use crate::error::{ErrorCode, IpcError};
@@ -318,6 +342,7 @@ pub fn typescript_bindings() -> String {
         Identity::decl(&cfg),
         Difference::decl(&cfg),
         Verdict::decl(&cfg),
+        CreatorCredential::decl(&cfg),
         ErrorCode::decl(&cfg),
         IpcError::decl(&cfg),
     ];

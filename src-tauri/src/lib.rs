@@ -44,6 +44,8 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::identity::backup_identity,
             commands::identity::sign_sealed,
             commands::identity::verify_sealed,
+            commands::identity::creator_credentials,
+            commands::identity::import_creator_credential,
         ])
 }
 

@@ -9,6 +9,8 @@ pub struct AppPaths {
     pub recent_folders: PathBuf,
     /// Where sealed datasets go unless the creator picks a folder.
     pub datasets: PathBuf,
+    /// Creator credentials from marketplaces, kept after they check out.
+    pub credentials: PathBuf,
 }
 
 impl AppPaths {
@@ -16,6 +18,7 @@ impl AppPaths {
         Self {
             recent_folders: data_dir.join("recent-folders.json"),
             datasets: data_dir.join("datasets"),
+            credentials: data_dir.join("credentials"),
         }
     }
 }

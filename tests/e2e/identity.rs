@@ -108,5 +108,66 @@ async fn first_run_identity_backup_then_sign_and_verify_a_sealed_dataset() {
         .await
         .unwrap();
     app.screenshot("datasets-verified").await.unwrap();
+
+    // A creator credential from the marketplace, issued with a test issuer key to this identity.
+    let marketplace = hallmark_core::did::SigningIdentity::generate();
+    let issued = hallmark_core::creator::issue(
+        &marketplace,
+        &did.parse().unwrap(),
+        "Ana Example",
+        "2026-01-01T00:00:00Z",
+        "2099-01-01T00:00:00Z",
+    )
+    .unwrap();
+    let credential = keep.path().join("creator.json");
+    std::fs::write(&credential, serde_json::to_vec(&issued).unwrap()).unwrap();
+    app.click("[data-testid=nav-settings]").await.unwrap();
+    app.fill(
+        "[data-testid=credential-path]",
+        &credential.to_string_lossy(),
+    )
+    .await
+    .unwrap();
+    let stranger = hallmark_core::did::SigningIdentity::generate()
+        .public()
+        .to_string();
+    app.fill("[data-testid=credential-marketplace]", &stranger)
+        .await
+        .unwrap();
+    app.click("[data-testid=import-credential]").await.unwrap();
+    let refused = app
+        .find("main [role=alert]")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        refused.starts_with("not imported: the credential was issued by"),
+        "{refused}"
+    );
+    app.fill(
+        "[data-testid=credential-marketplace]",
+        &marketplace.public().to_string(),
+    )
+    .await
+    .unwrap();
+    app.click("[data-testid=import-credential]").await.unwrap();
+    let valid = app
+        .wait_attr("[data-testid=creator-credential]", "data-valid", |v| {
+            !v.is_empty()
+        })
+        .await
+        .unwrap();
+    assert_eq!(valid, "true");
+    let row = app
+        .find("[data-testid=creator-credential]")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(row.ends_with("valid until 2099-01-01T00:00:00Z"), "{row}");
+    app.screenshot("settings-identity").await.unwrap();
     app.close().await.unwrap();
 }

@@ -119,3 +119,50 @@ pub async fn verify_sealed(out: String, source: Option<String>) -> Result<dto::V
     .map_err(IpcError::internal)?
     .map_err(IpcError::from)
 }
+
+/// The creator credentials kept, each checked again now.
+#[tauri::command]
+pub fn creator_credentials(
+    paths: State<'_, crate::state::AppPaths>,
+) -> Result<Vec<dto::CreatorCredential>, IpcError> {
+    let shelf = hallmark_core::creator::CredentialShelf::new(&paths.credentials);
+    Ok(shelf
+        .list(&now())?
+        .iter()
+        .map(dto::CreatorCredential::from)
+        .collect())
+}
+
+/// Checks a creator credential file against the marketplace's did:key and the creator's identity,
+/// and keeps it when it is valid; the error says exactly why when it is not.
+#[tauri::command]
+pub fn import_creator_credential(
+    path: String,
+    marketplace: String,
+    keys: State<'_, KeyringStore>,
+    paths: State<'_, crate::state::AppPaths>,
+) -> Result<dto::CreatorCredential, IpcError> {
+    let invalid = |message: String| IpcError {
+        code: crate::error::ErrorCode::InvalidInput,
+        message,
+    };
+    let marketplace: hallmark_core::did::PublicIdentity = marketplace
+        .trim()
+        .parse()
+        .map_err(|e: hallmark_core::did::DidError| invalid(format!("the marketplace key: {e}")))?;
+    let (_, key) = keys.choose(None)?;
+    let path = PathBuf::from(path.trim());
+    let bytes = std::fs::read(&path)
+        .map_err(|e| IpcError::from(hallmark_core::Error::from_io(&path, e)))?;
+    let credential: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        invalid(format!(
+            "{} is not a credential (JSON): {e}",
+            path.display()
+        ))
+    })?;
+    let shelf = hallmark_core::creator::CredentialShelf::new(&paths.credentials);
+    match shelf.import(&credential, &marketplace, &key.public(), &now())? {
+        Ok(kept) => Ok(dto::CreatorCredential::from(&kept)),
+        Err(e) => Err(invalid(format!("not imported: {e}"))),
+    }
+}

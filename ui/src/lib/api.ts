@@ -1,6 +1,7 @@
 // The only module that talks to the Rust side: one typed function per IPC command.
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type {
+  CreatorCredential,
   DatasetChanges,
   FolderSummary,
   Identity,
@@ -73,6 +74,8 @@ export interface IdentityApi {
   createIdentity(name: string): Promise<Identity>;
   restoreIdentity(path: string, passphrase: string): Promise<Identity>;
   backupIdentity(did: string, path: string, passphrase: string): Promise<void>;
+  creatorCredentials(): Promise<CreatorCredential[]>;
+  importCreatorCredential(path: string, marketplace: string): Promise<CreatorCredential>;
 }
 
 export const identityApi: IdentityApi = {
@@ -80,4 +83,6 @@ export const identityApi: IdentityApi = {
   createIdentity: (name) => call('create_identity', { name }),
   restoreIdentity: (path, passphrase) => call('restore_identity', { path, passphrase }),
   backupIdentity: (did, path, passphrase) => call('backup_identity', { did, path, passphrase }),
+  creatorCredentials: () => call('creator_credentials'),
+  importCreatorCredential: (path, marketplace) => call('import_creator_credential', { path, marketplace }),
 };

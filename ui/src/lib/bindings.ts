@@ -65,6 +65,12 @@ export type Verdict = { valid: boolean, signed: boolean, signer: string | null, 
  */
 summary: string, };
 
+export type CreatorCredential = { marketplace: string, holder: string, name: string, validUntil: string | null, 
+/**
+ * Why it is not valid now, in words; `None` when valid.
+ */
+problem: string | null, };
+
 export type ErrorCode = "not_found" | "invalid_input" | "permission_denied" | "cancelled" | "changed" | "damaged" | "io" | "no_keyring" | "internal";
 
 export type IpcError = { code: ErrorCode, 

@@ -1,6 +1,6 @@
 // The creator's signing identities: loading them, creating or restoring one, backing one up.
 import type { IdentityApi } from './api';
-import type { Identity } from './bindings';
+import type { CreatorCredential, Identity } from './bindings';
 import { HallmarkError } from './errors';
 
 export class IdentitySession {
@@ -13,6 +13,8 @@ export class IdentitySession {
   /** The identity created or restored in this session, shown with the nudge to back it up. */
   fresh = $state<Identity | null>(null);
   backedUp = $state<string | null>(null);
+  /** Creator credentials from marketplaces, each checked when listed. */
+  credentials = $state<CreatorCredential[]>([]);
 
   #api: IdentityApi;
 
@@ -28,6 +30,7 @@ export class IdentitySession {
   async load(): Promise<void> {
     try {
       this.identities = await this.#api.identities();
+      this.credentials = await this.#api.creatorCredentials();
     } catch (thrown) {
       this.error = HallmarkError.from(thrown);
     } finally {
@@ -53,6 +56,13 @@ export class IdentitySession {
     await this.#run(async () => {
       await this.#api.backupIdentity(did, path.trim(), passphrase);
       this.backedUp = path.trim();
+    });
+  }
+
+  async importCredential(path: string, marketplace: string): Promise<void> {
+    await this.#run(async () => {
+      await this.#api.importCreatorCredential(path, marketplace);
+      this.credentials = await this.#api.creatorCredentials();
     });
   }
 
