@@ -41,11 +41,6 @@ pub fn digest_multibase(digest: &Sha256Digest) -> String {
     )
 }
 
-fn file_digest(path: &Path) -> Result<Sha256Digest> {
-    let bytes = std::fs::read(path).map_err(|e| Error::from_io(path, e))?;
-    Ok(Sha256Digest::of(&bytes))
-}
-
 /// The Merkle root of the shards a manifest lists, in its order, from their SHA-256 digests.
 pub fn shards_root(manifest_path: &Path) -> Result<Sha256Digest> {
     let text = std::fs::read(manifest_path).map_err(|e| Error::from_io(manifest_path, e))?;
@@ -80,8 +75,8 @@ pub fn build(
     issuer: &PublicIdentity,
     valid_from: &str,
 ) -> Result<Value> {
-    let manifest = file_digest(&out.join(MANIFEST_FILE))?;
-    let index = file_digest(&out.join(INDEX_FILE))?;
+    let manifest = Sha256Digest::of_file(&out.join(MANIFEST_FILE))?;
+    let index = Sha256Digest::of_file(&out.join(INDEX_FILE))?;
     let root = shards_root(&out.join(MANIFEST_FILE))?;
     Ok(json!({
         "@context": [VC_V2],
@@ -186,7 +181,7 @@ pub fn check(out: &Path) -> Result<Option<CredentialCheck>> {
         (MANIFEST_FILE, "application/ld+json"),
         (INDEX_FILE, "application/jsonlines"),
     ] {
-        let actual = file_digest(&out.join(name))?;
+        let actual = Sha256Digest::of_file(&out.join(name))?;
         let named = credential["relatedResource"]
             .as_array()
             .and_then(|r| r.iter().find(|r| r["id"] == name))

@@ -22,6 +22,32 @@ impl Sha256Digest {
         Self(Sha256::digest(bytes).into())
     }
 
+    /// The digest and length of everything `reader` yields, read in 256 KiB blocks.
+    pub fn of_reader(mut reader: impl io::Read) -> io::Result<(Self, u64)> {
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 256 << 10];
+        let mut size = 0u64;
+        loop {
+            match reader.read(&mut buffer) {
+                Ok(0) => return Ok((Self(hasher.finalize().into()), size)),
+                Ok(n) => {
+                    hasher.update(&buffer[..n]);
+                    size += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The digest of a whole file's bytes.
+    pub fn of_file(path: &std::path::Path) -> crate::Result<Self> {
+        let file = std::fs::File::open(path).map_err(|e| crate::Error::from_io(path, e))?;
+        Self::of_reader(file)
+            .map(|(digest, _)| digest)
+            .map_err(|e| crate::Error::from_io(path, e))
+    }
+
     /// The lower-case hex form, as Croissant and S3 expect.
     pub fn hex(&self) -> String {
         hex::encode(self.0)
@@ -131,5 +157,10 @@ mod tests {
         assert_eq!(digest, Sha256Digest::of(b"hello world"));
         assert_eq!(Sha256Digest::from_hex(&digest.hex()), Some(digest));
         assert_eq!(Sha256Digest::from_hex("xyz"), None);
+        let big = vec![7u8; 600_000];
+        assert_eq!(
+            Sha256Digest::of_reader(big.as_slice()).unwrap(),
+            (Sha256Digest::of(&big), 600_000)
+        );
     }
 }

@@ -648,7 +648,8 @@ fn write_samples<W: Write>(
 ///
 /// The shards are generated again from the source folder (sealing kept no copy) and each must hash
 /// to the CID it was sealed with; a shard whose source changed since the seal is refused by name.
-/// Shards already in `dir` with the right name and size are left as they are. Returns the paths written.
+/// Shards already in `dir` whose bytes hash to their sealed digest are left as they are.
+/// Returns the paths written.
 pub fn export(
     root: &Path,
     options: &SealOptions,
@@ -679,7 +680,13 @@ pub fn export(
         .zip(sealed)
         .map(|(plan, expected)| {
             let target = dir.join(&expected.name);
-            if std::fs::metadata(&target).is_ok_and(|m| m.len() == expected.size) {
+            // A shard already there is kept only if its bytes hash to the sealed digest.
+            let intact = File::open(&target)
+                .and_then(Sha256Digest::of_reader)
+                .is_ok_and(|(digest, size)| {
+                    size == expected.size && digest.hex() == expected.sha256
+                });
+            if intact {
                 report(
                     plan.files.len() as u64,
                     members[plan.files.clone()]
@@ -897,6 +904,25 @@ mod tests {
             assert_eq!(Sha256Digest::of(&bytes).hex(), shard.sha256);
             assert_eq!(bytes.len() as u64, shard.size);
         }
+        // A shard already there with the right size but wrong bytes is written again, not trusted.
+        let first = &written[0];
+        let mut bytes = std::fs::read(first).unwrap();
+        bytes[700] ^= 0xff;
+        std::fs::write(first, &bytes).unwrap();
+        export(
+            src.path(),
+            &opts(4096),
+            &report.shards,
+            shards.path(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            Sha256Digest::of(&std::fs::read(first).unwrap()).hex(),
+            report.shards[0].sha256
+        );
+
         // Same size, new bytes: the layout is unchanged but one shard's hash is not.
         std::fs::write(src.path().join("05.txt"), vec![b'z'; 700 * 5 + 1]).unwrap();
         let again = tempfile::tempdir().unwrap();

@@ -11,9 +11,7 @@
 //! change. A sample of at least the target size gets a shard of its own (a boundary on each side;
 //! adding such a sample in the middle of a shard splits it in three).
 
-use std::borrow::Cow;
 use std::ops::Range;
-use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -21,19 +19,6 @@ use crate::tarstream;
 
 /// Domain separation for the boundary hash; change it only with a format version.
 const BOUNDARY_DOMAIN: &[u8] = b"hallmark/shard-boundary/v1\0";
-
-/// A file's path as bytes, with `/` separators on every OS.
-pub fn path_bytes(rel: &Path) -> Cow<'_, [u8]> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        Cow::Borrowed(rel.as_os_str().as_bytes())
-    }
-    #[cfg(not(unix))]
-    {
-        Cow::Owned(rel.to_string_lossy().replace('\\', "/").into_bytes())
-    }
-}
 
 /// The sample key of a path: everything before the first dot of the basename.
 ///
@@ -133,11 +118,6 @@ fn ends_shard(key: &[u8], sample_len: u64, target: u64) -> bool {
     u128::from(draw) * u128::from(target) < u128::from(sample_len) << 64
 }
 
-/// Orders files for sealing: by sample key, then by path, so a sample's files are adjacent.
-pub fn order_key(path: &[u8]) -> (&[u8], &[u8]) {
-    (sample_key(path), path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +145,11 @@ mod tests {
             .collect();
         files.sort_by(|a, b| order_key(&a.0).cmp(&order_key(&b.0)));
         files
+    }
+
+    /// Sealing order (as `seal` sorts): by sample key, then by path.
+    fn order_key(path: &[u8]) -> (&[u8], &[u8]) {
+        (sample_key(path), path)
     }
 
     fn entry(f: &(Vec<u8>, u64)) -> (&[u8], u64) {

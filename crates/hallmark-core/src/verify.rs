@@ -7,7 +7,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::dataset::{self, SealState};
 use crate::digest::Sha256Digest;
@@ -57,11 +56,6 @@ impl VerifyReport {
     pub fn is_valid(&self) -> bool {
         self.differences.is_empty()
     }
-}
-
-fn read_digest(path: &Path) -> Result<Sha256Digest> {
-    let bytes = std::fs::read(path).map_err(|e| Error::from_io(path, e))?;
-    Ok(Sha256Digest::of(&bytes))
 }
 
 /// Checks the manifest and index in `out` against the seal's record; with `source`, every file of
@@ -143,26 +137,15 @@ fn check_shards(
 }
 
 /// The SHA-256 (hex) and length of everything `reader` yields.
-fn hash_reader(mut reader: impl Read) -> std::io::Result<(String, u64)> {
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 << 10];
-    let mut size = 0u64;
-    loop {
-        match reader.read(&mut buffer) {
-            Ok(0) => return Ok((hex::encode(hasher.finalize()), size)),
-            Ok(n) => {
-                hasher.update(&buffer[..n]);
-                size += n as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+fn hash_reader(reader: impl Read) -> std::io::Result<(String, u64)> {
+    Sha256Digest::of_reader(reader).map(|(digest, size)| (digest.hex(), size))
 }
 
 fn check_dataset_files(out: &Path, state: &SealState, report: &mut VerifyReport) -> Result<()> {
     let manifest_path = out.join(MANIFEST_FILE);
-    let manifest_digest = read_digest(&manifest_path)?.hex();
+    let manifest_bytes =
+        std::fs::read(&manifest_path).map_err(|e| Error::from_io(&manifest_path, e))?;
+    let manifest_digest = Sha256Digest::of(&manifest_bytes).hex();
     if manifest_digest != state.manifest_sha256 {
         report.differences.push(Difference {
             path: MANIFEST_FILE.into(),
@@ -171,7 +154,7 @@ fn check_dataset_files(out: &Path, state: &SealState, report: &mut VerifyReport)
             found: manifest_digest,
         });
     }
-    let index_digest = read_digest(&out.join(INDEX_FILE))?.hex();
+    let index_digest = Sha256Digest::of_file(&out.join(INDEX_FILE))?.hex();
     if index_digest != state.index_sha256 {
         report.differences.push(Difference {
             path: INDEX_FILE.into(),
@@ -181,13 +164,11 @@ fn check_dataset_files(out: &Path, state: &SealState, report: &mut VerifyReport)
         });
     }
     // The index the manifest names must be the index on disk.
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(&manifest_path).map_err(|e| Error::from_io(&manifest_path, e))?,
-    )
-    .map_err(|e| Error::Damaged {
-        path: manifest_path.clone(),
-        detail: e.to_string(),
-    })?;
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&manifest_bytes).map_err(|e| Error::Damaged {
+            path: manifest_path.clone(),
+            detail: e.to_string(),
+        })?;
     let named = manifest["distribution"]
         .as_array()
         .and_then(|d| d.iter().find(|o| o["contentUrl"] == INDEX_FILE))

@@ -12,12 +12,9 @@ use hallmark_keys::{KeyringStore, key_file};
 use tauri::State;
 use zeroize::Zeroizing;
 
+use super::now;
 use crate::dto;
 use crate::error::IpcError;
-
-fn now() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
 
 /// The identities in the keyring, oldest first.
 #[tauri::command]

@@ -3,3 +3,8 @@
 pub mod folder;
 pub mod identity;
 pub mod seal;
+
+/// The current time as an RFC 3339 UTC date-time; the shell reads the clock, the core never does.
+pub(crate) fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

@@ -27,7 +27,7 @@ pub async fn seal_dataset(
         Some(out) => PathBuf::from(out),
         None => paths.datasets.join(folder_slug(Path::new(&request.path))),
     };
-    let today = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let today = super::now();
     let info = DatasetInfo {
         description: request
             .description
