@@ -54,10 +54,7 @@ async fn first_run_identity_backup_then_sign_and_verify_a_sealed_dataset() {
     assert!(!page.contains(key.secret_multibase().as_str()));
     app.click("[data-testid=first-run-done]").await.unwrap();
 
-    app.fill("[data-testid=folder-path]", &root.to_string_lossy())
-        .await
-        .unwrap();
-    app.click("[data-testid=open-folder]").await.unwrap();
+    app.open_folder(&root).await.unwrap();
     app.fill("[data-testid=seal-creator]", "Ana Example")
         .await
         .unwrap();

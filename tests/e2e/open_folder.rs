@@ -56,10 +56,7 @@ async fn opening_a_folder_by_path_shows_its_file_count_and_size() {
     let root = folder.path().canonicalize().unwrap();
 
     let app = App::launch().await.unwrap();
-    app.fill("[data-testid=folder-path]", &root.to_string_lossy())
-        .await
-        .unwrap();
-    app.click("[data-testid=open-folder]").await.unwrap();
+    app.open_folder(&root).await.unwrap();
 
     let shown_root = app
         .wait_attr("[data-testid=folder-summary]", "data-root", |r| {
@@ -125,10 +122,7 @@ async fn a_missing_folder_shows_an_error_that_names_it_and_the_fix() {
     let missing = parent.path().join("no-such-shoot");
 
     let app = App::launch().await.unwrap();
-    app.fill("[data-testid=folder-path]", &missing.to_string_lossy())
-        .await
-        .unwrap();
-    app.click("[data-testid=open-folder]").await.unwrap();
+    app.open_folder(&missing).await.unwrap();
 
     let error = app
         .wait_attr("[data-testid=folder-error]", "data-code", |c| !c.is_empty())

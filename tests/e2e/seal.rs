@@ -52,10 +52,7 @@ async fn sealing_an_opened_folder_shows_samples_shards_and_the_manifest_it_wrote
     sample_keys(&root, &root, &mut keys);
 
     let app = App::launch().await.unwrap();
-    app.fill("[data-testid=folder-path]", &root.to_string_lossy())
-        .await
-        .unwrap();
-    app.click("[data-testid=open-folder]").await.unwrap();
+    app.open_folder(&root).await.unwrap();
     app.find("[data-testid=seal-dataset]").await.unwrap();
     // Sealing without saying who made the work is refused with a plain sentence.
     app.click("[data-testid=seal-dataset]").await.unwrap();

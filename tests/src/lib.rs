@@ -146,6 +146,13 @@ impl App {
         Ok(())
     }
 
+    /// Opens a folder the way a creator types it: the path in the field, then Open.
+    pub async fn open_folder(&self, path: &Path) -> Result<()> {
+        self.fill("[data-testid=folder-path]", &path.to_string_lossy())
+            .await?;
+        self.click("[data-testid=open-folder]").await
+    }
+
     /// Clicks the element at `css`.
     pub async fn click(&self, css: &str) -> Result<()> {
         self.find(css).await?.click().await?;

@@ -190,16 +190,7 @@ fn export_without_a_seal_says_how_to_seal() {
 
 #[test]
 fn verify_exits_0_when_valid_and_1_naming_the_changed_file() {
-    let src = work_folder();
-    let out = tempfile::tempdir().unwrap();
-    let seal = hallmark()
-        .args(["seal", "-q", "--license", "CC0-1.0", "--creator", "Ana"])
-        .arg(src.path())
-        .arg("--out")
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(seal.status.success());
+    let (src, out) = sealed_dataset();
     let verify = || {
         hallmark()
             .arg("verify")
