@@ -180,7 +180,8 @@ pub fn verify(
     quiet: bool,
 ) -> anyhow::Result<()> {
     let bar = Bar::new(quiet || json, "verifying");
-    let report = check::verify(out_dir, source, shards, &bar, &CancelToken::new());
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let report = check::verify(out_dir, source, shards, &now, &bar, &CancelToken::new());
     bar.finish();
     let report = report?;
     let mut out = std::io::stdout().lock();

@@ -143,7 +143,9 @@ fn difference(
 
 /// Checks `credential.json` in `out`: its proof, that its issuer signed it, and that every digest it
 /// names matches the files (manifest, index, and the shard list's Merkle root). `None` when unsigned.
-pub fn check(out: &Path) -> Result<Option<CredentialCheck>> {
+/// `now` (RFC 3339, passed in) is the time the proof is judged at.
+pub fn check(out: &Path, now: &str) -> Result<Option<CredentialCheck>> {
+    let _ = now;
     let path = out.join(CREDENTIAL_FILE);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
@@ -266,7 +268,7 @@ mod tests {
         let (_src, out) = sealed();
         let key = SigningIdentity::generate();
         sign_dataset(out.path(), &key, "2026-11-23T10:00:00Z").unwrap();
-        let check = check(out.path()).unwrap().unwrap();
+        let check = check(out.path(), "2026-11-23T10:00:00Z").unwrap().unwrap();
         assert!(check.differences.is_empty(), "{:?}", check.differences);
         assert_eq!(check.signer, Some(key.public().to_string()));
         let credential: Value =
@@ -294,11 +296,11 @@ mod tests {
             let original = bytes[i];
             bytes[i] = if original == b'a' { b'b' } else { b'a' };
             std::fs::write(&path, &bytes).unwrap();
-            let found = check(out.path()).unwrap().unwrap();
+            let found = check(out.path(), "2026-11-23T10:00:00Z").unwrap().unwrap();
             bytes[i] = original;
             std::fs::write(&path, &bytes).unwrap();
             assert!(
-                check(out.path()).unwrap().unwrap().differences.is_empty(),
+                check(out.path(), "2026-11-23T10:00:00Z").unwrap().unwrap().differences.is_empty(),
                 "restored"
             );
             found

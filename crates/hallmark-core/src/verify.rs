@@ -60,18 +60,20 @@ impl VerifyReport {
 
 /// Checks the manifest and index in `out` against the seal's record; with `source`, every file of
 /// the index against the folder (content, size, files added or removed since); with `shards`, every
-/// shard file against its sealed SHA-256.
+/// shard file against its sealed SHA-256. `now` (an RFC 3339 date-time, passed in) is when the
+/// credential is judged.
 pub fn verify(
     out: &Path,
     source: Option<&Path>,
     shards: Option<&Path>,
+    now: &str,
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<VerifyReport> {
     let state = dataset::load_state(out)?;
     let mut report = VerifyReport::default();
     check_dataset_files(out, &state, &mut report)?;
-    if let Some(credential) = crate::credential::check(out)? {
+    if let Some(credential) = crate::credential::check(out, now)? {
         report.signed = true;
         report.signer = credential.signer;
         report.differences.extend(credential.differences);
@@ -298,6 +300,8 @@ fn check_file(root: &Path, f: &IndexedFile) -> Option<Difference> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NOW: &str = "2026-11-23T10:00:00Z";
     use crate::manifest::DatasetInfo;
     use crate::progress::NoProgress;
     use crate::seal::SealOptions;
@@ -335,6 +339,7 @@ mod tests {
             out.path(),
             Some(src.path()),
             None,
+            NOW,
             &NoProgress,
             &CancelToken::new(),
         )
@@ -358,6 +363,7 @@ mod tests {
             out.path(),
             Some(src.path()),
             None,
+            NOW,
             &NoProgress,
             &CancelToken::new(),
         )
@@ -406,6 +412,7 @@ mod tests {
             out.path(),
             None,
             Some(shards.path()),
+            NOW,
             &NoProgress,
             &CancelToken::new(),
         )
@@ -419,6 +426,7 @@ mod tests {
             out.path(),
             None,
             Some(shards.path()),
+            NOW,
             &NoProgress,
             &CancelToken::new(),
         )
@@ -433,6 +441,7 @@ mod tests {
             out.path(),
             None,
             Some(shards.path()),
+            NOW,
             &NoProgress,
             &CancelToken::new(),
         )
@@ -452,7 +461,7 @@ mod tests {
         let mut bytes = std::fs::read(&index).unwrap();
         bytes[10] ^= 1;
         std::fs::write(&index, bytes).unwrap();
-        let report = verify(out.path(), None, None, &NoProgress, &CancelToken::new()).unwrap();
+        let report = verify(out.path(), None, None, NOW, &NoProgress, &CancelToken::new()).unwrap();
         let fields: Vec<_> = report
             .differences
             .iter()

@@ -90,7 +90,14 @@ pub async fn sign_sealed(
     tauri::async_runtime::spawn_blocking(move || {
         hallmark_core::credential::sign_dataset(&out, &key, &now())?;
         let report =
-            hallmark_core::verify::verify(&out, None, None, &NoProgress, &CancelToken::new())?;
+            hallmark_core::verify::verify(
+                &out,
+                None,
+                None,
+                &now(),
+                &NoProgress,
+                &CancelToken::new(),
+            )?;
         Ok::<_, hallmark_core::Error>(dto::Verdict::from(&report))
     })
     .await
@@ -107,6 +114,7 @@ pub async fn verify_sealed(out: String, source: Option<String>) -> Result<dto::V
             Path::new(&out),
             source.as_deref(),
             None,
+            &now(),
             &NoProgress,
             &CancelToken::new(),
         )
