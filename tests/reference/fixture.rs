@@ -70,6 +70,7 @@ pub fn seal_and_export(source: tempfile::TempDir) -> Sealing {
         out.path(),
         &options,
         &info(),
+        dataset::ResealPolicy::default(),
         &NoProgress,
         &CancelToken::new(),
     )
@@ -82,7 +83,10 @@ pub fn seal_and_export(source: tempfile::TempDir) -> Sealing {
         &NoProgress,
         &CancelToken::new(),
     )
-    .unwrap();
+    .unwrap()
+    .into_iter()
+    .map(|exported| exported.path)
+    .collect();
     Sealing {
         source,
         out,

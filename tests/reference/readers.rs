@@ -190,6 +190,7 @@ fn sealing_the_same_folder_twice_gives_byte_identical_outputs() {
                 ..Default::default()
             },
             &fixture::info(),
+            hallmark_core::dataset::ResealPolicy::default(),
             &hallmark_core::progress::NoProgress,
             &hallmark_core::progress::CancelToken::new(),
         )

@@ -94,6 +94,7 @@ pub fn seal(args: &SealArgs, json: bool, quiet: bool) -> anyhow::Result<()> {
         &args.out,
         &options,
         &info,
+        dataset::ResealPolicy::default(),
         &bar,
         &CancelToken::new(),
     );
@@ -165,8 +166,8 @@ pub fn export(
         bytes.push(b'\n');
         out.write_all(&bytes)?;
     } else {
-        for path in &written {
-            writeln!(out, "{}", path.display())?;
+        for shard in &written {
+            writeln!(out, "{}", shard.path.display())?;
         }
     }
     Ok(())

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::dataset::{self, SealState};
+use crate::dataset;
+use crate::manifest::{self, ManifestFacts};
 use crate::did::{PublicIdentity, SigningIdentity};
 use crate::digest::Sha256Digest;
 use crate::integrity;
@@ -41,24 +42,6 @@ pub fn digest_multibase(digest: &Sha256Digest) -> String {
     )
 }
 
-/// The Merkle root of the shards a manifest lists, in its order, from their SHA-256 digests.
-pub fn shards_root(manifest_path: &Path) -> Result<Sha256Digest> {
-    let text = std::fs::read(manifest_path).map_err(|e| Error::from_io(manifest_path, e))?;
-    let manifest: Value = serde_json::from_slice(&text).map_err(|e| Error::Damaged {
-        path: manifest_path.to_path_buf(),
-        detail: e.to_string(),
-    })?;
-    let leaves: Vec<[u8; 32]> = manifest["distribution"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|o| o["encodingFormat"] == "application/x-tar")
-        .filter_map(|o| o["sha256"].as_str().and_then(Sha256Digest::from_hex))
-        .map(|d| d.0)
-        .collect();
-    Ok(crate::merkle::root(&leaves))
-}
-
 fn resource(name: &str, digest: &Sha256Digest, media_type: &str) -> Value {
     json!({
         "id": name,
@@ -69,30 +52,29 @@ fn resource(name: &str, digest: &Sha256Digest, media_type: &str) -> Value {
 }
 
 /// The unsigned credential for the dataset sealed in `out`, issued by `issuer` from `valid_from`.
-pub fn build(
-    out: &Path,
-    state: &SealState,
-    issuer: &PublicIdentity,
-    valid_from: &str,
-) -> Result<Value> {
-    let manifest = Sha256Digest::of_file(&out.join(MANIFEST_FILE))?;
+///
+/// Everything it states is read from the manifest's exact bytes (name, version, license, consent,
+/// shards), never from Hallmark's unsigned state: the terms signed are the terms buyers read.
+pub fn build(out: &Path, issuer: &PublicIdentity, valid_from: &str) -> Result<Value> {
+    let (manifest_bytes, facts) = manifest::read_file(out)?;
+    let manifest = Sha256Digest::of(&manifest_bytes);
     let index = Sha256Digest::of_file(&out.join(INDEX_FILE))?;
-    let root = shards_root(&out.join(MANIFEST_FILE))?;
+    let root = crate::merkle::root(&facts.shard_digests());
     Ok(json!({
         "@context": [VC_V2],
         "type": ["VerifiableCredential", "DatasetCredential"],
         "issuer": issuer.to_string(),
         "validFrom": valid_from,
-        "name": format!("{} {}", state.info.name, state.info.version),
+        "name": format!("{} {}", facts.name, facts.version),
         "credentialSubject": {
             "id": format!("urn:sha256:{}", manifest.hex()),
             "type": "Dataset",
-            "name": state.info.name,
-            "version": state.info.version,
+            "name": facts.name,
+            "version": facts.version,
             "creator": issuer.to_string(),
-            "license": state.info.license,
-            "consent": state.info.consent,
-            "shardCount": state.shards.len(),
+            "license": facts.license,
+            "consent": facts.consent,
+            "shardCount": facts.shards.len(),
             "shardsMerkleRoot": format!("sha256:{}", root.hex()),
         },
         "relatedResource": [
@@ -103,9 +85,10 @@ pub fn build(
 }
 
 /// Signs the dataset sealed in `out` and writes `credential.json`; `now` is an XML Schema dateTime.
+/// A credential set aside by a reseal is removed: this one replaces it.
 pub fn sign_dataset(out: &Path, key: &SigningIdentity, now: &str) -> Result<PathBuf> {
-    let state = dataset::load_state(out)?;
-    let unsigned = build(out, &state, &key.public(), now)?;
+    dataset::load_state(out)?;
+    let unsigned = build(out, &key.public(), now)?;
     let signed =
         integrity::sign(&unsigned, key, now, "assertionMethod").map_err(|e| Error::Damaged {
             path: out.join(CREDENTIAL_FILE),
@@ -113,11 +96,45 @@ pub fn sign_dataset(out: &Path, key: &SigningIdentity, now: &str) -> Result<Path
         })?;
     let mut bytes = serde_json::to_vec_pretty(&signed).unwrap_or_default();
     bytes.push(b'\n');
-    let path = out.join(CREDENTIAL_FILE);
-    let tmp = out.join(format!("{CREDENTIAL_FILE}.tmp"));
-    std::fs::write(&tmp, &bytes).map_err(|e| Error::from_io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::from_io(&path, e))?;
-    Ok(path)
+    dataset::write_atomic(out, CREDENTIAL_FILE, &bytes)?;
+    let stale = out.join(dataset::STATE_DIR).join(dataset::STALE_CREDENTIAL_FILE);
+    match std::fs::remove_file(&stale) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::from_io(&stale, e));
+        }
+        _ => {}
+    }
+    Ok(out.join(CREDENTIAL_FILE))
+}
+
+/// Where the credential's subject states other terms than the manifest it names: each becomes a
+/// difference (the license or consent a buyer reads must be the one that was signed).
+pub fn terms_differences(credential: &Value, facts: &ManifestFacts) -> Vec<Difference> {
+    let subject = &credential["credentialSubject"];
+    let mut found = Vec::new();
+    let license = subject["license"].as_str().unwrap_or("nothing");
+    if license != facts.license {
+        found.push(difference("license", facts.license.clone(), license));
+    }
+    let consent = serde_json::to_value(&facts.consent).unwrap_or(Value::Null);
+    if subject["consent"] != consent {
+        found.push(difference(
+            "consent",
+            consent.to_string(),
+            subject["consent"].to_string(),
+        ));
+    }
+    for (field, expected) in [("name", &facts.name), ("version", &facts.version)] {
+        let named = subject[field].as_str().unwrap_or("nothing");
+        if named != expected {
+            found.push(difference(
+                if field == "name" { "name" } else { "version" },
+                expected.clone(),
+                named,
+            ));
+        }
+    }
+    found
 }
 
 /// What checking a dataset credential found.
@@ -206,7 +223,14 @@ pub fn check(out: &Path, now: &str) -> Result<Option<CredentialCheck>> {
             }
         }
     }
-    let root = format!("sha256:{}", shards_root(&out.join(MANIFEST_FILE))?.hex());
+    let (_, facts) = manifest::read_file(out)?;
+    let root = format!(
+        "sha256:{}",
+        crate::merkle::root(&facts.shard_digests()).hex()
+    );
+    report
+        .differences
+        .extend(terms_differences(&credential, &facts));
     let named_root = credential["credentialSubject"]["shardsMerkleRoot"]
         .as_str()
         .unwrap_or("nothing");
@@ -243,6 +267,7 @@ mod tests {
             out.path(),
             &options,
             &crate::manifest::test_info(),
+            crate::dataset::ResealPolicy::default(),
             &NoProgress,
             &CancelToken::new(),
         )

@@ -1,22 +1,44 @@
-//! A sealed dataset's output folder: sealing a folder into it, and exporting its shards from the source.
+//! A sealed dataset's output folder: sealing a folder into it as one transaction, and exporting its
+//! shards from the source.
 //!
-//! The output folder holds what a buyer gets besides the shards: `croissant.json` and `index.jsonl`.
-//! Hallmark's own record of the seal (source folder, rules, shard list) sits in `.hallmark/seal.json`
-//! next to them, so export and verify can regenerate the shards from the source.
+//! The output folder holds what a buyer gets besides the shards: `croissant.json` and `index.jsonl`
+//! (and `credential.json` once signed). Hallmark's own record of the seal (source folder, rules,
+//! dataset information) and the reseal cache sit in `.hallmark/` next to them.
+//!
+//! A seal is a transaction. Every argument is checked before a byte is read; the new generation is
+//! written into a fresh staging folder inside `.hallmark/`; then a commit record is written (one
+//! rename) and the staged files are moved into place. A crash before the record leaves the old
+//! dataset (the staging folder is swept away next time); a crash after it is finished forward by
+//! the next operation on the folder ([`recover`]). A credential that no longer matches the new seal
+//! is moved aside in the same commit, so no stale signature is ever left in place.
 
 use std::path::{Path, PathBuf};
 
-use crate::cache::ResealCache;
+use crate::cache::{CACHE_FILE, ResealCache};
+use crate::credential::CREDENTIAL_FILE;
+use crate::digest::Sha256Digest;
 use crate::manifest::{self, DatasetInfo, MANIFEST_FILE};
 use crate::progress::{CancelToken, Progress};
-use crate::seal::{self, SealOptions, SealReport, SealedShard};
+use crate::seal::{self, ExportedShard, INDEX_FILE, SealOptions, SealReport};
+use crate::untrusted;
 use crate::{Error, Result};
 
 /// Hallmark's own folder inside an output folder.
 pub const STATE_DIR: &str = ".hallmark";
 const STATE_FILE: &str = "seal.json";
+/// The commit record: present only while a committed seal is being moved into place.
+const COMMIT_FILE: &str = "commit.json";
+/// Where a credential that no longer matches the seal is moved, inside `.hallmark/`.
+pub const STALE_CREDENTIAL_FILE: &str = "stale-credential.json";
+/// Staging folders inside `.hallmark/` start with this.
+const STAGING_PREFIX: &str = "seal-";
+/// The largest `seal.json` read.
+const MAX_STATE_BYTES: u64 = 1 << 20;
+/// The format of `seal.json` this version writes.
+const STATE_VERSION: u32 = 2;
 
-/// What Hallmark remembers of a seal.
+/// What Hallmark remembers of a seal. Not signed: it says where the source is and how it was
+/// sealed; what the dataset holds is in the manifest (and the credential that signs it).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SealState {
@@ -25,9 +47,30 @@ pub struct SealState {
     pub source: PathBuf,
     pub options: SealOptions,
     pub info: DatasetInfo,
-    pub shards: Vec<SealedShard>,
     pub manifest_sha256: String,
     pub index_sha256: String,
+}
+
+/// How a reseal may differ from the seal already in the output folder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResealPolicy {
+    /// Seal another source folder into an output folder that holds a seal of a different one.
+    pub other_source: bool,
+    /// Read and hash every file, ignoring the reseal cache.
+    pub rehash: bool,
+}
+
+/// What became of the dataset's signature when it was sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SignatureAfterSeal {
+    /// There was no credential.
+    Unsigned,
+    /// The seal gave the same manifest and index: the credential still signs them.
+    StillValid,
+    /// The credential signed an earlier seal; it was moved to `.hallmark/stale-credential.json`.
+    MovedAside,
 }
 
 /// What sealing a folder produced.
@@ -37,93 +80,342 @@ pub struct Sealed {
     pub manifest_path: PathBuf,
     pub index_path: PathBuf,
     pub manifest_sha256: String,
+    pub signature: SignatureAfterSeal,
 }
 
-/// Seals `root` into the output folder `out`: index, manifest and Hallmark's state.
+/// Seals `root` into the output folder `out`: index, manifest and Hallmark's state, committed
+/// together (see the module documentation).
 ///
-/// The manifest is checked (license, name, creator) before any file is read, so a typo costs nothing.
+/// Everything the creator gave is checked first (license, name, creator, version, shard size,
+/// patterns, where `out` is), so a typo costs nothing and leaves nothing behind. If `out` did not
+/// exist and the seal fails or is cancelled, it is removed again.
 pub fn seal_folder(
     root: &Path,
     out: &Path,
     options: &SealOptions,
     info: &DatasetInfo,
+    policy: ResealPolicy,
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<Sealed> {
-    manifest::validate_license(&info.license)?;
-    let state_dir = out.join(STATE_DIR);
+    let info = manifest::validated(info)?;
+    if options.shard_size == 0 {
+        return Err(Error::InvalidShardSize);
+    }
+    let root = crate::scan::resolve_folder(root)?;
+    crate::scan::check_rules(&root, &options.rules)?;
+    let out = seal::output_folder(&root, out)?;
+    let existed = out.exists();
+    let previous = if existed {
+        recover(&out)?;
+        match load_state(&out) {
+            Ok(state) => Some(state),
+            Err(Error::NotSealed { .. }) => None,
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    if let Some(state) = &previous
+        && state.source != root
+        && !policy.other_source
+    {
+        return Err(Error::OtherSource {
+            out,
+            sealed: state.source.clone(),
+            given: root,
+        });
+    }
+    let created = CreatedFolder::make(&out, existed)?;
+    let state_dir = untrusted::own_dir(&out.join(STATE_DIR))?;
     // The last seal's hashes count only for the same folder and the same rules.
-    let previous = match load_state(out) {
-        Ok(state)
-            if &state.options == options
-                && Some(&state.source) == root.canonicalize().ok().as_ref() =>
-        {
+    let cache = match &previous {
+        Some(state) if !policy.rehash && &state.options == options && state.source == root => {
             ResealCache::load(&state_dir)
         }
         _ => ResealCache::default(),
     };
-    let report = seal::seal(root, out, options, &previous, &state_dir, progress, cancel)?;
-    let manifest = manifest::build(&report, info)?;
-    let bytes = manifest::to_bytes(&manifest);
-    let manifest_path = out.join(MANIFEST_FILE);
-    write_atomic(&manifest_path, &bytes)?;
-    let manifest_sha256 = crate::digest::Sha256Digest::of(&bytes).hex();
+    let staging = tempfile::Builder::new()
+        .prefix(STAGING_PREFIX)
+        .tempdir_in(&state_dir)
+        .map_err(|e| Error::from_io(&state_dir, e))?;
+    let report = seal::seal(&root, staging.path(), options, &cache, progress, cancel)?;
+    cancel.check()?;
+    let bytes = manifest::to_bytes(&manifest::build(&report, &info)?);
+    write_new(&staging.path().join(MANIFEST_FILE), &bytes)?;
+    let manifest_sha256 = Sha256Digest::of(&bytes).hex();
     let state = SealState {
-        version: 1,
-        source: report.root.clone(),
+        version: STATE_VERSION,
+        source: root.clone(),
         options: options.clone(),
-        info: info.clone(),
-        shards: report.shards.clone(),
+        info,
         manifest_sha256: manifest_sha256.clone(),
         index_sha256: report.index_sha256.clone(),
     };
-    std::fs::create_dir_all(&state_dir).map_err(|e| Error::from_io(&state_dir, e))?;
     let state_bytes = serde_json::to_vec_pretty(&state).map_err(|e| Error::Damaged {
         path: state_dir.join(STATE_FILE),
         detail: e.to_string(),
     })?;
-    write_atomic(&state_dir.join(STATE_FILE), &state_bytes)?;
-    Ok(Sealed {
-        index_path: out.join(seal::INDEX_FILE),
-        report,
-        manifest_path,
-        manifest_sha256,
-    })
-}
+    write_new(&staging.path().join(STATE_FILE), &state_bytes)?;
 
-/// Reads Hallmark's record of the seal in `out`.
-pub fn load_state(out: &Path) -> Result<SealState> {
-    let path = out.join(STATE_DIR).join(STATE_FILE);
-    let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotSealed {
-            out: out.to_path_buf(),
+    let signature = signature_after(&out, &manifest_sha256, &report.index_sha256)?;
+    cancel.check()?;
+    let staging_name = staging
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // From the commit record on, the staged generation is the dataset: if moving it into place
+    // fails, the next operation on the folder finishes the move, so nothing may be cleaned up.
+    let _kept = staging.keep();
+    created.keep();
+    commit(
+        &out,
+        &Commit {
+            staging: staging_name,
+            credential_stale: signature == SignatureAfterSeal::MovedAside,
         },
-        _ => Error::from_io(&path, e),
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Damaged {
-        path,
-        detail: e.to_string(),
+    )?;
+    Ok(Sealed {
+        index_path: out.join(INDEX_FILE),
+        manifest_path: out.join(MANIFEST_FILE),
+        report,
+        manifest_sha256,
+        signature,
     })
 }
 
-/// Writes the shards of the dataset sealed in `out` into `shards_dir`, regenerated from its source.
+/// Whether the credential in `out` (if any) still signs a manifest and index with these digests.
+fn signature_after(out: &Path, manifest: &str, index: &str) -> Result<SignatureAfterSeal> {
+    if std::fs::symlink_metadata(out.join(CREDENTIAL_FILE)).is_err() {
+        return Ok(SignatureAfterSeal::Unsigned);
+    }
+    let same = |name: &str, digest: &str| -> bool {
+        untrusted::open_regular(&out.join(name))
+            .ok()
+            .and_then(|(file, _)| Sha256Digest::of_reader(file).ok())
+            .is_some_and(|(found, _)| found.hex() == digest)
+    };
+    Ok(if same(MANIFEST_FILE, manifest) && same(INDEX_FILE, index) {
+        SignatureAfterSeal::StillValid
+    } else {
+        SignatureAfterSeal::MovedAside
+    })
+}
+
+/// An output folder this seal created, removed again unless the seal commits.
+struct CreatedFolder<'a> {
+    path: Option<&'a Path>,
+}
+
+impl<'a> CreatedFolder<'a> {
+    fn make(path: &'a Path, existed: bool) -> Result<Self> {
+        if existed {
+            return Ok(Self { path: None });
+        }
+        std::fs::create_dir_all(path).map_err(|e| Error::from_io(path, e))?;
+        Ok(Self { path: Some(path) })
+    }
+
+    fn keep(mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for CreatedFolder<'_> {
+    fn drop(&mut self) {
+        if let Some(path) = self.path {
+            // It holds only what this seal wrote.
+            let _ = std::fs::remove_dir_all(path);
+        }
+    }
+}
+
+/// The commit record: which staging folder holds the new generation, and whether the credential
+/// goes aside. Every file name it acts on is a constant, never read from the record.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Commit {
+    staging: String,
+    credential_stale: bool,
+}
+
+/// The staged files and where each goes: (name, into `.hallmark/` rather than the output folder).
+/// The state goes last: once it is in place, the seal is complete.
+const STAGED: [(&str, bool); 4] = [
+    (INDEX_FILE, false),
+    (MANIFEST_FILE, false),
+    (CACHE_FILE, true),
+    (STATE_FILE, true),
+];
+
+#[cfg(test)]
+thread_local! {
+    /// Tests set this to stop a seal right after its commit record is written, as a crash would.
+    static CRASH_AFTER_RECORD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn commit(out: &Path, commit: &Commit) -> Result<()> {
+    let state_dir = out.join(STATE_DIR);
+    let bytes = serde_json::to_vec(commit).map_err(|e| Error::Damaged {
+        path: state_dir.join(COMMIT_FILE),
+        detail: e.to_string(),
+    })?;
+    write_atomic(&state_dir, COMMIT_FILE, &bytes)?;
+    #[cfg(test)]
+    if CRASH_AFTER_RECORD.with(std::cell::Cell::get) {
+        return Err(Error::Cancelled);
+    }
+    apply(out, commit)
+}
+
+/// Moves a committed generation into place; safe to run again after a crash at any point.
+fn apply(out: &Path, commit: &Commit) -> Result<()> {
+    let state_dir = out.join(STATE_DIR);
+    let name = Path::new(&commit.staging);
+    let valid = commit.staging.starts_with(STAGING_PREFIX)
+        && name.components().count() == 1
+        && untrusted::relative_path(name).is_ok();
+    let record = state_dir.join(COMMIT_FILE);
+    if !valid {
+        return Err(Error::Damaged {
+            path: record,
+            detail: format!("it names {:?}, not a staging folder", commit.staging),
+        });
+    }
+    let staging = state_dir.join(name);
+    if !std::fs::symlink_metadata(&staging).is_ok_and(|m| m.is_dir()) {
+        // Nothing was staged under that name: the record is left over, the dataset is whole.
+        return std::fs::remove_file(&record).map_err(|e| Error::from_io(&record, e));
+    }
+    if commit.credential_stale {
+        let credential = out.join(CREDENTIAL_FILE);
+        if std::fs::symlink_metadata(&credential).is_ok() {
+            let aside = state_dir.join(STALE_CREDENTIAL_FILE);
+            std::fs::rename(&credential, &aside).map_err(|e| Error::from_io(&credential, e))?;
+        }
+    }
+    for (file, hidden) in STAGED {
+        let from = staging.join(file);
+        if std::fs::symlink_metadata(&from).is_err() {
+            continue; // moved already, or not written (an unchanged cache)
+        }
+        let to = if hidden { &state_dir } else { out }.join(file);
+        std::fs::rename(&from, &to).map_err(|e| Error::from_io(&to, e))?;
+    }
+    sync_dir(out)?;
+    sync_dir(&state_dir)?;
+    std::fs::remove_file(&record).map_err(|e| Error::from_io(&record, e))?;
+    // Only a real folder of ours is removed; remove_dir_all does not follow links.
+    if std::fs::symlink_metadata(&staging).is_ok_and(|m| m.is_dir()) {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    Ok(())
+}
+
+/// Finishes a seal that was committed but not fully moved into place (a crash, a full disk), and
+/// sweeps away staging folders of seals that never committed. Run before any use of `out`.
+pub fn recover(out: &Path) -> Result<()> {
+    let state_dir = out.join(STATE_DIR);
+    let record = state_dir.join(COMMIT_FILE);
+    if let Some(bytes) = untrusted::read_capped_if_present(&record, 4096)? {
+        let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| Error::Damaged {
+            path: record.clone(),
+            detail: e.to_string(),
+        })?;
+        apply(out, &commit)?;
+    }
+    let Ok(entries) = std::fs::read_dir(&state_dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let is_staging = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(STAGING_PREFIX));
+        if is_staging && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Reads Hallmark's record of the seal in `out` (after finishing an interrupted commit).
+pub fn load_state(out: &Path) -> Result<SealState> {
+    recover(out)?;
+    let path = out.join(STATE_DIR).join(STATE_FILE);
+    let bytes = untrusted::read_capped_if_present(&path, MAX_STATE_BYTES)?.ok_or_else(|| {
+        Error::NotSealed {
+            out: out.to_path_buf(),
+        }
+    })?;
+    let damaged = |detail: String| Error::Damaged {
+        path: path.clone(),
+        detail,
+    };
+    let state: SealState = serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
+    if state.version != STATE_VERSION {
+        return Err(Error::OlderSeal {
+            out: out.to_path_buf(),
+        });
+    }
+    if !state.source.is_absolute() {
+        return Err(damaged("its source folder is not an absolute path".into()));
+    }
+    if state.options.shard_size == 0 {
+        return Err(damaged("its shard size is 0".into()));
+    }
+    Ok(state)
+}
+
+/// Writes the shards of the dataset sealed in `out` into `shards_dir`, regenerated from its source
+/// and checked against the digests the manifest gives. If a shard's bytes differ from the seal, the
+/// reseal cache is discarded too, so the next seal reads every file again.
 pub fn export_shards(
     out: &Path,
     shards_dir: &Path,
     source: Option<&Path>,
     progress: &dyn Progress,
     cancel: &CancelToken,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Vec<ExportedShard>> {
     let state = load_state(out)?;
+    let (_, facts) = manifest::read_file(out)?;
     let source = source.unwrap_or(&state.source);
-    seal::export(
+    let exported = seal::export(
         source,
         &state.options,
-        &state.shards,
+        &facts.shards,
         shards_dir,
         progress,
         cancel,
-    )
+    );
+    if let Err(Error::SourceChanged { .. }) = &exported {
+        let _ = std::fs::remove_file(out.join(STATE_DIR).join(CACHE_FILE));
+    }
+    exported
+}
+
+/// Whether the dataset in `out` is signed, and whether a signature was set aside by a reseal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SignatureState {
+    /// `credential.json` is there (whether it checks out is for [`crate::verify`] to say).
+    Signed,
+    /// Not signed, and never was for any seal Hallmark knows of.
+    Unsigned,
+    /// The credential signed an earlier seal and was moved aside: sign again.
+    SignedForEarlierSeal,
+}
+
+/// The signature state of the dataset in `out`, by what files are there (no proof is checked).
+pub fn signature_state(out: &Path) -> SignatureState {
+    if std::fs::symlink_metadata(out.join(CREDENTIAL_FILE)).is_ok() {
+        SignatureState::Signed
+    } else if std::fs::symlink_metadata(out.join(STATE_DIR).join(STALE_CREDENTIAL_FILE)).is_ok() {
+        SignatureState::SignedForEarlierSeal
+    } else {
+        SignatureState::Unsigned
+    }
 }
 
 /// How many paths of each kind of change a [`Changes`] lists; the rest are only counted.
@@ -182,11 +474,42 @@ pub fn changes(out: &Path, cancel: &CancelToken) -> Result<Changes> {
     Ok(changes)
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so readers never see half a file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::from_io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::from_io(path, e))
+/// Writes a new file (never through an existing one or a link) and flushes it to disk.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut file = seal::create_new(path)?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::from_io(path, e))
+}
+
+/// Writes `dir/name` through a temporary file created exclusively under a random name, flushed,
+/// then renamed over `name` (a link at `name` is replaced, never written through).
+pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let path = dir.join(name);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::from_io(dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::from_io(&path, e))?;
+    tmp.persist(&path)
+        .map_err(|e| Error::from_io(&path, e.error))?;
+    sync_dir(dir)
+}
+
+/// Flushes a folder's entries (renames, new files) to disk where the OS allows it.
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::from_io(dir, e))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -219,7 +542,15 @@ mod tests {
     }
 
     fn seal_into(src: &Path, out: &Path, options: &SealOptions) -> Sealed {
-        seal_folder(src, out, options, &info(), &NoProgress, &CancelToken::new()).unwrap()
+        seal_folder(
+            src,
+            out,
+            options,
+            &info(),
+            ResealPolicy::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        ).unwrap()
     }
 
     fn outputs(out: &Path) -> (Vec<u8>, Vec<u8>) {
@@ -322,11 +653,403 @@ mod tests {
             400
         );
         let other = folder();
-        assert_eq!(
-            seal_into(other.path(), out.path(), &smaller)
-                .report
-                .files_hashed,
-            400
+        let err = seal_with(other.path(), out.path(), ResealPolicy::default()).unwrap_err();
+        assert!(matches!(err, Error::OtherSource { .. }), "{err}");
+        assert!(err.to_string().contains("--replace-source"), "{err}");
+        let replaced = seal_with(
+            other.path(),
+            out.path(),
+            ResealPolicy {
+                other_source: true,
+                ..ResealPolicy::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(replaced.report.files_hashed, 400);
+    }
+
+    fn seal_into_result(src: &Path, out: &Path) -> Result<Sealed> {
+        seal_with(src, out, ResealPolicy::default())
+    }
+
+    fn seal_with(src: &Path, out: &Path, policy: ResealPolicy) -> Result<Sealed> {
+        seal_folder(
+            src,
+            out,
+            &options(),
+            &info(),
+            policy,
+            &NoProgress,
+            &CancelToken::new(),
+        )
+    }
+
+    /// The names in a folder, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn bad_arguments_are_refused_before_any_file_is_read_and_leave_nothing() {
+        let src = folder();
+        let parent = tempfile::tempdir().unwrap();
+        let out = parent.path().join("new-out");
+        let rec = crate::progress::ProgressRecorder::default();
+        let seal = |info: &DatasetInfo, options: &SealOptions| {
+            seal_folder(
+                src.path(),
+                &out,
+                options,
+                info,
+                ResealPolicy::default(),
+                &rec,
+                &CancelToken::new(),
+            )
+        };
+        let cases: Vec<(DatasetInfo, SealOptions, &str)> = vec![
+            (
+                DatasetInfo {
+                    creator_name: " ".into(),
+                    ..info()
+                },
+                options(),
+                "creator is missing",
+            ),
+            (
+                DatasetInfo {
+                    license: "CC-BY-4.1".into(),
+                    ..info()
+                },
+                options(),
+                "did you mean CC-BY-4.0",
+            ),
+            (
+                DatasetInfo {
+                    version: "1.0".into(),
+                    ..info()
+                },
+                options(),
+                "semantic version",
+            ),
+            (
+                info(),
+                SealOptions {
+                    shard_size: 0,
+                    ..options()
+                },
+                "more than 0 bytes",
+            ),
+            (
+                info(),
+                SealOptions {
+                    rules: crate::scan::ScanRules {
+                        include: vec!["a/[".into()],
+                        ..Default::default()
+                    },
+                    ..options()
+                },
+                "invalid pattern",
+            ),
+        ];
+        for (info, options, message) in cases {
+            let err = seal(&info, &options).unwrap_err();
+            assert!(err.to_string().contains(message), "{err}");
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+        }
+        assert!(rec.events().is_empty(), "no file was read");
+        assert!(!out.exists(), "no output folder was created");
+        // Inside the source: refused, and nothing created there either.
+        let inside = src.path().join("out");
+        let err = seal_folder(
+            src.path(),
+            &inside,
+            &options(),
+            &info(),
+            ResealPolicy::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::OutputInsideSource { .. }), "{err}");
+        assert!(!inside.exists());
+    }
+
+    #[test]
+    fn license_ids_in_any_case_are_written_in_spdx_spelling() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        let lower = DatasetInfo {
+            license: "cc-by-nc-4.0 or licenseref-Buyer-Terms".into(),
+            ..info()
+        };
+        let err = seal_folder(
+            src.path(),
+            out.path(),
+            &options(),
+            &lower,
+            ResealPolicy::default(),
+            &NoProgress,
+            &CancelToken::new(),
         );
+        // LicenseRef- is case sensitive in SPDX; the ids and operators are normalised.
+        assert!(err.is_err());
+        let lower = DatasetInfo {
+            license: "cc-by-nc-4.0 or LicenseRef-Buyer-Terms".into(),
+            ..info()
+        };
+        seal_folder(
+            src.path(),
+            out.path(),
+            &options(),
+            &lower,
+            ResealPolicy::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        let (_, facts) = manifest::read_file(out.path()).unwrap();
+        assert_eq!(facts.license, "CC-BY-NC-4.0 OR LicenseRef-Buyer-Terms");
+    }
+
+    #[test]
+    fn a_cancelled_seal_leaves_the_old_dataset_and_no_temporary_file() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        seal_into(src.path(), out.path(), &options());
+        let before = (outputs(out.path()), names(out.path()), names(&out.path().join(STATE_DIR)));
+        std::fs::write(src.path().join("000.txt"), "changed").unwrap();
+        let cancel = CancelToken::new();
+        cancel.cancel();
+        let err = seal_folder(
+            src.path(),
+            out.path(),
+            &options(),
+            &info(),
+            ResealPolicy::default(),
+            &NoProgress,
+            &cancel,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Cancelled));
+        let after = (outputs(out.path()), names(out.path()), names(&out.path().join(STATE_DIR)));
+        assert!(before == after, "{:?} / {:?}", before.2, after.2);
+
+        // A first seal into a new folder that is cancelled removes the folder again.
+        let parent = tempfile::tempdir().unwrap();
+        let fresh = parent.path().join("out");
+        let err = seal_folder(
+            src.path(),
+            &fresh,
+            &options(),
+            &info(),
+            ResealPolicy::default(),
+            &NoProgress,
+            &cancel,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Cancelled));
+        assert!(!fresh.exists());
+    }
+
+    #[test]
+    fn a_crash_after_the_commit_record_is_finished_forward_and_before_it_rolled_back() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        seal_into(src.path(), out.path(), &options());
+        let old = outputs(out.path());
+        std::fs::write(src.path().join("117.txt"), "take 117, second attempt").unwrap();
+        CRASH_AFTER_RECORD.with(|c| c.set(true));
+        let crashed = seal_folder(
+            src.path(),
+            out.path(),
+            &options(),
+            &info(),
+            ResealPolicy::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        );
+        CRASH_AFTER_RECORD.with(|c| c.set(false));
+        assert!(crashed.is_err());
+        assert!(outputs(out.path()) == old, "nothing moved before the crash");
+        assert!(out.path().join(STATE_DIR).join(COMMIT_FILE).exists());
+        let cold = tempfile::tempdir().unwrap();
+        seal_into(src.path(), cold.path(), &options());
+        let new = outputs(cold.path());
+        // The next operation on the folder finishes the commit: the new seal, whole.
+        let report = crate::verify::verify(
+            out.path(),
+            Some(src.path()),
+            None,
+            "2026-11-23T10:00:00Z",
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        assert!(report.is_valid(), "{:?}", report.differences);
+        assert!(outputs(out.path()) == new, "finished forward to the new seal");
+        assert_eq!(names(&out.path().join(STATE_DIR)), ["cache.jsonl", "seal.json"]);
+
+        // A crash half-way through the moves (the index already moved): finished forward too.
+        std::fs::write(src.path().join("118.txt"), "take 118, second attempt").unwrap();
+        CRASH_AFTER_RECORD.with(|c| c.set(true));
+        assert!(seal_into_result(src.path(), out.path()).is_err());
+        CRASH_AFTER_RECORD.with(|c| c.set(false));
+        let staged = std::fs::read_dir(out.path().join(STATE_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(STAGING_PREFIX))
+            .unwrap();
+        std::fs::rename(staged.join(INDEX_FILE), out.path().join(INDEX_FILE)).unwrap();
+        let cold = tempfile::tempdir().unwrap();
+        seal_into(src.path(), cold.path(), &options());
+        let new = outputs(cold.path());
+        load_state(out.path()).unwrap();
+        assert!(outputs(out.path()) == new, "finished forward to the new seal");
+        assert_eq!(names(&out.path().join(STATE_DIR)), ["cache.jsonl", "seal.json"]);
+
+        // A staging folder without a record (a crash before the commit) is swept away.
+        std::fs::create_dir(out.path().join(STATE_DIR).join("seal-half")).unwrap();
+        std::fs::write(out.path().join(STATE_DIR).join("seal-half/index.jsonl"), "x").unwrap();
+        load_state(out.path()).unwrap();
+        assert!(outputs(out.path()) == new);
+        assert_eq!(names(&out.path().join(STATE_DIR)), ["cache.jsonl", "seal.json"]);
+
+        // A record naming anything but a staging folder is refused, and nothing is moved.
+        write_atomic(
+            &out.path().join(STATE_DIR),
+            COMMIT_FILE,
+            br#"{"staging":"../../etc","credentialStale":true}"#,
+        )
+        .unwrap();
+        let err = load_state(out.path()).unwrap_err();
+        assert!(matches!(err, Error::Damaged { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_reseal_that_changes_the_dataset_sets_its_signature_aside() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        seal_into(src.path(), out.path(), &options());
+        let key = crate::did::SigningIdentity::generate();
+        crate::credential::sign_dataset(out.path(), &key, "2026-11-23T10:00:00Z").unwrap();
+        assert_eq!(signature_state(out.path()), SignatureState::Signed);
+        // Nothing changed: the credential still signs the same bytes and stays.
+        let same = seal_into(src.path(), out.path(), &options());
+        assert_eq!(same.signature, SignatureAfterSeal::StillValid);
+        assert_eq!(signature_state(out.path()), SignatureState::Signed);
+
+        std::fs::write(src.path().join("010.txt"), "take 10, again").unwrap();
+        let changed = seal_into(src.path(), out.path(), &options());
+        assert_eq!(changed.signature, SignatureAfterSeal::MovedAside);
+        assert!(!out.path().join(CREDENTIAL_FILE).exists());
+        assert_eq!(
+            signature_state(out.path()),
+            SignatureState::SignedForEarlierSeal
+        );
+        crate::credential::sign_dataset(out.path(), &key, "2026-11-23T10:00:00Z").unwrap();
+        assert_eq!(signature_state(out.path()), SignatureState::Signed);
+        assert!(
+            !out.path()
+                .join(STATE_DIR)
+                .join(STALE_CREDENTIAL_FILE)
+                .exists()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_planted_in_the_output_folder_are_replaced_never_written_through() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        let victim = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(victim.path(), b"precious").unwrap();
+        for name in [INDEX_FILE, MANIFEST_FILE, "index.jsonl.tmp", "croissant.tmp"] {
+            std::os::unix::fs::symlink(victim.path(), out.path().join(name)).unwrap();
+        }
+        seal_into(src.path(), out.path(), &options());
+        let key = crate::did::SigningIdentity::generate();
+        std::os::unix::fs::symlink(victim.path(), out.path().join(CREDENTIAL_FILE)).unwrap();
+        std::os::unix::fs::symlink(victim.path(), out.path().join("credential.json.tmp"))
+            .unwrap();
+        crate::credential::sign_dataset(out.path(), &key, "2026-11-23T10:00:00Z").unwrap();
+        assert_eq!(std::fs::read(victim.path()).unwrap(), b"precious");
+        for name in [INDEX_FILE, MANIFEST_FILE, CREDENTIAL_FILE] {
+            let meta = std::fs::symlink_metadata(out.path().join(name)).unwrap();
+            assert!(meta.is_file(), "{name} is a regular file");
+        }
+        // Hallmark's own folder as a link: refused, not followed.
+        let other = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), other.path().join(STATE_DIR)).unwrap();
+        let err = seal_folder(
+            src.path(),
+            other.path(),
+            &options(),
+            &info(),
+            ResealPolicy::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Damaged { .. }), "{err}");
+        assert!(names(elsewhere.path()).is_empty());
+    }
+
+    #[test]
+    fn a_cache_you_cannot_trust_is_not_used() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        let first = seal_into(src.path(), out.path(), &options());
+        let cache_path = out.path().join(STATE_DIR).join(CACHE_FILE);
+        let cache = std::fs::read_to_string(&cache_path).unwrap();
+        // A line of the wrong shape voids the whole cache.
+        std::fs::write(&cache_path, format!("{cache}{{\"p\":\"2e2e2f6574632f706173737764\",\"s\":1,\"h\":\"{}\"}}\n", "0".repeat(64))).unwrap();
+        assert_eq!(seal_into(src.path(), out.path(), &options()).report.files_hashed, 400);
+
+        // A well-formed lie is used by a plain reseal, ignored by --rehash, and caught by export.
+        let lie = std::fs::read_to_string(&cache_path).unwrap();
+        let digest = &first.report.shards[0].sha256;
+        let forged = lie.replacen(digest.as_str(), &"ab".repeat(32), 1);
+        assert_ne!(forged, lie);
+        std::fs::write(&cache_path, &forged).unwrap();
+        let lied = seal_into(src.path(), out.path(), &options());
+        assert_eq!(lied.report.files_hashed, 0);
+        let shards = tempfile::tempdir().unwrap();
+        let err = export_shards(out.path(), shards.path(), None, &NoProgress, &CancelToken::new())
+            .unwrap_err();
+        assert!(matches!(err, Error::SourceChanged { .. }), "{err}");
+        assert!(!cache_path.exists(), "export discarded the cache that lied");
+        let rehashed = seal_with(
+            src.path(),
+            out.path(),
+            ResealPolicy {
+                rehash: true,
+                ..ResealPolicy::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(rehashed.report.files_hashed, 400);
+        assert_eq!(rehashed.report.shards, first.report.shards);
+
+        // An edit that restores size and modification time is still seen (status change time).
+        let path = src.path().join("050.wav");
+        let meta = std::fs::metadata(&path).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[0] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(meta.modified().unwrap())
+            .unwrap();
+        let again = seal_into(src.path(), out.path(), &options());
+        assert!(again.report.files_hashed > 0, "the edited file was read again");
+        assert_ne!(again.report.shards, first.report.shards);
     }
 }

@@ -44,6 +44,10 @@ pub enum Error {
     #[error("{} changed while it was being read; wait until it is saved, then seal again", path.display())]
     ChangedWhileReading { path: PathBuf },
 
+    /// A `.hallmarkignore` that cannot be used: a link, not a regular file, too big, a bad pattern.
+    #[error("cannot use the ignore file {}: {detail}; make it a regular text file of at most 1 MiB in gitignore syntax, or remove it", path.display())]
+    IgnoreFile { path: PathBuf, detail: String },
+
     /// A shard size of zero bytes.
     #[error("the shard size must be more than 0 bytes; try 64MiB, or 4MiB for micro-shards")]
     InvalidShardSize,
@@ -74,6 +78,26 @@ pub enum Error {
         field: &'static str,
         hint: &'static str,
     },
+
+    /// A value the creator gave that has the wrong form (a version that is not semver, …).
+    #[error("the dataset's {field} {value:?} is not valid: {detail}")]
+    InvalidField {
+        field: &'static str,
+        value: String,
+        detail: String,
+    },
+
+    /// The output folder holds a seal of another source folder.
+    #[error("{} holds a seal of {}, not of {}; choose another output folder, or replace that dataset on purpose (hallmark seal --replace-source)", out.display(), sealed.display(), given.display())]
+    OtherSource {
+        out: PathBuf,
+        sealed: PathBuf,
+        given: PathBuf,
+    },
+
+    /// The output folder was sealed by an earlier version of Hallmark.
+    #[error("{} was sealed by an earlier version of Hallmark; seal the folder again (hallmark seal DIR --out {} --rehash)", out.display(), out.display())]
+    OlderSeal { out: PathBuf },
 
     /// The folder holds no sealed dataset.
     #[error("{} holds no sealed dataset; seal a folder into it first with `hallmark seal DIR --out {}`", out.display(), out.display())]
@@ -128,15 +152,20 @@ impl Error {
     /// The coarse class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::FolderNotFound { .. } | Error::NotSealed { .. } => ErrorKind::NotFound,
+            Error::FolderNotFound { .. } | Error::NotSealed { .. } | Error::OlderSeal { .. } => {
+                ErrorKind::NotFound
+            }
+            Error::OtherSource { .. } => ErrorKind::InvalidInput,
             Error::NotAFolder { .. } | Error::InvalidPath { .. } | Error::InvalidPattern { .. } => {
                 ErrorKind::InvalidInput
             }
             Error::ChangedWhileReading { .. } | Error::SourceChanged { .. } => ErrorKind::Changed,
             Error::InvalidShardSize
+            | Error::IgnoreFile { .. }
             | Error::OutputInsideSource { .. }
             | Error::InvalidLicense { .. }
-            | Error::MissingField { .. } => ErrorKind::InvalidInput,
+            | Error::MissingField { .. }
+            | Error::InvalidField { .. } => ErrorKind::InvalidInput,
             Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
             Error::Io { .. } => ErrorKind::Io,
             Error::Damaged { .. } => ErrorKind::Damaged,

@@ -18,6 +18,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![recursion_limit = "256"]
+
 pub mod cache;
 pub mod creator;
 pub mod credential;
@@ -27,6 +29,7 @@ pub mod digest;
 pub mod error;
 pub mod folder;
 pub mod integrity;
+pub mod json;
 pub mod keys;
 pub mod manifest;
 pub mod merkle;
@@ -36,6 +39,7 @@ pub mod scan;
 pub mod seal;
 pub mod shard;
 pub mod tarstream;
+pub mod untrusted;
 pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};

@@ -5,8 +5,11 @@
 //! from the index (one record per sample) and one RecordSet per extension that loads file content.
 //! The license is an SPDX expression, validated.
 
+use std::path::Path;
+
 use serde_json::{Value, json};
 
+use crate::digest::Sha256Digest;
 use crate::seal::{INDEX_FILE, SealReport};
 use crate::{Error, Result};
 
@@ -93,12 +96,106 @@ pub struct DatasetInfo {
     pub rai: ResponsibleAi,
 }
 
+/// The largest `croissant.json` read back (a dataset of a million shards stays far below it).
+pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+
 /// Checks an SPDX license expression and returns it normalised, or an error that says how to write one.
 pub fn validate_license(expression: &str) -> Result<spdx::Expression> {
     spdx::Expression::parse(expression).map_err(|e| Error::InvalidLicense {
         license: expression.to_owned(),
         detail: e.reason.to_string(),
     })
+}
+
+/// The SPDX list's spelling of a license or exception id written in any case (`cc-by-4.0`).
+fn canonical_id(word: &str) -> Option<&'static str> {
+    spdx::identifiers::LICENSES
+        .iter()
+        .map(|l| l.name)
+        .chain(spdx::identifiers::EXCEPTIONS.iter().map(|e| e.name))
+        .find(|name| name.eq_ignore_ascii_case(word))
+}
+
+/// The SPDX license id closest to `word`, when one is close enough to be a likely typo.
+fn nearest_id(word: &str) -> Option<&'static str> {
+    let word = word.to_ascii_lowercase();
+    spdx::identifiers::LICENSES
+        .iter()
+        .filter(|l| spdx::license_id(l.name).is_some_and(|id| !id.is_deprecated()))
+        .map(|l| (strsim::jaro_winkler(&word, &l.name.to_ascii_lowercase()), l.name))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}
+
+/// Normalises a license expression a creator typed: ids in any case become the SPDX list's spelling,
+/// operators upper case. An unknown id is refused with the nearest real one suggested.
+pub fn normalize_license(expression: &str) -> Result<String> {
+    let spaced = expression.replace('(', " ( ").replace(')', " ) ");
+    let mut words = Vec::new();
+    for word in spaced.split_whitespace() {
+        let upper = word.to_ascii_uppercase();
+        let normal = if matches!(upper.as_str(), "AND" | "OR" | "WITH") {
+            upper
+        } else if word == "(" || word == ")" || word.starts_with("LicenseRef-") || word.starts_with("DocumentRef-") {
+            word.to_owned()
+        } else {
+            let (id, plus) = word.strip_suffix('+').map_or((word, ""), |w| (w, "+"));
+            match canonical_id(id) {
+                Some(name) => format!("{name}{plus}"),
+                None => {
+                    let hint = match nearest_id(id) {
+                        Some(near) => format!("unknown license id {id:?}; did you mean {near}?"),
+                        None => format!("unknown license id {id:?}"),
+                    };
+                    return Err(Error::InvalidLicense {
+                        license: expression.to_owned(),
+                        detail: hint,
+                    });
+                }
+            }
+        };
+        words.push(normal);
+    }
+    let normal = words.join(" ").replace("( ", "(").replace(" )", ")");
+    validate_license(&normal).map_err(|e| match e {
+        Error::InvalidLicense { detail, .. } => Error::InvalidLicense {
+            license: expression.to_owned(),
+            detail,
+        },
+        other => other,
+    })?;
+    Ok(normal)
+}
+
+/// Checks everything a creator says about a dataset before a single file is read, and returns it
+/// normalised (license ids in SPDX spelling, trimmed text).
+pub fn validated(info: &DatasetInfo) -> Result<DatasetInfo> {
+    let mut info = info.clone();
+    info.license = normalize_license(info.license.trim())?;
+    info.name = info.name.trim().to_owned();
+    info.creator_name = info.creator_name.trim().to_owned();
+    if info.name.is_empty() {
+        return Err(Error::MissingField {
+            field: "name",
+            hint: "give the dataset a name, such as \"Berlin street photos 2024\"",
+        });
+    }
+    if info.creator_name.is_empty() {
+        return Err(Error::MissingField {
+            field: "creator",
+            hint: "say who made the work, as buyers will credit it",
+        });
+    }
+    if let Err(e) = semver::Version::parse(info.version.trim()) {
+        return Err(Error::InvalidField {
+            field: "version",
+            value: info.version.clone(),
+            detail: format!("{e}; use a semantic version such as 1.0.0 or 1.2.0-beta.1"),
+        });
+    }
+    info.version = info.version.trim().to_owned();
+    Ok(info)
 }
 
 /// The `license` value: the SPDX page of a single license, or the expression's license pages.
@@ -161,7 +258,10 @@ fn context() -> Value {
         "separator": "cr:separator",
         "source": "cr:source",
         "subField": "cr:subField",
-        "transform": "cr:transform"
+        "transform": "cr:transform",
+        // Hallmark's machine-readable terms (the SPDX expression and the AI-use consent) beside the
+        // schema.org `license` and the plain-words `usageInfo`; the dataset credential signs them.
+        "hallmark": "https://hallmark.studio/ns#"
     })
 }
 
@@ -217,19 +317,8 @@ fn id_part(text: &str) -> String {
 
 /// Builds the Croissant manifest of a sealed dataset.
 pub fn build(report: &SealReport, info: &DatasetInfo) -> Result<Value> {
+    let info = &validated(info)?;
     let license = validate_license(&info.license)?;
-    if info.name.trim().is_empty() {
-        return Err(Error::MissingField {
-            field: "name",
-            hint: "give the dataset a name, such as \"Berlin street photos 2024\"",
-        });
-    }
-    if info.creator_name.trim().is_empty() {
-        return Err(Error::MissingField {
-            field: "creator",
-            hint: "say who made the work, as buyers will credit it",
-        });
-    }
 
     let mut distribution = Vec::new();
     let shard_refs: Vec<Value> = report
@@ -342,10 +431,137 @@ pub fn build(report: &SealReport, info: &DatasetInfo) -> Result<Value> {
     manifest.insert("version".into(), json!(info.version));
     manifest.insert("keywords".into(), json!(info.keywords));
     manifest.insert("usageInfo".into(), json!(usage_info(&info.consent)));
+    manifest.insert(LICENSE_PROPERTY.into(), json!(info.license));
+    manifest.insert(CONSENT_PROPERTY.into(), json!(info.consent));
     rai_properties(&info.rai, &mut manifest);
     manifest.insert("distribution".into(), Value::Array(distribution));
     manifest.insert("recordSet".into(), Value::Array(record_sets));
     Ok(Value::Object(manifest))
+}
+
+/// The manifest property holding the SPDX license expression.
+pub const LICENSE_PROPERTY: &str = "hallmark:license";
+/// The manifest property holding the AI-use consent.
+pub const CONSENT_PROPERTY: &str = "hallmark:consent";
+
+/// A shard as the manifest lists it; its name and CID are derived from its digest, never copied.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ManifestShard {
+    /// `<cid>.tar`, derived from `sha256`.
+    pub name: String,
+    pub cid: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// What a manifest says that Hallmark acts on, read back and checked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ManifestFacts {
+    pub name: String,
+    pub version: String,
+    /// The SPDX license expression.
+    pub license: String,
+    pub consent: Consent,
+    pub shards: Vec<ManifestShard>,
+    pub index_sha256: String,
+    pub index_size: u64,
+}
+
+impl ManifestFacts {
+    /// The shards' SHA-256 digests in the manifest's order, the leaves of the shard Merkle tree.
+    pub fn shard_digests(&self) -> Vec<[u8; 32]> {
+        self.shards
+            .iter()
+            .filter_map(|s| Sha256Digest::from_hex(&s.sha256))
+            .map(|d| d.0)
+            .collect()
+    }
+}
+
+fn damaged(path: &Path, detail: impl Into<String>) -> Error {
+    Error::Damaged {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
+}
+
+/// `"<n> B"`, as the manifest writes sizes.
+fn parse_size(text: Option<&str>) -> Option<u64> {
+    text?.strip_suffix(" B")?.parse().ok()
+}
+
+/// Reads the facts of a manifest from its exact bytes; `path` names it in errors. Shard names
+/// are derived from their digests, and a `contentUrl` that is not that name is refused.
+pub fn read(bytes: &[u8], path: &Path) -> Result<ManifestFacts> {
+    let manifest: Value =
+        crate::json::from_slice(bytes, MAX_MANIFEST_BYTES as usize).map_err(|e| damaged(path, e.to_string()))?;
+    let text = |key: &str| -> Result<String> {
+        manifest[key]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| damaged(path, format!("it has no {key}")))
+    };
+    let license = text(LICENSE_PROPERTY)?;
+    validate_license(&license).map_err(|e| damaged(path, e.to_string()))?;
+    let consent: Consent = serde_json::from_value(manifest[CONSENT_PROPERTY].clone())
+        .map_err(|e| damaged(path, format!("its {CONSENT_PROPERTY} is not consent terms: {e}")))?;
+    let distribution = manifest["distribution"]
+        .as_array()
+        .ok_or_else(|| damaged(path, "it has no distribution list"))?;
+    let mut shards = Vec::new();
+    let mut index = None;
+    for object in distribution {
+        if object["@type"] != "cr:FileObject" {
+            continue;
+        }
+        let url = object["contentUrl"].as_str().unwrap_or_default();
+        let digest = object["sha256"]
+            .as_str()
+            .and_then(Sha256Digest::from_hex)
+            .ok_or_else(|| damaged(path, format!("{url:?} has no valid sha256")))?;
+        let size = parse_size(object["contentSize"].as_str())
+            .ok_or_else(|| damaged(path, format!("{url:?} has no valid contentSize")))?;
+        if url == INDEX_FILE {
+            index = Some((digest.hex(), size));
+            continue;
+        }
+        if object["encodingFormat"] != "application/x-tar" {
+            return Err(damaged(path, format!("it lists an unknown file {url:?}")));
+        }
+        let cid = digest.cid();
+        let name = format!("{cid}.tar");
+        if url != name {
+            return Err(damaged(
+                path,
+                format!("shard {url:?} is not named by its digest (expected {name})"),
+            ));
+        }
+        shards.push(ManifestShard {
+            name,
+            cid,
+            sha256: digest.hex(),
+            size,
+        });
+    }
+    let (index_sha256, index_size) =
+        index.ok_or_else(|| damaged(path, format!("it does not list {INDEX_FILE}")))?;
+    Ok(ManifestFacts {
+        name: text("name")?,
+        version: text("version")?,
+        license,
+        consent,
+        shards,
+        index_sha256,
+        index_size,
+    })
+}
+
+/// Reads `croissant.json` in `out` (a regular file, bounded) and its facts, with its exact bytes.
+pub fn read_file(out: &Path) -> Result<(Vec<u8>, ManifestFacts)> {
+    let path = out.join(MANIFEST_FILE);
+    let bytes = crate::untrusted::read_capped(&path, MAX_MANIFEST_BYTES)?;
+    let facts = read(&bytes, &path)?;
+    Ok((bytes, facts))
 }
 
 /// The manifest's exact bytes as written to `croissant.json` (pretty, with a final newline).

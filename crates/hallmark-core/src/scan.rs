@@ -63,8 +63,38 @@ pub struct FoundFile {
     pub size: u64,
     /// Modification time as (seconds, nanoseconds) since the Unix epoch.
     pub mtime: (i64, u32),
+    /// Status change time as (seconds, nanoseconds): moves on every write, and cannot be set back.
+    pub ctime: (i64, u32),
+    /// The device the file is on (0 where the OS has none).
+    pub dev: u64,
     /// The inode number (0 where the OS has none).
     pub inode: u64,
+}
+
+impl FoundFile {
+    /// The file at `rel` as its metadata (not following a link) describes it.
+    pub fn new(rel: PathBuf, meta: &std::fs::Metadata) -> Self {
+        let (dev, inode) = crate::untrusted::file_id(meta);
+        Self {
+            rel,
+            size: meta.len(),
+            mtime: mtime(meta),
+            ctime: ctime(meta),
+            dev,
+            inode,
+        }
+    }
+
+    /// Whether `meta` (of an open file) describes this file exactly as the walk saw it: same inode on
+    /// the same device, same size and times. A link or another file swapped in fails this.
+    pub fn is_as_seen(&self, meta: &std::fs::Metadata) -> bool {
+        let (dev, inode) = crate::untrusted::file_id(meta);
+        meta.is_file()
+            && meta.len() == self.size
+            && mtime(meta) == self.mtime
+            && ctime(meta) == self.ctime
+            && (dev, inode) == (self.dev, self.inode)
+    }
 }
 
 /// An entry the walk passed over.
@@ -125,6 +155,78 @@ pub fn resolve_folder(root: &Path) -> Result<PathBuf> {
     root.canonicalize().map_err(|e| Error::from_io(root, e))
 }
 
+/// The largest `.hallmarkignore` read; a bigger one is refused, not read.
+pub const MAX_IGNORE_FILE_BYTES: u64 = 1 << 20;
+
+/// The `.hallmarkignore` files of the folders walked so far, read by Hallmark itself: as regular
+/// files only, never through a link, bounded in size (the `ignore` crate would follow a link).
+#[derive(Debug, Default)]
+struct IgnoreFiles {
+    by_dir: std::collections::HashMap<PathBuf, Option<ignore::gitignore::Gitignore>>,
+    /// The first ignore file that could not be used: the walk fails with it.
+    error: Option<Error>,
+}
+
+impl IgnoreFiles {
+    fn load(&mut self, dir: &Path) {
+        if self.by_dir.contains_key(dir) || self.error.is_some() {
+            return;
+        }
+        let path = dir.join(IGNORE_FILE);
+        let matcher = match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.to_string()),
+            Ok(_) => crate::untrusted::read_capped(&path, MAX_IGNORE_FILE_BYTES)
+                .map_err(|e| match e {
+                    Error::Damaged { detail, .. } => detail,
+                    other => other.to_string(),
+                })
+                .and_then(|bytes| {
+                    let mut builder = ignore::gitignore::GitignoreBuilder::new(dir);
+                    for line in String::from_utf8_lossy(&bytes).lines() {
+                        builder
+                            .add_line(Some(path.clone()), line)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    builder.build().map(Some).map_err(|e| e.to_string())
+                }),
+        };
+        match matcher {
+            Ok(matcher) => {
+                self.by_dir.insert(dir.to_path_buf(), matcher);
+            }
+            Err(detail) => self.error = Some(Error::IgnoreFile { path, detail }),
+        }
+    }
+
+    /// Whether the ignore files of `path`'s folders (deepest first, as git does) leave it out.
+    fn ignores(&mut self, root: &Path, path: &Path, is_dir: bool) -> bool {
+        let Some(parent) = path.parent() else {
+            return false;
+        };
+        let dirs: Vec<&Path> = parent
+            .ancestors()
+            .take_while(|d| d.starts_with(root))
+            .collect();
+        for dir in dirs.iter().rev() {
+            self.load(dir);
+        }
+        if self.error.is_some() {
+            return true;
+        }
+        for dir in dirs {
+            if let Some(Some(matcher)) = self.by_dir.get(dir) {
+                match matcher.matched(path, is_dir) {
+                    ignore::Match::Ignore(_) => return true,
+                    ignore::Match::Whitelist(_) => return false,
+                    ignore::Match::None => {}
+                }
+            }
+        }
+        false
+    }
+}
+
 /// Walks `root` (already resolved) under `rules`, calling `visit` for every file, folder and skip.
 pub fn walk(
     root: &Path,
@@ -133,18 +235,21 @@ pub fn walk(
     mut visit: impl FnMut(Found),
 ) -> Result<()> {
     let mut builder = ignore::WalkBuilder::new(root);
-    builder
-        .standard_filters(false)
-        .follow_links(false)
-        .add_custom_ignore_filename(IGNORE_FILE);
+    builder.standard_filters(false).follow_links(false);
     if !rules.include.is_empty() || !rules.exclude.is_empty() {
         builder.overrides(overrides(root, rules)?);
     }
     let junk_dirs = Arc::new(Mutex::new(Vec::new()));
-    if rules.skip_junk {
+    let ignore_files = Arc::new(Mutex::new(IgnoreFiles::default()));
+    {
         let seen = Arc::clone(&junk_dirs);
+        let ignore_files = Arc::clone(&ignore_files);
+        let skip_junk = rules.skip_junk;
+        let root = root.to_path_buf();
         builder.filter_entry(move |entry| {
-            let junk = entry.file_type().is_some_and(|t| t.is_dir())
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            let junk = skip_junk
+                && is_dir
                 && entry
                     .file_name()
                     .to_str()
@@ -153,13 +258,26 @@ pub fn walk(
                 seen.lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(entry.path().to_path_buf());
+                return false;
             }
-            !junk
+            entry.depth() == 0
+                || !ignore_files
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .ignores(&root, entry.path(), is_dir)
         });
     }
 
     for entry in builder.build() {
         cancel.check()?;
+        if let Some(e) = ignore_files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .error
+            .take()
+        {
+            return Err(e);
+        }
         let entry = match entry {
             Ok(entry) => entry,
             Err(err) => {
@@ -186,6 +304,10 @@ pub fn walk(
                 }
                 continue;
             }
+            if let Err(detail) = readable(entry.path()) {
+                visit(skipped(entry.into_path(), SkipReason::Unreadable(detail)));
+                continue;
+            }
             match entry.metadata() {
                 Ok(meta) => {
                     let rel = entry
@@ -193,12 +315,7 @@ pub fn walk(
                         .strip_prefix(root)
                         .unwrap_or(entry.path())
                         .to_path_buf();
-                    visit(Found::File(FoundFile {
-                        rel,
-                        size: meta.len(),
-                        mtime: mtime(&meta),
-                        inode: inode(&meta),
-                    }));
+                    visit(Found::File(FoundFile::new(rel, &meta)));
                 }
                 Err(err) => visit(skipped(
                     entry.into_path(),
@@ -208,6 +325,14 @@ pub fn walk(
         } else {
             visit(skipped(entry.into_path(), SkipReason::Special));
         }
+    }
+    if let Some(e) = ignore_files
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .error
+        .take()
+    {
+        return Err(e);
     }
     let junk_dirs = std::mem::take(&mut *junk_dirs.lock().unwrap_or_else(|p| p.into_inner()));
     for dir in junk_dirs {
@@ -222,6 +347,14 @@ fn skipped(path: PathBuf, reason: SkipReason) -> Found {
 
 fn is_junk_file(name: &str) -> bool {
     JUNK_FILES.contains(&name) || name.starts_with("._")
+}
+
+/// Checks that every include and exclude pattern is valid, before any file is read.
+pub fn check_rules(root: &Path, rules: &ScanRules) -> Result<()> {
+    if !rules.include.is_empty() || !rules.exclude.is_empty() {
+        overrides(root, rules)?;
+    }
+    Ok(())
 }
 
 fn overrides(root: &Path, rules: &ScanRules) -> Result<ignore::overrides::Override> {
@@ -265,19 +398,28 @@ fn mtime(meta: &std::fs::Metadata) -> (i64, u32) {
 }
 
 #[cfg(unix)]
-fn inode(meta: &std::fs::Metadata) -> u64 {
+fn ctime(meta: &std::fs::Metadata) -> (i64, u32) {
     use std::os::unix::fs::MetadataExt;
-    meta.ino()
+    (meta.ctime(), u32::try_from(meta.ctime_nsec()).unwrap_or(0))
 }
 
 #[cfg(not(unix))]
-fn inode(_meta: &std::fs::Metadata) -> u64 {
-    0
+fn ctime(_meta: &std::fs::Metadata) -> (i64, u32) {
+    (0, 0)
 }
 
-/// Size and modification time of an open or named file, to tell whether it changed.
-pub fn stamp(meta: &std::fs::Metadata) -> (u64, (i64, u32)) {
-    (meta.len(), mtime(meta))
+/// Whether the creator's user may read the file; the OS's words when not.
+#[cfg(unix)]
+fn readable(path: &Path) -> std::result::Result<(), String> {
+    rustix::fs::access(path, rustix::fs::Access::READ_OK).map_err(|e| match e {
+        rustix::io::Errno::ACCESS => "permission denied".to_owned(),
+        other => std::io::Error::from(other).to_string(),
+    })
+}
+
+#[cfg(not(unix))]
+fn readable(_path: &Path) -> std::result::Result<(), String> {
+    Ok(())
 }
 
 /// The path an `ignore` error is about, if it names one.

@@ -204,22 +204,21 @@ fn layout(root: &Path, options: &SealOptions, cancel: &CancelToken) -> Result<La
     })
 }
 
-/// Seals the folder `root` into `out`: writes `index.jsonl` there and returns what it sealed.
-/// The manifest is written by [`crate::manifest`] from the report.
+/// Seals the folder `root` into `staging`, a fresh folder: writes `index.jsonl` and, when anything
+/// changed, the new reseal cache there (both created exclusively), and returns what it sealed. The
+/// manifest is written by [`crate::manifest`] from the report; [`crate::dataset`] commits them.
 ///
 /// Files unchanged since the seal `previous` describes are not read again, and shards whose files
-/// are all unchanged are not streamed again. The new cache is written to `cache_dir`.
+/// are all unchanged are not streamed again.
 pub fn seal(
     root: &Path,
-    out: &Path,
+    staging: &Path,
     options: &SealOptions,
     previous: &ResealCache,
-    cache_dir: &Path,
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<SealReport> {
     let root = scan::resolve_folder(root)?;
-    prepare_output(&root, out)?;
     if options.shard_size == 0 {
         return Err(Error::InvalidShardSize);
     }
@@ -237,10 +236,8 @@ pub fn seal(
     let report_progress = |files: u64, bytes: u64| tally.add(files, bytes);
     report_progress(0, 0);
 
-    let index_path = out.join(INDEX_FILE);
-    // Written beside the old index and renamed over it at the end: readers see one or the other.
-    let index_tmp = out.join(format!("{INDEX_FILE}.tmp"));
-    let index_file = File::create(&index_tmp).map_err(|e| Error::from_io(&index_tmp, e))?;
+    let index_path = staging.join(INDEX_FILE);
+    let index_file = create_new(&index_path)?;
     let mut index = HashingWriter::new(BufWriter::new(index_file));
     let mut shards = Vec::with_capacity(plans.len());
     let mut media = std::collections::BTreeMap::<String, MediaCount>::new();
@@ -273,7 +270,7 @@ pub fn seal(
         let mut new_cache = if unchanged {
             None
         } else {
-            Some(CacheWriter::create(cache_dir)?)
+            Some(CacheWriter::create(staging)?)
         };
         for (plan, streamed) in plans.iter().zip(streamed) {
             let files = &members[plan.files.clone()];
@@ -334,12 +331,11 @@ pub fn seal(
     }
     index.flush().map_err(|e| Error::from_io(&index_path, e))?;
     let (index_digest, index_size, writer) = index.finish();
-    drop(
-        writer
-            .into_inner()
-            .map_err(|e| Error::from_io(&index_tmp, e.into_error()))?,
-    );
-    std::fs::rename(&index_tmp, &index_path).map_err(|e| Error::from_io(&index_path, e))?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| Error::from_io(&index_path, e.into_error()))?;
+    file.sync_all()
+        .map_err(|e| Error::from_io(&index_path, e))?;
     progress.report(&event(
         Phase::Done,
         total_files,
@@ -365,17 +361,64 @@ pub fn seal(
     })
 }
 
-/// Refuses to write the dataset into the folder being sealed, and creates `out`.
-fn prepare_output(root: &Path, out: &Path) -> Result<()> {
-    std::fs::create_dir_all(out).map_err(|e| Error::from_io(out, e))?;
-    let out_abs = out.canonicalize().map_err(|e| Error::from_io(out, e))?;
-    if out_abs.starts_with(root) {
+/// Creates a new file, failing if anything (a file, a planted link) is already at `path`.
+pub(crate) fn create_new(path: &Path) -> Result<File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| Error::from_io(path, e))
+}
+
+/// The absolute form of a folder Hallmark will write to, worked out without creating it: the
+/// nearest existing ancestor with links resolved, then the rest as given. Refuses a folder inside
+/// `source` (or `source` itself), where the output would become part of the work.
+pub fn output_folder(source: &Path, out: &Path) -> Result<PathBuf> {
+    let invalid = |reason| Error::InvalidPath {
+        path: out.to_string_lossy().into_owned(),
+        reason,
+    };
+    if out.as_os_str().is_empty() {
+        return Err(invalid("the output folder is empty; name a folder"));
+    }
+    let absolute = std::path::absolute(out).map_err(|e| Error::from_io(out, e))?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    let resolved = loop {
+        match existing.canonicalize() {
+            Ok(found) => break found,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let (Some(parent), Some(name)) = (existing.parent(), existing.file_name()) else {
+                    return Err(invalid(
+                        "the output folder has `..` after a folder that does not exist yet",
+                    ));
+                };
+                rest.push(name);
+                existing = parent;
+            }
+            Err(e) => return Err(Error::from_io(existing, e)),
+        }
+    };
+    if !rest.is_empty() && !resolved.is_dir() {
+        return Err(Error::NotAFolder { path: resolved });
+    }
+    if rest
+        .iter()
+        .any(|n| n.as_encoded_bytes() == b".." || n.as_encoded_bytes() == b".")
+    {
+        return Err(invalid("the output folder has `..` after a folder that does not exist yet"));
+    }
+    let full = rest.iter().rev().fold(resolved, |path, name| path.join(name));
+    if full.exists() && !full.is_dir() {
+        return Err(Error::NotAFolder { path: full });
+    }
+    if full.starts_with(source) {
         return Err(Error::OutputInsideSource {
-            out: out_abs,
-            source_folder: root.to_path_buf(),
+            out: full,
+            source_folder: source.to_path_buf(),
         });
     }
-    Ok(())
+    Ok(full)
 }
 
 fn event(
@@ -537,7 +580,9 @@ fn stream_shard<W: Write>(
 }
 
 /// Copies one file's bytes into `out`, returning their SHA-256; fails if the file is not exactly
-/// as the scan saw it (size, modification time) before, during or after the read.
+/// the one the walk saw (same inode on the same device, size and times) before, during or after the
+/// read. The file is opened without following a link and without blocking on a FIFO, so a link or a
+/// pipe swapped in after the walk is refused instead of read.
 fn copy_file<W: Write>(
     full: &Path,
     seen: &FoundFile,
@@ -547,13 +592,12 @@ fn copy_file<W: Write>(
     let changed = || Error::ChangedWhileReading {
         path: full.to_path_buf(),
     };
-    let mut file = File::open(full).map_err(|e| Error::from_io(full, e))?;
-    let stamp = |f: &File| {
-        f.metadata()
-            .map(|m| scan::stamp(&m))
-            .map_err(|e| Error::from_io(full, e))
+    let (mut file, meta) = match crate::untrusted::open_regular(full) {
+        Ok(opened) => opened,
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => return Err(changed()),
+        Err(e) => return Err(Error::from_io(full, e)),
     };
-    if stamp(&file)? != (seen.size, seen.mtime) {
+    if !seen.is_as_seen(&meta) {
         return Err(changed());
     }
     let mut hasher = Sha256::new();
@@ -575,7 +619,8 @@ fn copy_file<W: Write>(
         .read(&mut buffer[..1])
         .map_err(|e| Error::from_io(full, e))?
         > 0;
-    if grew || stamp(&file)? != (seen.size, seen.mtime) {
+    let after = file.metadata().map_err(|e| Error::from_io(full, e))?;
+    if grew || !seen.is_as_seen(&after) {
         return Err(changed());
     }
     Ok(Sha256Digest(hasher.finalize().into()))
@@ -644,27 +689,33 @@ fn write_samples<W: Write>(
     Ok(())
 }
 
-/// Writes the shard files of a sealed dataset into `dir`, each named as the manifest's `contentUrl`.
+/// A shard export wrote or found in place.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExportedShard {
+    pub path: PathBuf,
+    pub size: u64,
+    /// False when the file was already there with exactly the sealed bytes.
+    pub written: bool,
+}
+
+/// Writes the shard files of a sealed dataset into `dir`, each named `<cid>.tar` from the digest
+/// the manifest gives (never a name copied from a file).
 ///
 /// The shards are generated again from the source folder (sealing kept no copy) and each must hash
-/// to the CID it was sealed with; a shard whose source changed since the seal is refused by name.
-/// Shards already in `dir` whose bytes hash to their sealed digest are left as they are.
-/// Returns the paths written.
+/// to the digest it was sealed with; a shard whose source changed since the seal is refused by name.
+/// A regular file already in `dir` whose bytes hash to the sealed digest is left as it is; a link
+/// or anything else there is replaced, never followed. `dir` may not be inside the source.
 pub fn export(
     root: &Path,
     options: &SealOptions,
-    sealed: &[SealedShard],
+    sealed: &[crate::manifest::ManifestShard],
     dir: &Path,
     progress: &dyn Progress,
     cancel: &CancelToken,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Vec<ExportedShard>> {
     let root = scan::resolve_folder(root)?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::from_io(dir, e))?;
+    let dir_abs = output_folder(&root, dir)?;
     let Layout { members, plans, .. } = layout(&root, options, cancel)?;
-    let total_files = members.len() as u64;
-    let total_bytes: u64 = members.iter().map(|m| m.file.size).sum();
-    let tally = Tally::new(progress, Phase::Exporting, total_files, total_bytes);
-    let report = |files: u64, bytes: u64| tally.add(files, bytes);
     if plans.len() != sealed.len() {
         return Err(Error::SourceChanged {
             source_folder: root,
@@ -675,52 +726,55 @@ pub fn export(
             ),
         });
     }
-    let written: Vec<Result<PathBuf>> = plans
+    std::fs::create_dir_all(&dir_abs).map_err(|e| Error::from_io(dir, e))?;
+    let total_files = members.len() as u64;
+    let total_bytes: u64 = members.iter().map(|m| m.file.size).sum();
+    let tally = Tally::new(progress, Phase::Exporting, total_files, total_bytes);
+    let report = |files: u64, bytes: u64| tally.add(files, bytes);
+    let written: Vec<Result<ExportedShard>> = plans
         .par_iter()
         .zip(sealed)
         .map(|(plan, expected)| {
-            let target = dir.join(&expected.name);
-            // A shard already there is kept only if its bytes hash to the sealed digest.
-            let intact = File::open(&target)
-                .and_then(Sha256Digest::of_reader)
-                .is_ok_and(|(digest, size)| {
-                    size == expected.size && digest.hex() == expected.sha256
+            let name = format!("{}.tar", expected.cid);
+            let target = dir_abs.join(&name);
+            let files = &members[plan.files.clone()];
+            if is_intact(&target, expected) {
+                report(files.len() as u64, files.iter().map(|m| m.file.size).sum());
+                return Ok(ExportedShard {
+                    path: target,
+                    size: expected.size,
+                    written: false,
                 });
-            if intact {
-                report(
-                    plan.files.len() as u64,
-                    members[plan.files.clone()]
-                        .iter()
-                        .map(|m| m.file.size)
-                        .sum(),
-                );
-                return Ok(target);
             }
-            let partial = dir.join(format!("{}.partial", expected.name));
-            let file = File::create(&partial).map_err(|e| Error::from_io(&partial, e))?;
-            let (streamed, writer) = stream_shard(
-                &root,
-                &members[plan.files.clone()],
-                BufWriter::new(file),
-                cancel,
-                &report,
-            )?;
-            let file = writer
+            // Created exclusively under a random name: a planted link is never written through.
+            let partial = tempfile::Builder::new()
+                .prefix(&format!(".{name}."))
+                .suffix(".partial")
+                .tempfile_in(&dir_abs)
+                .map_err(|e| Error::from_io(&dir_abs, e))?;
+            let (streamed, writer) =
+                stream_shard(&root, files, BufWriter::new(partial), cancel, &report)?;
+            let partial = writer
                 .into_inner()
-                .map_err(|e| Error::from_io(&partial, e.into_error()))?;
-            file.sync_all().map_err(|e| Error::from_io(&partial, e))?;
+                .map_err(|e| Error::from_io(&target, e.into_error()))?;
+            partial
+                .as_file()
+                .sync_all()
+                .map_err(|e| Error::from_io(&target, e))?;
             if streamed.digest.hex() != expected.sha256 {
-                let _ = std::fs::remove_file(&partial);
                 return Err(Error::SourceChanged {
                     source_folder: root.clone(),
-                    detail: format!(
-                        "shard {} no longer has the bytes it was sealed with",
-                        expected.name
-                    ),
+                    detail: format!("shard {name} no longer has the bytes it was sealed with"),
                 });
             }
-            std::fs::rename(&partial, &target).map_err(|e| Error::from_io(&target, e))?;
-            Ok(target)
+            partial
+                .persist(&target)
+                .map_err(|e| Error::from_io(&target, e.error))?;
+            Ok(ExportedShard {
+                path: target,
+                size: streamed.len,
+                written: true,
+            })
         })
         .collect();
     let written = written.into_iter().collect::<Result<Vec<_>>>()?;
@@ -732,6 +786,15 @@ pub fn export(
         Some(total_bytes),
     ));
     Ok(written)
+}
+
+/// Whether `path` is a regular file (not a link) of the expected size whose bytes hash to the digest.
+fn is_intact(path: &Path, expected: &crate::manifest::ManifestShard) -> bool {
+    match crate::untrusted::open_regular(path) {
+        Ok((file, meta)) if meta.len() == expected.size => Sha256Digest::of_reader(file)
+            .is_ok_and(|(digest, size)| size == expected.size && digest.hex() == expected.sha256),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -753,7 +816,7 @@ mod tests {
         dir
     }
 
-    /// Seals with no previous seal to reuse.
+    /// Seals with no previous seal to reuse, into `out` (a fresh folder).
     fn seal_fresh(
         root: &Path,
         out: &Path,
@@ -761,16 +824,27 @@ mod tests {
         progress: &dyn Progress,
         cancel: &CancelToken,
     ) -> Result<SealReport> {
-        let cache_dir = out.join(".cache-test");
         seal(
             root,
             out,
             options,
             &ResealCache::default(),
-            &cache_dir,
             progress,
             cancel,
         )
+    }
+
+    fn manifest_shards(report: &SealReport) -> Vec<crate::manifest::ManifestShard> {
+        report
+            .shards
+            .iter()
+            .map(|s| crate::manifest::ManifestShard {
+                name: s.name.clone(),
+                cid: s.cid.clone(),
+                sha256: s.sha256.clone(),
+                size: s.size,
+            })
+            .collect()
     }
 
     fn opts(shard_size: u64) -> SealOptions {
@@ -819,21 +893,26 @@ mod tests {
     }
 
     #[test]
-    fn refuses_to_write_into_the_folder_being_sealed_and_a_zero_shard_size() {
+    fn refuses_an_output_inside_the_folder_being_sealed_without_creating_it() {
         let src = folder();
-        let err = seal_fresh(
-            src.path(),
-            &src.path().join("out"),
-            &opts(4096),
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap_err();
-        assert!(matches!(err, Error::OutputInsideSource { .. }), "{err}");
-        assert!(
-            err.to_string()
-                .contains("choose an output folder outside it")
-        );
+        let root = scan::resolve_folder(src.path()).unwrap();
+        for inside in [root.join("out"), root.join("new/deeper"), root.clone()] {
+            let err = output_folder(&root, &inside).unwrap_err();
+            assert!(matches!(err, Error::OutputInsideSource { .. }), "{err}");
+            assert!(err.to_string().contains("choose an output folder outside it"));
+        }
+        assert!(!root.join("out").exists() && !root.join("new").exists());
+        // Through `..` after a folder that does not exist yet: refused rather than guessed.
+        let err = output_folder(&root, &root.join("nope/../../x")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        let elsewhere = tempfile::tempdir().unwrap();
+        let fine = output_folder(&root, &elsewhere.path().join("a/b")).unwrap();
+        assert!(fine.ends_with("a/b") && !fine.exists());
+    }
+
+    #[test]
+    fn refuses_a_zero_shard_size() {
+        let src = folder();
         let out = tempfile::tempdir().unwrap();
         let err = seal_fresh(
             src.path(),
@@ -851,13 +930,8 @@ mod tests {
         let src = folder();
         let path = src.path().join("03.txt");
         let meta = std::fs::metadata(&path).unwrap();
-        let (size, mtime) = scan::stamp(&meta);
-        let seen = FoundFile {
-            rel: "03.txt".into(),
-            size,
-            mtime: (mtime.0 - 10, mtime.1),
-            inode: 0,
-        };
+        let mut seen = FoundFile::new("03.txt".into(), &meta);
+        seen.mtime.0 -= 10;
         let err = copy_file(&path, &seen, &mut io::sink(), &mut [0; 64]).unwrap_err();
         assert!(matches!(err, Error::ChangedWhileReading { .. }), "{err}");
         assert!(
@@ -865,12 +939,8 @@ mod tests {
                 .contains("03.txt changed while it was being read")
         );
         // Shorter than scanned: the read runs out early.
-        let seen = FoundFile {
-            rel: "03.txt".into(),
-            size: size + 5,
-            mtime,
-            inode: 0,
-        };
+        let mut seen = FoundFile::new("03.txt".into(), &meta);
+        seen.size += 5;
         assert!(matches!(
             copy_file(&path, &seen, &mut io::sink(), &mut [0; 64]),
             Err(Error::ChangedWhileReading { .. })
@@ -893,26 +963,27 @@ mod tests {
         let written = export(
             src.path(),
             &opts(4096),
-            &report.shards,
+            &manifest_shards(&report),
             shards.path(),
             &NoProgress,
             &CancelToken::new(),
         )
         .unwrap();
-        for (path, shard) in written.iter().zip(&report.shards) {
-            let bytes = std::fs::read(path).unwrap();
+        for (done, shard) in written.iter().zip(&report.shards) {
+            assert!(done.written);
+            let bytes = std::fs::read(&done.path).unwrap();
             assert_eq!(Sha256Digest::of(&bytes).hex(), shard.sha256);
             assert_eq!(bytes.len() as u64, shard.size);
         }
         // A shard already there with the right size but wrong bytes is written again, not trusted.
-        let first = &written[0];
+        let first = &written[0].path;
         let mut bytes = std::fs::read(first).unwrap();
         bytes[700] ^= 0xff;
         std::fs::write(first, &bytes).unwrap();
         export(
             src.path(),
             &opts(4096),
-            &report.shards,
+            &manifest_shards(&report),
             shards.path(),
             &NoProgress,
             &CancelToken::new(),
@@ -923,13 +994,62 @@ mod tests {
             report.shards[0].sha256
         );
 
+        // A link planted where a shard goes is replaced, never written through; a FIFO is not
+        // waited on.
+        #[cfg(unix)]
+        {
+            let victim = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(victim.path(), b"precious").unwrap();
+            std::fs::remove_file(first).unwrap();
+            std::os::unix::fs::symlink(victim.path(), first).unwrap();
+            let second = &written[1].path;
+            std::fs::remove_file(second).unwrap();
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                second,
+                rustix::fs::FileType::Fifo,
+                rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+                0,
+            )
+            .unwrap();
+            export(
+                src.path(),
+                &opts(4096),
+                &manifest_shards(&report),
+                shards.path(),
+                &NoProgress,
+                &CancelToken::new(),
+            )
+            .unwrap();
+            assert_eq!(std::fs::read(victim.path()).unwrap(), b"precious");
+            for (path, shard) in [(first, &report.shards[0]), (second, &report.shards[1])] {
+                let meta = std::fs::symlink_metadata(path).unwrap();
+                assert!(meta.is_file(), "{} is a regular file again", path.display());
+                let bytes = std::fs::read(path).unwrap();
+                assert_eq!(Sha256Digest::of(&bytes).hex(), shard.sha256);
+            }
+        }
+
+        // Into the folder being exported from: refused before anything is written.
+        let err = export(
+            src.path(),
+            &opts(4096),
+            &manifest_shards(&report),
+            &src.path().join("shards"),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::OutputInsideSource { .. }), "{err}");
+        assert!(!src.path().join("shards").exists());
+
         // Same size, new bytes: the layout is unchanged but one shard's hash is not.
         std::fs::write(src.path().join("05.txt"), vec![b'z'; 700 * 5 + 1]).unwrap();
         let again = tempfile::tempdir().unwrap();
         let err = export(
             src.path(),
             &opts(4096),
-            &report.shards,
+            &manifest_shards(&report),
             again.path(),
             &NoProgress,
             &CancelToken::new(),

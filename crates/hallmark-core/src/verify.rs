@@ -3,14 +3,17 @@
 //! Each difference is reported precisely (which file, which field, expected and found) rather than
 //! stopping at the first, so a creator sees everything that changed in one run.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::dataset::{self, SealState};
+use crate::dataset::{self, SealState, SignatureState};
 use crate::digest::Sha256Digest;
-use crate::manifest::MANIFEST_FILE;
+use crate::manifest::{self, MANIFEST_FILE, ManifestFacts};
+use crate::scan::{Found, FoundFile};
+use crate::untrusted;
 use crate::progress::{CancelToken, Phase, Progress, ProgressEvent};
 use crate::seal::{INDEX_FILE, IndexedFile, IndexedSample};
 use crate::{Error, Result};
@@ -23,7 +26,7 @@ const BATCH: usize = 1024;
 pub struct Difference {
     /// The file it is about (relative to the source folder, or the name of a dataset file).
     pub path: String,
-    /// What differs: `sha256`, `size`, `presence`, `index`, `manifest`.
+    /// What differs: `sha256`, `size`, `presence`, `path`, `index`, `manifest`, `license`, …
     pub field: &'static str,
     pub expected: String,
     pub found: String,
@@ -40,12 +43,15 @@ impl std::fmt::Display for Difference {
 }
 
 /// What a verification found.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
     /// The did:key that signed `credential.json`, when it is there and its proof verifies.
     pub signer: Option<String>,
     /// Whether the dataset has a credential at all.
     pub signed: bool,
+    /// Signed, unsigned, or signed for an earlier seal (its credential was set aside: sign again).
+    pub signature: SignatureState,
     pub files_checked: u64,
     pub bytes_checked: u64,
     pub differences: Vec<Difference>,
@@ -58,9 +64,14 @@ impl VerifyReport {
     }
 }
 
-/// Checks the manifest and index in `out` against the seal's record; with `source`, every file of
-/// the index against the folder (content, size, files added or removed since); with `shards`, every
-/// shard file against its sealed SHA-256. `now` (an RFC 3339 date-time, passed in) is when the
+/// The longest index line read: one sample with thousands of files fits many times over.
+const MAX_INDEX_LINE: u64 = 16 << 20;
+
+/// Checks the dataset in `out`. What is signed is the truth: the credential (when there) names the
+/// manifest's and the index's exact bytes; the manifest gives the shards' digests. Hallmark's own
+/// state only says where the source is. With `source`, every file the index names is checked
+/// against the folder (content, size, files added or removed since); with `shards`, every shard
+/// file against the manifest's digest. `now` (an RFC 3339 date-time, passed in) is when the
 /// credential is judged.
 pub fn verify(
     out: &Path,
@@ -71,8 +82,15 @@ pub fn verify(
     cancel: &CancelToken,
 ) -> Result<VerifyReport> {
     let state = dataset::load_state(out)?;
-    let mut report = VerifyReport::default();
-    check_dataset_files(out, &state, &mut report)?;
+    let mut report = VerifyReport {
+        signer: None,
+        signed: false,
+        signature: dataset::signature_state(out),
+        files_checked: 0,
+        bytes_checked: 0,
+        differences: Vec::new(),
+    };
+    let facts = check_dataset_files(out, &state, &mut report)?;
     if let Some(credential) = crate::credential::check(out, now)? {
         report.signed = true;
         report.signer = credential.signer;
@@ -82,18 +100,18 @@ pub fn verify(
         check_source(out, source, &state, &mut report, progress, cancel)?;
     }
     if let Some(dir) = shards {
-        check_shards(dir, &state, &mut report, cancel)?;
+        check_shards(dir, &facts, &mut report, cancel)?;
     }
     Ok(report)
 }
 
 fn check_shards(
     dir: &Path,
-    state: &SealState,
+    facts: &ManifestFacts,
     report: &mut VerifyReport,
     cancel: &CancelToken,
 ) -> Result<()> {
-    let found: Vec<Option<Difference>> = state
+    let found: Vec<Option<Difference>> = facts
         .shards
         .par_iter()
         .map(|shard| {
@@ -109,14 +127,20 @@ fn check_shards(
                     found,
                 })
             };
-            match std::fs::File::open(&path) {
+            match untrusted::open_regular(&path) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => difference(
                     "presence",
                     "the shard file".into(),
                     format!("nothing at {}", path.display()),
                 ),
-                Err(e) => difference("presence", "a readable shard".into(), e.to_string()),
-                Ok(file) => match hash_reader(file) {
+                Err(e) => difference("presence", "a readable shard file".into(), e.to_string()),
+                // The size first: a file of another size is not read at all.
+                Ok((_, meta)) if meta.len() != shard.size => difference(
+                    "size",
+                    format!("{} bytes", shard.size),
+                    format!("{} bytes", meta.len()),
+                ),
+                Ok((file, _)) => match hash_reader(file.take(shard.size + 1)) {
                     Err(e) => {
                         difference("sha256", shard.sha256.clone(), format!("unreadable: {e}"))
                     }
@@ -143,49 +167,55 @@ fn hash_reader(reader: impl Read) -> std::io::Result<(String, u64)> {
     Sha256Digest::of_reader(reader).map(|(digest, size)| (digest.hex(), size))
 }
 
-fn check_dataset_files(out: &Path, state: &SealState, report: &mut VerifyReport) -> Result<()> {
-    let manifest_path = out.join(MANIFEST_FILE);
-    let manifest_bytes =
-        std::fs::read(&manifest_path).map_err(|e| Error::from_io(&manifest_path, e))?;
+/// Checks the manifest and index against each other and against the seal's record; returns the
+/// manifest's facts for the shard check.
+fn check_dataset_files(
+    out: &Path,
+    state: &SealState,
+    report: &mut VerifyReport,
+) -> Result<ManifestFacts> {
+    let (manifest_bytes, facts) = manifest::read_file(out)?;
     let manifest_digest = Sha256Digest::of(&manifest_bytes).hex();
     if manifest_digest != state.manifest_sha256 {
         report.differences.push(Difference {
             path: MANIFEST_FILE.into(),
             field: "sha256",
-            expected: state.manifest_sha256.clone(),
+            expected: format!("{} (as Hallmark sealed it)", state.manifest_sha256),
             found: manifest_digest,
         });
     }
-    let index_digest = Sha256Digest::of_file(&out.join(INDEX_FILE))?.hex();
-    if index_digest != state.index_sha256 {
-        report.differences.push(Difference {
-            path: INDEX_FILE.into(),
-            field: "sha256",
-            expected: state.index_sha256.clone(),
-            found: index_digest.clone(),
-        });
-    }
+    let index_path = out.join(INDEX_FILE);
+    let (index, _) = untrusted::open_regular(&index_path).map_err(|e| untrusted::io_error(&index_path, e))?;
+    let (index_digest, _) =
+        hash_reader(index).map_err(|e| Error::from_io(&index_path, e))?;
     // The index the manifest names must be the index on disk.
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&manifest_bytes).map_err(|e| Error::Damaged {
-            path: manifest_path.clone(),
-            detail: e.to_string(),
-        })?;
-    let named = manifest["distribution"]
-        .as_array()
-        .and_then(|d| d.iter().find(|o| o["contentUrl"] == INDEX_FILE))
-        .and_then(|o| o["sha256"].as_str())
-        .unwrap_or_default()
-        .to_owned();
-    if named != index_digest {
+    if facts.index_sha256 != index_digest {
         report.differences.push(Difference {
             path: INDEX_FILE.into(),
             field: "manifest",
-            expected: format!("the sha256 croissant.json gives ({named})"),
+            expected: format!("the sha256 croissant.json gives ({})", facts.index_sha256),
             found: index_digest,
         });
     }
-    Ok(())
+    Ok(facts)
+}
+
+/// Reads one line of at most `max` bytes into `line` (without its newline); false at the end.
+fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>, max: u64) -> std::io::Result<bool> {
+    line.clear();
+    let n = reader.take(max + 1).read_until(b'\n', line)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    } else if n as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a line is longer than {max} bytes"),
+        ));
+    }
+    Ok(true)
 }
 
 fn check_source(
@@ -197,15 +227,28 @@ fn check_source(
     cancel: &CancelToken,
 ) -> Result<()> {
     let root = crate::scan::resolve_folder(source)?;
+    // The folder as it is now, by a walk that never follows a link: only a regular file the walk
+    // found is ever opened, so an index path cannot lead out of the folder or into a device.
+    let mut present: HashMap<PathBuf, FoundFile> = HashMap::new();
+    crate::scan::walk(&root, &state.options.rules, cancel, |found| {
+        if let Found::File(f) = found {
+            present.insert(f.rel.clone(), f);
+        }
+    })?;
     let index_path = out.join(INDEX_FILE);
-    let file = std::fs::File::open(&index_path).map_err(|e| Error::from_io(&index_path, e))?;
-    let mut indexed = std::collections::HashSet::new();
-    let mut batch: Vec<IndexedFile> = Vec::with_capacity(BATCH);
-    let flush = |batch: &mut Vec<IndexedFile>, report: &mut VerifyReport| -> Result<()> {
+    let (file, _) =
+        untrusted::open_regular(&index_path).map_err(|e| untrusted::io_error(&index_path, e))?;
+    let mut reader = BufReader::new(file);
+    let mut batch: Vec<(IndexedFile, Option<FoundFile>)> = Vec::with_capacity(BATCH);
+    let flush = |batch: &mut Vec<(IndexedFile, Option<FoundFile>)>,
+                 report: &mut VerifyReport|
+     -> Result<()> {
         cancel.check()?;
-        let found: Vec<Option<Difference>> =
-            batch.par_iter().map(|f| check_file(&root, f)).collect();
-        for (f, difference) in batch.iter().zip(found) {
+        let found: Vec<Option<Difference>> = batch
+            .par_iter()
+            .map(|(f, seen)| check_file(&root, f, seen.as_ref()))
+            .collect();
+        for ((f, _), difference) in batch.iter().zip(found) {
             report.files_checked += 1;
             report.bytes_checked += f.size;
             report.differences.extend(difference);
@@ -221,15 +264,30 @@ fn check_source(
         batch.clear();
         Ok(())
     };
-    for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| Error::from_io(&index_path, e))?;
-        let sample: IndexedSample = serde_json::from_str(&line).map_err(|e| Error::Damaged {
-            path: index_path.clone(),
-            detail: format!("line {}: {e}", n + 1),
-        })?;
+    let damaged = |n: usize, detail: String| Error::Damaged {
+        path: index_path.clone(),
+        detail: format!("line {n}: {detail}"),
+    };
+    let mut line = Vec::new();
+    let mut n = 0;
+    while read_line(&mut reader, &mut line, MAX_INDEX_LINE).map_err(|e| damaged(n + 1, e.to_string()))? {
+        n += 1;
+        let sample: IndexedSample =
+            serde_json::from_slice(&line).map_err(|e| damaged(n, e.to_string()))?;
         for f in sample.files {
-            indexed.insert(source_path(&f));
-            batch.push(f);
+            let seen = match source_path(&f) {
+                Ok(rel) => present.remove(&rel),
+                Err(reason) => {
+                    report.differences.push(Difference {
+                        path: f.path.clone(),
+                        field: "path",
+                        expected: "a path inside the folder".into(),
+                        found: format!("{reason}; the index was changed"),
+                    });
+                    continue;
+                }
+            };
+            batch.push((f, seen));
         }
         if batch.len() >= BATCH {
             flush(&mut batch, report)?;
@@ -238,33 +296,40 @@ fn check_source(
     flush(&mut batch, report)?;
 
     // Files the folder has now that the seal does not.
-    crate::scan::walk(&root, &state.options.rules, cancel, |found| {
-        if let crate::scan::Found::File(f) = found
-            && !indexed.contains(&f.rel)
-        {
-            report.differences.push(Difference {
-                path: f.rel.to_string_lossy().into_owned(),
-                field: "presence",
-                expected: "not in the sealed dataset".into(),
-                found: "a file added since the seal".into(),
-            });
-        }
-    })?;
+    let mut added: Vec<PathBuf> = present.into_keys().collect();
+    added.sort();
+    for rel in added {
+        report.differences.push(Difference {
+            path: rel.to_string_lossy().into_owned(),
+            field: "presence",
+            expected: "not in the sealed dataset".into(),
+            found: "a file added since the seal".into(),
+        });
+    }
     Ok(())
 }
 
-/// The file's path relative to the source, from its exact bytes when the index has them.
-fn source_path(f: &IndexedFile) -> PathBuf {
+/// The file's path relative to the source, from its exact bytes when the index has them, checked
+/// to stay inside the folder.
+fn source_path(f: &IndexedFile) -> std::result::Result<PathBuf, &'static str> {
     #[cfg(unix)]
-    if let Some(bytes) = f.path_hex.as_deref().and_then(|h| hex::decode(h).ok()) {
-        use std::os::unix::ffi::OsStrExt;
-        return PathBuf::from(std::ffi::OsStr::from_bytes(&bytes));
-    }
-    PathBuf::from(&f.path)
+    let path = match f.path_hex.as_deref() {
+        Some(h) => {
+            use std::os::unix::ffi::OsStrExt;
+            let bytes = hex::decode(h).map_err(|_| "its pathHex is not hex")?;
+            PathBuf::from(std::ffi::OsStr::from_bytes(&bytes))
+        }
+        None => PathBuf::from(&f.path),
+    };
+    #[cfg(not(unix))]
+    let path = PathBuf::from(&f.path);
+    untrusted::relative_path(&path)?;
+    Ok(path)
 }
 
-fn check_file(root: &Path, f: &IndexedFile) -> Option<Difference> {
-    let path = root.join(source_path(f));
+/// Checks one indexed file against the walk's `seen` entry for its path (none: it is not there as a
+/// regular file), opening it only if it is still that very file.
+fn check_file(root: &Path, f: &IndexedFile, seen: Option<&FoundFile>) -> Option<Difference> {
     let difference = |field, expected: String, found: String| {
         Some(Difference {
             path: f.path.clone(),
@@ -273,18 +338,32 @@ fn check_file(root: &Path, f: &IndexedFile) -> Option<Difference> {
             found,
         })
     };
-    let file = match std::fs::File::open(&path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let Some(seen) = seen else {
+        return difference(
+            "presence",
+            "the file".into(),
+            "nothing: it was removed or renamed, or is no longer a regular file".into(),
+        );
+    };
+    if seen.size != f.size {
+        return difference(
+            "size",
+            format!("{} bytes", f.size),
+            format!("{} bytes", seen.size),
+        );
+    }
+    let file = match untrusted::open_regular(&root.join(&seen.rel)) {
+        Ok((file, meta)) if seen.is_as_seen(&meta) => file,
+        Ok(_) => {
             return difference(
                 "presence",
                 "the file".into(),
-                "nothing: it was removed or renamed".into(),
+                "another file: it changed while being checked".into(),
             );
         }
         Err(e) => return difference("presence", "a readable file".into(), e.to_string()),
     };
-    let (digest, size) = match hash_reader(file) {
+    let (digest, size) = match hash_reader(file.take(f.size + 1)) {
         Ok(found) => found,
         Err(e) => return difference("sha256", f.sha256.clone(), format!("unreadable: {e}")),
     };
@@ -325,6 +404,7 @@ mod tests {
             out.path(),
             &SealOptions::default(),
             &info,
+            crate::dataset::ResealPolicy::default(),
             &NoProgress,
             &CancelToken::new(),
         )
@@ -398,16 +478,16 @@ mod tests {
     fn shards_are_checked_by_hash_and_a_missing_one_is_named() {
         let (src, out) = sealed();
         let shards = tempfile::tempdir().unwrap();
-        let state = dataset::load_state(out.path()).unwrap();
-        crate::seal::export(
-            src.path(),
-            &state.options,
-            &state.shards,
+        let exported = dataset::export_shards(
+            out.path(),
             shards.path(),
+            None,
             &NoProgress,
             &CancelToken::new(),
         )
         .unwrap();
+        let _ = src;
+        let first = exported[0].path.file_name().unwrap().to_string_lossy().into_owned();
         let ok = verify(
             out.path(),
             None,
@@ -418,7 +498,7 @@ mod tests {
         )
         .unwrap();
         assert!(ok.is_valid(), "{:?}", ok.differences);
-        let shard = shards.path().join(&state.shards[0].name);
+        let shard = shards.path().join(&first);
         let mut bytes = std::fs::read(&shard).unwrap();
         bytes[600] ^= 0xff;
         std::fs::write(&shard, bytes).unwrap();
@@ -434,7 +514,7 @@ mod tests {
         assert_eq!(bad.differences.len(), 1);
         assert_eq!(
             (bad.differences[0].path.as_str(), bad.differences[0].field),
-            (state.shards[0].name.as_str(), "sha256")
+            (first.as_str(), "sha256")
         );
         std::fs::remove_file(&shard).unwrap();
         let gone = verify(
@@ -469,11 +549,128 @@ mod tests {
             .collect();
         assert_eq!(
             fields,
-            [
-                ("croissant.json", "sha256"),
-                ("index.jsonl", "sha256"),
-                ("index.jsonl", "manifest")
-            ]
+            [("croissant.json", "sha256"), ("index.jsonl", "manifest")]
         );
+    }
+
+    /// Signs the dataset in `out` with a new key.
+    fn sign(out: &Path) {
+        let key = crate::did::SigningIdentity::generate();
+        crate::credential::sign_dataset(out, &key, NOW).unwrap();
+    }
+
+    #[test]
+    fn a_tampered_shard_is_caught_even_when_the_unsigned_files_are_edited_to_match() {
+        let (_src, out) = sealed();
+        sign(out.path());
+        let shards = tempfile::tempdir().unwrap();
+        let exported = dataset::export_shards(
+            out.path(),
+            shards.path(),
+            None,
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        let shard = &exported[0].path;
+        let mut bytes = std::fs::read(shard).unwrap();
+        bytes[600] ^= 0xff;
+        let forged = Sha256Digest::of(&bytes);
+        let forged_name = format!("{}.tar", forged.cid());
+        std::fs::write(shards.path().join(&forged_name), &bytes).unwrap();
+        // The attacker rewrites the manifest and Hallmark's state to name the forged shard.
+        let old_name = shard.file_name().unwrap().to_string_lossy().into_owned();
+        let old_sha = Sha256Digest::of(&std::fs::read(shard).unwrap()).hex();
+        let manifest = out.path().join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&manifest)
+            .unwrap()
+            .replace(&old_name, &forged_name)
+            .replace(&old_sha, &forged.hex());
+        std::fs::write(&manifest, &text).unwrap();
+        let state_path = out.path().join(".hallmark/seal.json");
+        let mut state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+        state["manifestSha256"] = Sha256Digest::of(text.as_bytes()).hex().into();
+        std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
+        let report = verify(
+            out.path(),
+            None,
+            Some(shards.path()),
+            NOW,
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        assert!(!report.is_valid());
+        let fields: Vec<_> = report.differences.iter().map(|d| d.field).collect();
+        assert!(fields.contains(&"digestSRI"), "the signed manifest digest catches it: {fields:?}");
+        assert!(fields.contains(&"shardsMerkleRoot"), "{fields:?}");
+    }
+
+    #[test]
+    fn a_hostile_index_cannot_make_verify_read_outside_the_folder_or_hang() {
+        let (src, out) = sealed();
+        let index = out.path().join(INDEX_FILE);
+        let text = std::fs::read_to_string(&index).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let mut sample: IndexedSample = serde_json::from_str(&lines[0]).unwrap();
+        let template = sample.files[0].clone();
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(outside.path(), b"secret").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(outside.path(), src.path().join("link.txt")).unwrap();
+        let hostile = [
+            "/etc/passwd".to_owned(),
+            "/dev/zero".to_owned(),
+            "../../etc/passwd".to_owned(),
+            format!("{}", outside.path().display()),
+            "link.txt".to_owned(),
+        ];
+        sample.files = hostile
+            .iter()
+            .map(|p| IndexedFile {
+                path: p.clone(),
+                ..template.clone()
+            })
+            .collect();
+        lines[0] = serde_json::to_string(&sample).unwrap();
+        std::fs::write(&index, lines.join("\n") + "\n").unwrap();
+        let report = verify(
+            out.path(),
+            Some(src.path()),
+            None,
+            NOW,
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        for path in &hostile {
+            let found: Vec<_> = report
+                .differences
+                .iter()
+                .filter(|d| &d.path == path)
+                .map(|d| d.field)
+                .collect();
+            let expected = if path.starts_with('/') || path.starts_with("..") {
+                "path"
+            } else {
+                "presence"
+            };
+            assert_eq!(found, [expected], "{path}");
+        }
+        // A line without end is bounded, not read into memory for ever.
+        let mut long = vec![b'{'; (MAX_INDEX_LINE + 10) as usize];
+        long.push(b'\n');
+        std::fs::write(&index, long).unwrap();
+        let err = verify(
+            out.path(),
+            Some(src.path()),
+            None,
+            NOW,
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("longer than"), "{err}");
     }
 }

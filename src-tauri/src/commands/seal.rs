@@ -59,7 +59,16 @@ pub async fn seal_dataset(
     let progress = ChannelProgress::new(&job_id, on_progress);
     let source = PathBuf::from(&request.path);
     let (sealed, out) = tauri::async_runtime::spawn_blocking(move || {
-        dataset::seal_folder(&source, &out, &options, &info, &progress, &token).map(|s| (s, out))
+        dataset::seal_folder(
+            &source,
+            &out,
+            &options,
+            &info,
+            dataset::ResealPolicy::default(),
+            &progress,
+            &token,
+        )
+        .map(|s| (s, out))
     })
     .await
     .map_err(IpcError::internal)??;
