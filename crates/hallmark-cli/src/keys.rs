@@ -265,6 +265,20 @@ pub fn sign(
     file: Option<&Path>,
     json: bool,
 ) -> anyhow::Result<()> {
+    // The terms are shown before the key is opened: what is signed is what the creator reads here.
+    let (_, facts) = hallmark_core::manifest::read_file(out_dir)
+        .with_context(|| format!("cannot sign the dataset in {}", out_dir.display()))?;
+    if !json {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "signing {} {}", facts.name, facts.version)?;
+        writeln!(out, "  license: {}", facts.license)?;
+        writeln!(
+            out,
+            "  terms:   {}",
+            hallmark_core::manifest::consent_in_words(&facts.consent)
+        )?;
+        out.flush()?;
+    }
     let (record, key) = open(did, file)?;
     let path = credential::sign_dataset(out_dir, &key, &now())
         .with_context(|| format!("cannot sign the dataset in {}", out_dir.display()))?;

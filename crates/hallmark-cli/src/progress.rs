@@ -3,9 +3,14 @@
 use hallmark_core::progress::{Progress, ProgressEvent};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
-/// A spinner (or a bar once totals are known) on standard error; hidden when quiet or not a terminal.
+/// A spinner while totals are unknown (the walk), then a bar of bytes with totals, rate and ETA;
+/// on standard error, hidden when quiet or not a terminal.
 #[derive(Debug)]
-pub struct Bar(ProgressBar);
+pub struct Bar {
+    bar: ProgressBar,
+    /// Whether the bar style (with totals) is in use yet.
+    measured: std::sync::atomic::AtomicBool,
+}
 
 impl Bar {
     pub fn new(hidden: bool, label: &'static str) -> Self {
@@ -18,22 +23,45 @@ impl Bar {
             bar.set_style(style);
         }
         bar.set_prefix(label);
-        Self(bar)
+        Self {
+            bar,
+            measured: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     pub fn finish(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
     }
 }
 
 impl Progress for Bar {
     fn report(&self, event: &ProgressEvent) {
-        self.0.set_message(format!(
-            "{} files, {}",
-            event.items_done,
-            HumanBytes(event.bytes_done)
-        ));
-        self.0.tick();
+        match (event.items_total, event.bytes_total) {
+            (Some(files), Some(bytes)) => {
+                if !self
+                    .measured
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    let template = "{prefix} [{bar:30}] {bytes}/{total_bytes} {msg} {binary_bytes_per_sec}, {eta} left";
+                    if let Ok(style) = ProgressStyle::with_template(template) {
+                        self.bar.set_style(style.progress_chars("=> "));
+                    }
+                    self.bar.reset_eta();
+                }
+                self.bar.set_length(bytes);
+                self.bar.set_position(event.bytes_done);
+                self.bar
+                    .set_message(format!("({} of {files} files)", event.items_done));
+            }
+            _ => {
+                self.bar.set_message(format!(
+                    "{} files, {}",
+                    event.items_done,
+                    HumanBytes(event.bytes_done)
+                ));
+                self.bar.tick();
+            }
+        }
     }
 }
 

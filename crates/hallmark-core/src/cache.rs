@@ -149,7 +149,9 @@ impl ResealCache {
                     cache.files.insert(path_from_hex(p)?, (stamp, digest));
                 }
                 (None, Some(k)) => {
-                    cache.shards.insert(Sha256Digest::from_hex(k)?, (digest, entry.s));
+                    cache
+                        .shards
+                        .insert(Sha256Digest::from_hex(k)?, (digest, entry.s));
                 }
                 _ => return None,
             }

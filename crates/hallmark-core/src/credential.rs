@@ -11,11 +11,11 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::dataset;
-use crate::manifest::{self, ManifestFacts};
 use crate::did::{PublicIdentity, SigningIdentity};
 use crate::digest::Sha256Digest;
 use crate::integrity;
 use crate::manifest::MANIFEST_FILE;
+use crate::manifest::{self, ManifestFacts};
 use crate::seal::INDEX_FILE;
 use crate::verify::Difference;
 use crate::{Error, Result};
@@ -97,7 +97,9 @@ pub fn sign_dataset(out: &Path, key: &SigningIdentity, now: &str) -> Result<Path
     let mut bytes = serde_json::to_vec_pretty(&signed).unwrap_or_default();
     bytes.push(b'\n');
     dataset::write_atomic(out, CREDENTIAL_FILE, &bytes)?;
-    let stale = out.join(dataset::STATE_DIR).join(dataset::STALE_CREDENTIAL_FILE);
+    let stale = out
+        .join(dataset::STATE_DIR)
+        .join(dataset::STALE_CREDENTIAL_FILE);
     match std::fs::remove_file(&stale) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             return Err(Error::from_io(&stale, e));
@@ -325,7 +327,11 @@ mod tests {
             bytes[i] = original;
             std::fs::write(&path, &bytes).unwrap();
             assert!(
-                check(out.path(), "2026-11-23T10:00:00Z").unwrap().unwrap().differences.is_empty(),
+                check(out.path(), "2026-11-23T10:00:00Z")
+                    .unwrap()
+                    .unwrap()
+                    .differences
+                    .is_empty(),
                 "restored"
             );
             found

@@ -196,11 +196,13 @@ fn signature_after(out: &Path, manifest: &str, index: &str) -> Result<SignatureA
             .and_then(|(file, _)| Sha256Digest::of_reader(file).ok())
             .is_some_and(|(found, _)| found.hex() == digest)
     };
-    Ok(if same(MANIFEST_FILE, manifest) && same(INDEX_FILE, index) {
-        SignatureAfterSeal::StillValid
-    } else {
-        SignatureAfterSeal::MovedAside
-    })
+    Ok(
+        if same(MANIFEST_FILE, manifest) && same(INDEX_FILE, index) {
+            SignatureAfterSeal::StillValid
+        } else {
+            SignatureAfterSeal::MovedAside
+        },
+    )
 }
 
 /// An output folder this seal created, removed again unless the seal commits.
@@ -550,7 +552,8 @@ mod tests {
             ResealPolicy::default(),
             &NoProgress,
             &CancelToken::new(),
-        ).unwrap()
+        )
+        .unwrap()
     }
 
     fn outputs(out: &Path) -> (Vec<u8>, Vec<u8>) {
@@ -821,7 +824,11 @@ mod tests {
         let src = folder();
         let out = tempfile::tempdir().unwrap();
         seal_into(src.path(), out.path(), &options());
-        let before = (outputs(out.path()), names(out.path()), names(&out.path().join(STATE_DIR)));
+        let before = (
+            outputs(out.path()),
+            names(out.path()),
+            names(&out.path().join(STATE_DIR)),
+        );
         std::fs::write(src.path().join("000.txt"), "changed").unwrap();
         let cancel = CancelToken::new();
         cancel.cancel();
@@ -836,7 +843,11 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, Error::Cancelled));
-        let after = (outputs(out.path()), names(out.path()), names(&out.path().join(STATE_DIR)));
+        let after = (
+            outputs(out.path()),
+            names(out.path()),
+            names(&out.path().join(STATE_DIR)),
+        );
         assert!(before == after, "{:?} / {:?}", before.2, after.2);
 
         // A first seal into a new folder that is cancelled removes the folder again.
@@ -891,8 +902,14 @@ mod tests {
         )
         .unwrap();
         assert!(report.is_valid(), "{:?}", report.differences);
-        assert!(outputs(out.path()) == new, "finished forward to the new seal");
-        assert_eq!(names(&out.path().join(STATE_DIR)), ["cache.jsonl", "seal.json"]);
+        assert!(
+            outputs(out.path()) == new,
+            "finished forward to the new seal"
+        );
+        assert_eq!(
+            names(&out.path().join(STATE_DIR)),
+            ["cache.jsonl", "seal.json"]
+        );
 
         // A crash half-way through the moves (the index already moved): finished forward too.
         std::fs::write(src.path().join("118.txt"), "take 118, second attempt").unwrap();
@@ -902,22 +919,40 @@ mod tests {
         let staged = std::fs::read_dir(out.path().join(STATE_DIR))
             .unwrap()
             .map(|e| e.unwrap().path())
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(STAGING_PREFIX))
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(STAGING_PREFIX)
+            })
             .unwrap();
         std::fs::rename(staged.join(INDEX_FILE), out.path().join(INDEX_FILE)).unwrap();
         let cold = tempfile::tempdir().unwrap();
         seal_into(src.path(), cold.path(), &options());
         let new = outputs(cold.path());
         load_state(out.path()).unwrap();
-        assert!(outputs(out.path()) == new, "finished forward to the new seal");
-        assert_eq!(names(&out.path().join(STATE_DIR)), ["cache.jsonl", "seal.json"]);
+        assert!(
+            outputs(out.path()) == new,
+            "finished forward to the new seal"
+        );
+        assert_eq!(
+            names(&out.path().join(STATE_DIR)),
+            ["cache.jsonl", "seal.json"]
+        );
 
         // A staging folder without a record (a crash before the commit) is swept away.
         std::fs::create_dir(out.path().join(STATE_DIR).join("seal-half")).unwrap();
-        std::fs::write(out.path().join(STATE_DIR).join("seal-half/index.jsonl"), "x").unwrap();
+        std::fs::write(
+            out.path().join(STATE_DIR).join("seal-half/index.jsonl"),
+            "x",
+        )
+        .unwrap();
         load_state(out.path()).unwrap();
         assert!(outputs(out.path()) == new);
-        assert_eq!(names(&out.path().join(STATE_DIR)), ["cache.jsonl", "seal.json"]);
+        assert_eq!(
+            names(&out.path().join(STATE_DIR)),
+            ["cache.jsonl", "seal.json"]
+        );
 
         // A record naming anything but a staging folder is refused, and nothing is moved.
         write_atomic(
@@ -968,14 +1003,18 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let victim = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(victim.path(), b"precious").unwrap();
-        for name in [INDEX_FILE, MANIFEST_FILE, "index.jsonl.tmp", "croissant.tmp"] {
+        for name in [
+            INDEX_FILE,
+            MANIFEST_FILE,
+            "index.jsonl.tmp",
+            "croissant.tmp",
+        ] {
             std::os::unix::fs::symlink(victim.path(), out.path().join(name)).unwrap();
         }
         seal_into(src.path(), out.path(), &options());
         let key = crate::did::SigningIdentity::generate();
         std::os::unix::fs::symlink(victim.path(), out.path().join(CREDENTIAL_FILE)).unwrap();
-        std::os::unix::fs::symlink(victim.path(), out.path().join("credential.json.tmp"))
-            .unwrap();
+        std::os::unix::fs::symlink(victim.path(), out.path().join("credential.json.tmp")).unwrap();
         crate::credential::sign_dataset(out.path(), &key, "2026-11-23T10:00:00Z").unwrap();
         assert_eq!(std::fs::read(victim.path()).unwrap(), b"precious");
         for name in [INDEX_FILE, MANIFEST_FILE, CREDENTIAL_FILE] {
@@ -1008,8 +1047,20 @@ mod tests {
         let cache_path = out.path().join(STATE_DIR).join(CACHE_FILE);
         let cache = std::fs::read_to_string(&cache_path).unwrap();
         // A line of the wrong shape voids the whole cache.
-        std::fs::write(&cache_path, format!("{cache}{{\"p\":\"2e2e2f6574632f706173737764\",\"s\":1,\"h\":\"{}\"}}\n", "0".repeat(64))).unwrap();
-        assert_eq!(seal_into(src.path(), out.path(), &options()).report.files_hashed, 400);
+        std::fs::write(
+            &cache_path,
+            format!(
+                "{cache}{{\"p\":\"2e2e2f6574632f706173737764\",\"s\":1,\"h\":\"{}\"}}\n",
+                "0".repeat(64)
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            seal_into(src.path(), out.path(), &options())
+                .report
+                .files_hashed,
+            400
+        );
 
         // A well-formed lie is used by a plain reseal, ignored by --rehash, and caught by export.
         let lie = std::fs::read_to_string(&cache_path).unwrap();
@@ -1020,8 +1071,14 @@ mod tests {
         let lied = seal_into(src.path(), out.path(), &options());
         assert_eq!(lied.report.files_hashed, 0);
         let shards = tempfile::tempdir().unwrap();
-        let err = export_shards(out.path(), shards.path(), None, &NoProgress, &CancelToken::new())
-            .unwrap_err();
+        let err = export_shards(
+            out.path(),
+            shards.path(),
+            None,
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::SourceChanged { .. }), "{err}");
         assert!(!cache_path.exists(), "export discarded the cache that lied");
         let rehashed = seal_with(
@@ -1049,7 +1106,10 @@ mod tests {
             .set_modified(meta.modified().unwrap())
             .unwrap();
         let again = seal_into(src.path(), out.path(), &options());
-        assert!(again.report.files_hashed > 0, "the edited file was read again");
+        assert!(
+            again.report.files_hashed > 0,
+            "the edited file was read again"
+        );
         assert_ne!(again.report.shards, first.report.shards);
     }
 }

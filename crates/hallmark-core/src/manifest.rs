@@ -122,7 +122,12 @@ fn nearest_id(word: &str) -> Option<&'static str> {
     spdx::identifiers::LICENSES
         .iter()
         .filter(|l| spdx::license_id(l.name).is_some_and(|id| !id.is_deprecated()))
-        .map(|l| (strsim::jaro_winkler(&word, &l.name.to_ascii_lowercase()), l.name))
+        .map(|l| {
+            (
+                strsim::jaro_winkler(&word, &l.name.to_ascii_lowercase()),
+                l.name,
+            )
+        })
         .filter(|(score, _)| *score >= 0.85)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, name)| name)
@@ -137,7 +142,11 @@ pub fn normalize_license(expression: &str) -> Result<String> {
         let upper = word.to_ascii_uppercase();
         let normal = if matches!(upper.as_str(), "AND" | "OR" | "WITH") {
             upper
-        } else if word == "(" || word == ")" || word.starts_with("LicenseRef-") || word.starts_with("DocumentRef-") {
+        } else if word == "("
+            || word == ")"
+            || word.starts_with("LicenseRef-")
+            || word.starts_with("DocumentRef-")
+        {
             word.to_owned()
         } else {
             let (id, plus) = word.strip_suffix('+').map_or((word, ""), |w| (w, "+"));
@@ -286,8 +295,8 @@ fn rai_properties(rai: &ResponsibleAi, out: &mut serde_json::Map<String, Value>)
     }
 }
 
-/// The usage terms in plain words, as `usageInfo`.
-fn usage_info(consent: &Consent) -> String {
+/// The usage terms in plain words, as `usageInfo` and as every shell shows them.
+pub fn consent_in_words(consent: &Consent) -> String {
     let mut text = format!(
         "AI training: {}. Generative AI training: {}. AI inference: {}. Data mining: {}.",
         consent.ai_training.words(),
@@ -430,7 +439,7 @@ pub fn build(report: &SealReport, info: &DatasetInfo) -> Result<Value> {
     manifest.insert("datePublished".into(), json!(info.date_published));
     manifest.insert("version".into(), json!(info.version));
     manifest.insert("keywords".into(), json!(info.keywords));
-    manifest.insert("usageInfo".into(), json!(usage_info(&info.consent)));
+    manifest.insert("usageInfo".into(), json!(consent_in_words(&info.consent)));
     manifest.insert(LICENSE_PROPERTY.into(), json!(info.license));
     manifest.insert(CONSENT_PROPERTY.into(), json!(info.consent));
     rai_properties(&info.rai, &mut manifest);
@@ -493,8 +502,8 @@ fn parse_size(text: Option<&str>) -> Option<u64> {
 /// Reads the facts of a manifest from its exact bytes; `path` names it in errors. Shard names
 /// are derived from their digests, and a `contentUrl` that is not that name is refused.
 pub fn read(bytes: &[u8], path: &Path) -> Result<ManifestFacts> {
-    let manifest: Value =
-        crate::json::from_slice(bytes, MAX_MANIFEST_BYTES as usize).map_err(|e| damaged(path, e.to_string()))?;
+    let manifest: Value = crate::json::from_slice(bytes, MAX_MANIFEST_BYTES as usize)
+        .map_err(|e| damaged(path, e.to_string()))?;
     let text = |key: &str| -> Result<String> {
         manifest[key]
             .as_str()
@@ -503,8 +512,13 @@ pub fn read(bytes: &[u8], path: &Path) -> Result<ManifestFacts> {
     };
     let license = text(LICENSE_PROPERTY)?;
     validate_license(&license).map_err(|e| damaged(path, e.to_string()))?;
-    let consent: Consent = serde_json::from_value(manifest[CONSENT_PROPERTY].clone())
-        .map_err(|e| damaged(path, format!("its {CONSENT_PROPERTY} is not consent terms: {e}")))?;
+    let consent: Consent =
+        serde_json::from_value(manifest[CONSENT_PROPERTY].clone()).map_err(|e| {
+            damaged(
+                path,
+                format!("its {CONSENT_PROPERTY} is not consent terms: {e}"),
+            )
+        })?;
     let distribution = manifest["distribution"]
         .as_array()
         .ok_or_else(|| damaged(path, "it has no distribution list"))?;

@@ -406,9 +406,14 @@ pub fn output_folder(source: &Path, out: &Path) -> Result<PathBuf> {
         .iter()
         .any(|n| n.as_encoded_bytes() == b".." || n.as_encoded_bytes() == b".")
     {
-        return Err(invalid("the output folder has `..` after a folder that does not exist yet"));
+        return Err(invalid(
+            "the output folder has `..` after a folder that does not exist yet",
+        ));
     }
-    let full = rest.iter().rev().fold(resolved, |path, name| path.join(name));
+    let full = rest
+        .iter()
+        .rev()
+        .fold(resolved, |path, name| path.join(name));
     if full.exists() && !full.is_dir() {
         return Err(Error::NotAFolder { path: full });
     }
@@ -899,7 +904,10 @@ mod tests {
         for inside in [root.join("out"), root.join("new/deeper"), root.clone()] {
             let err = output_folder(&root, &inside).unwrap_err();
             assert!(matches!(err, Error::OutputInsideSource { .. }), "{err}");
-            assert!(err.to_string().contains("choose an output folder outside it"));
+            assert!(
+                err.to_string()
+                    .contains("choose an output folder outside it")
+            );
         }
         assert!(!root.join("out").exists() && !root.join("new").exists());
         // Through `..` after a folder that does not exist yet: refused rather than guessed.

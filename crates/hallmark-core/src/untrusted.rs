@@ -103,7 +103,10 @@ pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
     if meta.len() > max {
         return Err(Error::Damaged {
             path: path.to_path_buf(),
-            detail: format!("it is {} bytes, more than the {max} such a file may have", meta.len()),
+            detail: format!(
+                "it is {} bytes, more than the {max} such a file may have",
+                meta.len()
+            ),
         });
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));

@@ -12,10 +12,10 @@ use rayon::prelude::*;
 use crate::dataset::{self, SealState, SignatureState};
 use crate::digest::Sha256Digest;
 use crate::manifest::{self, MANIFEST_FILE, ManifestFacts};
-use crate::scan::{Found, FoundFile};
-use crate::untrusted;
 use crate::progress::{CancelToken, Phase, Progress, ProgressEvent};
+use crate::scan::{Found, FoundFile};
 use crate::seal::{INDEX_FILE, IndexedFile, IndexedSample};
+use crate::untrusted;
 use crate::{Error, Result};
 
 /// How many files are hashed in one parallel batch.
@@ -185,9 +185,9 @@ fn check_dataset_files(
         });
     }
     let index_path = out.join(INDEX_FILE);
-    let (index, _) = untrusted::open_regular(&index_path).map_err(|e| untrusted::io_error(&index_path, e))?;
-    let (index_digest, _) =
-        hash_reader(index).map_err(|e| Error::from_io(&index_path, e))?;
+    let (index, _) =
+        untrusted::open_regular(&index_path).map_err(|e| untrusted::io_error(&index_path, e))?;
+    let (index_digest, _) = hash_reader(index).map_err(|e| Error::from_io(&index_path, e))?;
     // The index the manifest names must be the index on disk.
     if facts.index_sha256 != index_digest {
         report.differences.push(Difference {
@@ -270,7 +270,9 @@ fn check_source(
     };
     let mut line = Vec::new();
     let mut n = 0;
-    while read_line(&mut reader, &mut line, MAX_INDEX_LINE).map_err(|e| damaged(n + 1, e.to_string()))? {
+    while read_line(&mut reader, &mut line, MAX_INDEX_LINE)
+        .map_err(|e| damaged(n + 1, e.to_string()))?
+    {
         n += 1;
         let sample: IndexedSample =
             serde_json::from_slice(&line).map_err(|e| damaged(n, e.to_string()))?;
@@ -487,7 +489,12 @@ mod tests {
         )
         .unwrap();
         let _ = src;
-        let first = exported[0].path.file_name().unwrap().to_string_lossy().into_owned();
+        let first = exported[0]
+            .path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let ok = verify(
             out.path(),
             None,
@@ -541,7 +548,15 @@ mod tests {
         let mut bytes = std::fs::read(&index).unwrap();
         bytes[10] ^= 1;
         std::fs::write(&index, bytes).unwrap();
-        let report = verify(out.path(), None, None, NOW, &NoProgress, &CancelToken::new()).unwrap();
+        let report = verify(
+            out.path(),
+            None,
+            None,
+            NOW,
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
         let fields: Vec<_> = report
             .differences
             .iter()
@@ -603,7 +618,10 @@ mod tests {
         .unwrap();
         assert!(!report.is_valid());
         let fields: Vec<_> = report.differences.iter().map(|d| d.field).collect();
-        assert!(fields.contains(&"digestSRI"), "the signed manifest digest catches it: {fields:?}");
+        assert!(
+            fields.contains(&"digestSRI"),
+            "the signed manifest digest catches it: {fields:?}"
+        );
         assert!(fields.contains(&"shardsMerkleRoot"), "{fields:?}");
     }
 

@@ -89,15 +89,14 @@ pub async fn sign_sealed(
     let out = PathBuf::from(out);
     tauri::async_runtime::spawn_blocking(move || {
         hallmark_core::credential::sign_dataset(&out, &key, &now())?;
-        let report =
-            hallmark_core::verify::verify(
-                &out,
-                None,
-                None,
-                &now(),
-                &NoProgress,
-                &CancelToken::new(),
-            )?;
+        let report = hallmark_core::verify::verify(
+            &out,
+            None,
+            None,
+            &now(),
+            &NoProgress,
+            &CancelToken::new(),
+        )?;
         Ok::<_, hallmark_core::Error>(dto::Verdict::from(&report))
     })
     .await

@@ -5,7 +5,9 @@
 
 use std::process::Command;
 
-fn hallmark() -> Command {
+mod seal;
+
+pub fn hallmark() -> Command {
     Command::new(env!("CARGO_BIN_EXE_hallmark"))
 }
 
@@ -74,7 +76,7 @@ fn a_closed_pipe_is_a_clean_exit() {
     );
 }
 
-fn work_folder() -> tempfile::TempDir {
+pub fn work_folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..8 {
         std::fs::write(
@@ -101,6 +103,8 @@ fn seal_json_then_export_writes_shards_named_by_cid() {
             "Ana",
             "--shard-size",
             "4KiB",
+            "--allow",
+            "all",
         ])
         .arg(src.path())
         .arg("--out")
@@ -151,7 +155,15 @@ fn seal_names_a_bad_license_and_how_to_write_one() {
     let src = work_folder();
     let out = tempfile::tempdir().unwrap();
     let run = hallmark()
-        .args(["seal", "--license", "CC-BY-4", "--creator", "Ana"])
+        .args([
+            "seal",
+            "--license",
+            "CC-BY-4",
+            "--creator",
+            "Ana",
+            "--allow",
+            "all",
+        ])
         .arg(src.path())
         .arg("--out")
         .arg(out.path())
@@ -217,11 +229,13 @@ fn verify_exits_0_when_valid_and_1_naming_the_changed_file() {
     );
 }
 
-fn sealed_dataset() -> (tempfile::TempDir, tempfile::TempDir) {
+pub fn sealed_dataset() -> (tempfile::TempDir, tempfile::TempDir) {
     let src = work_folder();
     let out = tempfile::tempdir().unwrap();
     let seal = hallmark()
         .args(["seal", "-q", "--license", "CC-BY-4.0", "--creator", "Ana"])
+        .args(["--allow", "ai-training,data-mining"])
+        .args(["--forbid", "generative-training,inference"])
         .arg(src.path())
         .arg("--out")
         .arg(out.path())
