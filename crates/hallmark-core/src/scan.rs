@@ -548,4 +548,58 @@ mod tests {
         let err = walk(&root, &rules, &CancelToken::new(), |_| {}).unwrap_err();
         assert!(err.to_string().contains("\"a/[\""), "{err}");
     }
+
+    #[test]
+    fn nested_ignore_files_apply_below_their_folder_deepest_first() {
+        let dir = tree();
+        fs::write(dir.path().join(IGNORE_FILE), "*.cr2\n").unwrap();
+        fs::write(dir.path().join("a").join(IGNORE_FILE), "2.jpg\n!raw.cr2\n").unwrap();
+        let (found, _) = files(dir.path(), &ScanRules::default());
+        assert_eq!(found, ["a/1.jpg", "a/1.json", "a/raw.cr2", "notes.txt"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_ignore_file_that_is_a_link_a_fifo_or_huge_is_refused_not_read() {
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        fs::write(outside.path(), "*.jpg\n").unwrap();
+        let cases: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+            (
+                "symbolic link",
+                Box::new(|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap()),
+            ),
+            (
+                "symbolic link",
+                Box::new(|p: &Path| std::os::unix::fs::symlink(outside.path(), p).unwrap()),
+            ),
+            (
+                "not a regular file",
+                Box::new(|p: &Path| {
+                    rustix::fs::mknodat(
+                        rustix::fs::CWD,
+                        p,
+                        rustix::fs::FileType::Fifo,
+                        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+                        0,
+                    )
+                    .unwrap()
+                }),
+            ),
+            (
+                "bytes",
+                Box::new(|p: &Path| {
+                    fs::write(p, vec![b'#'; (MAX_IGNORE_FILE_BYTES + 1) as usize]).unwrap()
+                }),
+            ),
+        ];
+        for (says, plant) in cases {
+            let dir = tree();
+            plant(&dir.path().join("a").join(IGNORE_FILE));
+            let root = resolve_folder(dir.path()).unwrap();
+            let err = walk(&root, &ScanRules::default(), &CancelToken::new(), |_| {}).unwrap_err();
+            assert!(matches!(err, Error::IgnoreFile { .. }), "{err}");
+            assert!(err.to_string().contains(says), "{says}: {err}");
+            assert!(err.to_string().contains("a/.hallmarkignore"), "{err}");
+        }
+    }
 }

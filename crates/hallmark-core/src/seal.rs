@@ -1097,4 +1097,45 @@ mod tests {
             Some(hex::encode(b"caf\xe9.txt").as_str())
         );
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_swapped_for_a_link_or_a_fifo_after_the_walk_is_refused_not_followed() {
+        let src = folder();
+        let root = scan::resolve_folder(src.path()).unwrap();
+        let path = root.join("03.txt");
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let seen = FoundFile::new("03.txt".into(), &meta);
+        // Outside bytes of the same size, mtime copied: only the inode and the link give it away.
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(outside.path(), vec![b'x'; meta.len() as usize]).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(outside.path())
+            .unwrap()
+            .set_modified(meta.modified().unwrap())
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &path).unwrap();
+        let mut sink = Vec::new();
+        let err = copy_file(&path, &seen, &mut sink, &mut [0; 64]).unwrap_err();
+        assert!(matches!(err, Error::ChangedWhileReading { .. }), "{err}");
+        assert!(sink.is_empty(), "no outside byte was copied");
+        // A FIFO in its place: refused at once instead of waiting for a writer.
+        std::fs::remove_file(&path).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            0,
+        )
+        .unwrap();
+        let err = copy_file(&path, &seen, &mut sink, &mut [0; 64]).unwrap_err();
+        assert!(matches!(err, Error::ChangedWhileReading { .. }), "{err}");
+        // A hard link to another file of the same size and times is another inode: refused.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::hard_link(outside.path(), &path).unwrap();
+        assert!(copy_file(&path, &seen, &mut sink, &mut [0; 64]).is_err());
+    }
 }
