@@ -1193,7 +1193,10 @@ mod tests {
         ];
         let originals: Vec<Vec<u8>> = files
             .iter()
-            .map(|f| std::fs::read(f).unwrap_or_else(|_| br#"{"staging":"seal-x","credentialStale":true}"#.to_vec()))
+            .map(|f| {
+                std::fs::read(f)
+                    .unwrap_or_else(|_| br#"{"staging":"seal-x","credentialStale":true}"#.to_vec())
+            })
             .collect();
         let mut mutator = Mutator(0x9e37_79b9_7f4a_7c15);
         let shards = tempfile::tempdir().unwrap();
@@ -1213,7 +1216,13 @@ mod tests {
                     &NoProgress,
                     &CancelToken::new(),
                 );
-                let _ = export_shards(out.path(), shards.path(), None, &NoProgress, &CancelToken::new());
+                let _ = export_shards(
+                    out.path(),
+                    shards.path(),
+                    None,
+                    &NoProgress,
+                    &CancelToken::new(),
+                );
                 let _ = ResealCache::load(&state_dir);
                 // Put it back (the commit record goes away again) so the next file is mutated alone.
                 if file.ends_with(COMMIT_FILE) {

@@ -168,6 +168,15 @@ struct IgnoreFiles {
 }
 
 impl IgnoreFiles {
+    /// The ignore file that could not be used, if any, taken out of the shared state.
+    fn failure(shared: &Mutex<Self>) -> Option<Error> {
+        shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .error
+            .take()
+    }
+
     fn load(&mut self, dir: &Path) {
         if self.by_dir.contains_key(dir) || self.error.is_some() {
             return;
@@ -270,12 +279,7 @@ pub fn walk(
 
     for entry in builder.build() {
         cancel.check()?;
-        if let Some(e) = ignore_files
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .error
-            .take()
-        {
+        if let Some(e) = IgnoreFiles::failure(&ignore_files) {
             return Err(e);
         }
         let entry = match entry {
@@ -326,12 +330,7 @@ pub fn walk(
             visit(skipped(entry.into_path(), SkipReason::Special));
         }
     }
-    if let Some(e) = ignore_files
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .error
-        .take()
-    {
+    if let Some(e) = IgnoreFiles::failure(&ignore_files) {
         return Err(e);
     }
     let junk_dirs = std::mem::take(&mut *junk_dirs.lock().unwrap_or_else(|p| p.into_inner()));
@@ -563,7 +562,9 @@ mod tests {
     fn an_ignore_file_that_is_a_link_a_fifo_or_huge_is_refused_not_read() {
         let outside = tempfile::NamedTempFile::new().unwrap();
         fs::write(outside.path(), "*.jpg\n").unwrap();
-        let cases: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+        /// What an ignore file is replaced by, and the words the error must use.
+        type Plant<'a> = (&'a str, Box<dyn Fn(&Path) + 'a>);
+        let cases: Vec<Plant> = vec![
             (
                 "symbolic link",
                 Box::new(|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap()),
@@ -574,16 +575,7 @@ mod tests {
             ),
             (
                 "not a regular file",
-                Box::new(|p: &Path| {
-                    rustix::fs::mknodat(
-                        rustix::fs::CWD,
-                        p,
-                        rustix::fs::FileType::Fifo,
-                        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-                        0,
-                    )
-                    .unwrap()
-                }),
+                Box::new(|p: &Path| crate::untrusted::make_fifo(p)),
             ),
             (
                 "bytes",

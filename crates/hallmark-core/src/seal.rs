@@ -1012,14 +1012,7 @@ mod tests {
             std::os::unix::fs::symlink(victim.path(), first).unwrap();
             let second = &written[1].path;
             std::fs::remove_file(second).unwrap();
-            rustix::fs::mknodat(
-                rustix::fs::CWD,
-                second,
-                rustix::fs::FileType::Fifo,
-                rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-                0,
-            )
-            .unwrap();
+            crate::untrusted::make_fifo(second);
             export(
                 src.path(),
                 &opts(4096),
@@ -1123,14 +1116,7 @@ mod tests {
         assert!(sink.is_empty(), "no outside byte was copied");
         // A FIFO in its place: refused at once instead of waiting for a writer.
         std::fs::remove_file(&path).unwrap();
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &path,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-            0,
-        )
-        .unwrap();
+        crate::untrusted::make_fifo(&path);
         let err = copy_file(&path, &seen, &mut sink, &mut [0; 64]).unwrap_err();
         assert!(matches!(err, Error::ChangedWhileReading { .. }), "{err}");
         // A hard link to another file of the same size and times is another inode: refused.

@@ -159,6 +159,15 @@ pub fn own_dir(dir: &Path) -> Result<PathBuf> {
     }
 }
 
+/// Makes a FIFO at `path`, for tests of what must never block on one.
+#[cfg(all(test, unix))]
+pub(crate) fn make_fifo(path: &Path) {
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
+    mknodat(CWD, path, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).unwrap_or_else(|e| {
+        panic!("cannot make a FIFO at {}: {e}", path.display());
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,14 +201,7 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         std::os::unix::fs::symlink(&file, dir.path().join("link")).unwrap();
         let fifo = dir.path().join("fifo");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-            0,
-        )
-        .unwrap();
+        crate::untrusted::make_fifo(&fifo);
         assert!(open_regular(&file).is_ok());
         let link = open_regular(&dir.path().join("link")).unwrap_err();
         assert!(link.to_string().contains("symbolic link"), "{link}");
