@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use hallmark_core::credential;
 use hallmark_core::did::SigningIdentity;
-use hallmark_core::keys::{KeyRecord, KeyStore};
+use hallmark_core::keys::{self as core_keys, KeyError, KeyRecord, KeyStore};
 use hallmark_keys::{KeyringStore, key_file};
 use zeroize::Zeroizing;
 
@@ -73,10 +73,43 @@ fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// The passphrase from the environment, or asked for at the terminal (twice when `confirm`).
-fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<Zeroizing<String>> {
-    if let Ok(value) = std::env::var(PASSPHRASE_ENV) {
-        return Ok(Zeroizing::new(value));
+/// What a passphrase is for: a new secret (a new key file, a backup), or opening the file named.
+#[derive(Debug, Clone, Copy)]
+enum Passphrase<'a> {
+    New,
+    Opens(&'a Path),
+}
+
+impl Passphrase<'_> {
+    /// The core's rule for this use: at least 8 characters for a new secret, any but none to open.
+    fn check(self, passphrase: &str) -> Result<(), KeyError> {
+        match self {
+            Self::New => core_keys::check_new_passphrase(passphrase),
+            Self::Opens(path) => {
+                core_keys::check_passphrase(passphrase, &path.display().to_string())
+            }
+        }
+    }
+}
+
+/// The passphrase from the environment, or asked for at the terminal (twice for a new one); the
+/// core's rule for `purpose` applies to both.
+fn passphrase(prompt: &str, purpose: Passphrase<'_>) -> anyhow::Result<Zeroizing<String>> {
+    match std::env::var(PASSPHRASE_ENV) {
+        Ok(value) => {
+            let value = Zeroizing::new(value);
+            purpose
+                .check(&value)
+                .with_context(|| format!("the passphrase in {PASSPHRASE_ENV} is refused"))?;
+            return Ok(value);
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(BadInput(format!(
+                "the passphrase in {PASSPHRASE_ENV} is not valid UTF-8; set it as text"
+            ))
+            .into());
+        }
+        Err(std::env::VarError::NotPresent) => {}
     }
     if !std::io::stdin().is_terminal() {
         return Err(BadInput(format!(
@@ -85,20 +118,27 @@ fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<Zeroizing<String>> 
         .into());
     }
     let first = Zeroizing::new(rpassword::prompt_password(prompt)?);
-    if confirm {
-        if first.chars().count() < 8 {
-            return Err(BadInput(
-                "the passphrase is too short: use at least 8 characters (a few words is best)"
-                    .into(),
-            )
-            .into());
-        }
+    purpose.check(&first)?;
+    if let Passphrase::New = purpose {
         let again = Zeroizing::new(rpassword::prompt_password("Type it again: ")?);
         if *again != *first {
             return Err(BadInput("the two passphrases differ; nothing was written".into()).into());
         }
     }
     Ok(first)
+}
+
+/// The keyring's key named by `did`, or its only key. With several keys and no did, the error
+/// shows `usage`, this command's own way to name one (the core's message names `--key DID`, the
+/// option of `sign` and `present`).
+fn choose(did: Option<&str>, usage: &str) -> anyhow::Result<(KeyRecord, SigningIdentity)> {
+    keyring().choose(did).map_err(|e| match e {
+        KeyError::WhichKey { count } => BadInput(format!(
+            "there are {count} keys in the keyring; name one: `{usage}` (see `hallmark key list`)"
+        ))
+        .into(),
+        other => other.into(),
+    })
 }
 
 fn print_record(out: &mut impl Write, record: &KeyRecord, json: bool) -> anyhow::Result<()> {
@@ -129,7 +169,7 @@ pub fn run(command: &KeyCommand, json: bool) -> anyhow::Result<()> {
             };
             match file {
                 Some(path) => {
-                    let pass = passphrase("Passphrase for the new key file: ", true)?;
+                    let pass = passphrase("Passphrase for the new key file: ", Passphrase::New)?;
                     key_file::write(path, &record, &key, &pass)?;
                 }
                 None => keyring().store(&record, &key)?,
@@ -159,12 +199,15 @@ pub fn run(command: &KeyCommand, json: bool) -> anyhow::Result<()> {
             did,
             key_file: file,
         } => {
-            let (record, _) = open(did.as_deref(), file.as_deref())?;
+            let (record, _) = match file {
+                Some(_) => open(None, file.as_deref())?,
+                None => choose(did.as_deref(), "hallmark key show DID")?,
+            };
             print_record(&mut out, &record, json)?;
         }
         KeyCommand::Export { did, out: path } => {
-            let (record, key) = keyring().choose(did.as_deref())?;
-            let pass = passphrase("Passphrase for the backup: ", true)?;
+            let (record, key) = choose(did.as_deref(), "hallmark key export DID --out FILE")?;
+            let pass = passphrase("Passphrase for the backup: ", Passphrase::New)?;
             key_file::write(path, &record, &key, &pass)?;
             writeln!(
                 out,
@@ -174,14 +217,15 @@ pub fn run(command: &KeyCommand, json: bool) -> anyhow::Result<()> {
             )?;
         }
         KeyCommand::Import { file } => {
-            let pass = passphrase("Passphrase of the backup: ", false)?;
+            let pass = passphrase("Passphrase of the backup: ", Passphrase::Opens(file))?;
             let (record, key) = key_file::read(file, &pass)?;
             keyring().store(&record, &key)?;
             print_record(&mut out, &record, json)?;
         }
         KeyCommand::Rotate { did, statement } => {
             let store = keyring();
-            let (old_record, old) = store.choose(did.as_deref())?;
+            let (old_record, old) =
+                choose(did.as_deref(), "hallmark key rotate DID --statement FILE")?;
             let new = SigningIdentity::generate();
             let created = now();
             let record = KeyRecord {
@@ -252,7 +296,10 @@ pub fn run(command: &KeyCommand, json: bool) -> anyhow::Result<()> {
 fn open(did: Option<&str>, file: Option<&Path>) -> anyhow::Result<(KeyRecord, SigningIdentity)> {
     match file {
         Some(path) => {
-            let pass = passphrase(&format!("Passphrase of {}: ", path.display()), false)?;
+            let pass = passphrase(
+                &format!("Passphrase of {}: ", path.display()),
+                Passphrase::Opens(path),
+            )?;
             Ok(key_file::read(path, &pass)?)
         }
         None => Ok(keyring().choose(did)?),
@@ -341,7 +388,15 @@ pub fn credential(command: &CredentialCommand, json: bool) -> anyhow::Result<()>
     let mut out = std::io::stdout().lock();
     let args = match command {
         CredentialCommand::List => {
-            for kept in credential_shelf()?.list(&now())? {
+            let kept = credential_shelf()?.list(&now())?;
+            if kept.is_empty() && !json {
+                writeln!(
+                    out,
+                    "no creator credentials kept yet; import the one a marketplace issued you with: \
+                     hallmark credential import FILE --marketplace DID"
+                )?;
+            }
+            for kept in kept {
                 if json {
                     writeln!(out, "{}", serde_json::to_string(&kept)?)?;
                 } else {
@@ -366,7 +421,15 @@ pub fn credential(command: &CredentialCommand, json: bool) -> anyhow::Result<()>
         Some(did) => did
             .parse()
             .map_err(|e| BadInput(format!("--holder: {e}")))?,
-        None => keyring().choose(None)?.1.public(),
+        None => {
+            let usage = match command {
+                CredentialCommand::Import(_) => {
+                    "hallmark credential import FILE --marketplace DID --holder DID"
+                }
+                _ => "hallmark credential check FILE --marketplace DID --holder DID",
+            };
+            choose(None, usage)?.1.public()
+        }
     };
     let credential = read_json(&args.file)?;
     let checked = match command {

@@ -43,6 +43,44 @@ pub enum KeyError {
     NotABackup { what: String, detail: String },
     #[error("the keyring failed: {detail}")]
     Keyring { detail: String },
+    /// A new passphrase (a new key file, a backup) breaks [`check_new_passphrase`]'s rule.
+    #[error(
+        "a new passphrase needs at least {min} characters (a few words is best)",
+        min = MIN_PASSPHRASE_CHARS
+    )]
+    PassphraseTooShort,
+    /// An existing key file or backup was to be opened with an empty passphrase.
+    #[error("the passphrase for {what} is empty; give the passphrase it was made with")]
+    EmptyPassphrase { what: String },
+    /// Another process kept the keyring's lock for too long.
+    #[error(
+        "another Hallmark process has been changing the keyring for over {seconds} s (it holds \
+         {lock}); try again when it has finished"
+    )]
+    Locked { lock: String, seconds: u64 },
+}
+
+/// The fewest characters (Unicode scalar values) a new passphrase may have.
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
+
+/// The one rule for every new passphrase (a new key file, a backup): at least
+/// [`MIN_PASSPHRASE_CHARS`] characters. The prompt, `HALLMARK_KEY_PASSPHRASE` and the app all apply it.
+pub fn check_new_passphrase(passphrase: &str) -> Result<(), KeyError> {
+    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(KeyError::PassphraseTooShort);
+    }
+    Ok(())
+}
+
+/// The rule for a passphrase that opens an existing key file or backup (`what` names it): any but
+/// an empty one, since the file may predate [`check_new_passphrase`] or come from `age`.
+pub fn check_passphrase(passphrase: &str, what: &str) -> Result<(), KeyError> {
+    if passphrase.is_empty() {
+        return Err(KeyError::EmptyPassphrase {
+            what: what.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// A place that keeps signing keys.
@@ -93,6 +131,14 @@ struct Backup {
 
 const BACKUP_TYPE: &str = "HallmarkKeyBackup";
 
+/// The largest backup plaintext read: a real one is a few hundred bytes (the name is the only
+/// free text), so anything larger is refused before it is parsed.
+pub const MAX_BACKUP_PLAINTEXT_BYTES: usize = 16 * 1024;
+
+/// Longer than any Ed25519 `privateKeyMultibase` (48 characters): refused before decoding, as
+/// base58 decoding takes time quadratic in the length.
+const MAX_SECRET_MULTIBASE_CHARS: usize = 128;
+
 /// The plaintext of a key backup: JSON naming the key, with its secret in `privateKeyMultibase` form.
 pub fn backup_plaintext(record: &KeyRecord, key: &SigningIdentity) -> Zeroizing<Vec<u8>> {
     let backup = Backup {
@@ -122,10 +168,21 @@ pub fn from_backup_plaintext(
         what: what.to_owned(),
         detail,
     };
+    if plaintext.len() > MAX_BACKUP_PLAINTEXT_BYTES {
+        return Err(bad(format!(
+            "it holds {} bytes, more than the {MAX_BACKUP_PLAINTEXT_BYTES} of any key backup",
+            plaintext.len()
+        )));
+    }
     let backup: Backup = serde_json::from_slice(plaintext).map_err(|e| bad(e.to_string()))?;
     let secret = Zeroizing::new(backup.private_key_multibase);
     if backup.kind != BACKUP_TYPE {
         return Err(bad(format!("its type is {:?}", backup.kind)));
+    }
+    if secret.len() > MAX_SECRET_MULTIBASE_CHARS {
+        return Err(bad(
+            "its privateKeyMultibase is not an Ed25519 secret key".into()
+        ));
     }
     let key = SigningIdentity::from_multibase(&secret).map_err(|e| bad(e.to_string()))?;
     if key.public().to_string() != backup.did {
@@ -218,6 +275,99 @@ mod tests {
             store.choose(Some(&did)),
             Err(KeyError::NotFound { .. })
         ));
+    }
+
+    #[test]
+    fn a_new_passphrase_needs_eight_characters_and_an_existing_one_any_but_none() {
+        for short in ["", "1234567", "åäöüßçé", "\u{1F511}\u{1F511}\u{1F511}"] {
+            let err = check_new_passphrase(short).unwrap_err();
+            assert!(matches!(err, KeyError::PassphraseTooShort), "{short:?}");
+            assert_eq!(
+                err.to_string(),
+                "a new passphrase needs at least 8 characters (a few words is best)"
+            );
+        }
+        for long in ["12345678", "åäöüßçéñ", "correct horse battery staple"] {
+            check_new_passphrase(long).unwrap();
+        }
+        let err = check_passphrase("", "ana.age").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the passphrase for ana.age is empty; give the passphrase it was made with"
+        );
+        check_passphrase("x", "ana.age").unwrap();
+    }
+
+    /// A small deterministic generator (xorshift64*), so a failing input can be reproduced.
+    struct Bytes(u64);
+
+    impl Bytes {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn fill(&mut self, len: usize) -> Vec<u8> {
+            (0..len).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    /// Parses `input`, turning a panic into a test failure that shows the input.
+    fn parse(input: &[u8]) -> Result<(KeyRecord, SigningIdentity), KeyError> {
+        std::panic::catch_unwind(|| from_backup_plaintext(input, "fuzz"))
+            .unwrap_or_else(|_| panic!("from_backup_plaintext panicked on {input:?}"))
+    }
+
+    #[test]
+    fn truncated_random_and_damaged_backups_are_errors_never_panics() {
+        let key = SigningIdentity::generate();
+        let valid = backup_plaintext(&record(&key, "2026-01-01T00:00:00Z"), &key);
+        let json = valid.trim_ascii_end();
+        for len in 0..json.len() {
+            assert!(
+                parse(&json[..len]).is_err(),
+                "a backup cut at {len} bytes is refused"
+            );
+        }
+        let mut rng = Bytes(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..2000 {
+            let len = rng.below(400);
+            let bytes = rng.fill(len);
+            assert!(
+                parse(&bytes).is_err(),
+                "random bytes are refused: {bytes:?}"
+            );
+        }
+        for _ in 0..2000 {
+            let mut damaged = json.to_vec();
+            for _ in 0..=rng.below(3) {
+                let at = rng.below(damaged.len());
+                damaged[at] = rng.next() as u8;
+            }
+            // A change inside the name can leave a valid backup: only a panic fails here.
+            let _ = parse(&damaged);
+        }
+        let text = String::from_utf8(json.to_vec()).unwrap();
+        let secret = key.secret_multibase();
+        let odd = [
+            "[".repeat(10_000),
+            "{\"type\":".repeat(5_000),
+            text.replace(secret.as_str(), &format!("z{}", "1".repeat(100_000))),
+            text.replace(secret.as_str(), "z"),
+            text.replace(secret.as_str(), ""),
+            text.replace("\"version\": 1", "\"version\": 99999999999999999999"),
+            text.replace("\"version\": 1", "\"version\": -1"),
+            format!("{text}{}", " ".repeat(MAX_BACKUP_PLAINTEXT_BYTES)),
+        ];
+        for input in odd {
+            assert!(parse(input.as_bytes()).is_err(), "{:.80}", input);
+        }
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub fn restore_identity(
     keys: State<'_, KeyringStore>,
 ) -> Result<dto::Identity, IpcError> {
     let passphrase = Zeroizing::new(passphrase);
+    hallmark_core::keys::check_passphrase(&passphrase, &path).map_err(|e| IpcError {
+        code: crate::error::ErrorCode::InvalidInput,
+        message: e.to_string(),
+    })?;
     let (record, key) = key_file::read(Path::new(&path), &passphrase)?;
     keys.store(&record, &key)?;
     Ok(dto::Identity::from(&record))
@@ -67,12 +71,10 @@ pub fn backup_identity(
     keys: State<'_, KeyringStore>,
 ) -> Result<(), IpcError> {
     let passphrase = Zeroizing::new(passphrase);
-    if passphrase.chars().count() < 8 {
-        return Err(IpcError {
-            code: crate::error::ErrorCode::InvalidInput,
-            message: "use a passphrase of at least 8 characters (a few words is best)".into(),
-        });
-    }
+    hallmark_core::keys::check_new_passphrase(&passphrase).map_err(|e| IpcError {
+        code: crate::error::ErrorCode::InvalidInput,
+        message: e.to_string(),
+    })?;
     let (record, key) = keys.choose(Some(&did))?;
     key_file::write(Path::new(&path), &record, &key, &passphrase)?;
     Ok(())

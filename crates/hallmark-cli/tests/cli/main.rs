@@ -3,6 +3,8 @@
 // A test binary: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
+mod keys;
+
 use std::process::Command;
 
 mod seal;
