@@ -73,9 +73,13 @@ impl From<hallmark_core::keys::KeyError> for IpcError {
         let code = match &err {
             K::NoKeyring { .. } => ErrorCode::NoKeyring,
             K::NotFound { .. } | K::NoKeys => ErrorCode::NotFound,
-            K::WhichKey { .. } | K::WrongPassphrase { .. } | K::NotABackup { .. } => {
-                ErrorCode::InvalidInput
-            }
+            K::WhichKey { .. }
+            | K::WrongPassphrase { .. }
+            | K::NotABackup { .. }
+            | K::PassphraseTooShort
+            | K::EmptyPassphrase { .. } => ErrorCode::InvalidInput,
+            // Another Hallmark held the keyring for a minute: worth trying again, like an I/O failure.
+            K::Locked { .. } => ErrorCode::Io,
             _ => ErrorCode::Internal,
         };
         Self {
