@@ -343,9 +343,14 @@ pub fn sign(
     Ok(())
 }
 
+/// The largest credential or presentation file read (a credential is a few KiB).
+const MAX_CREDENTIAL_BYTES: u64 = 1 << 20;
+
+/// Reads a credential file: a regular file (never through a link) of at most 1 MiB, strict JSON.
 fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
-    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))
+    let bytes = hallmark_core::untrusted::read_capped(path, MAX_CREDENTIAL_BYTES)?;
+    hallmark_core::json::from_slice(&bytes, MAX_CREDENTIAL_BYTES as usize)
+        .with_context(|| format!("{} is not a credential (JSON)", path.display()))
 }
 
 #[derive(Debug, Subcommand)]
