@@ -30,6 +30,8 @@ const STATE_FILE: &str = "seal.json";
 const COMMIT_FILE: &str = "commit.json";
 /// Where a credential that no longer matches the seal is moved, inside `.hallmark/`.
 pub const STALE_CREDENTIAL_FILE: &str = "stale-credential.json";
+/// The lock a seal holds on its output folder from start to commit, inside `.hallmark/`.
+const LOCK_FILE: &str = "lock";
 /// Staging folders inside `.hallmark/` start with this.
 const STAGING_PREFIX: &str = "seal-";
 /// The largest `seal.json` read.
@@ -106,28 +108,30 @@ pub fn seal_folder(
     crate::scan::check_rules(&root, &options.rules)?;
     let out = seal::output_folder(&root, out)?;
     let existed = out.exists();
-    let previous = if existed {
-        recover(&out)?;
-        match load_state(&out) {
-            Ok(state) => Some(state),
-            Err(Error::NotSealed { .. }) => None,
-            Err(e) => return Err(e),
-        }
-    } else {
-        None
+    let created = CreatedFolder::make(&out, existed)?;
+    let state_existed = std::fs::symlink_metadata(out.join(STATE_DIR)).is_ok();
+    let state_dir = untrusted::own_dir(&out.join(STATE_DIR))?;
+    let created_state = CreatedFolder {
+        path: (!state_existed).then_some(state_dir.as_path()),
+    };
+    // One seal at a time per output folder; while it runs, nobody sweeps its staging folder.
+    let _lock = SealLock::take(&out)?;
+    recover_locked(&out)?;
+    let previous = match load_state(&out) {
+        Ok(state) => Some(state),
+        Err(Error::NotSealed { .. }) => None,
+        Err(e) => return Err(e),
     };
     if let Some(state) = &previous
         && state.source != root
         && !policy.other_source
     {
         return Err(Error::OtherSource {
-            out,
+            out: out.clone(),
             sealed: state.source.clone(),
             given: root,
         });
     }
-    let created = CreatedFolder::make(&out, existed)?;
-    let state_dir = untrusted::own_dir(&out.join(STATE_DIR))?;
     // The last seal's hashes count only for the same folder and the same rules.
     let cache = match &previous {
         Some(state) if !policy.rehash && &state.options == options && state.source == root => {
@@ -169,6 +173,7 @@ pub fn seal_folder(
     // fails, the next operation on the folder finishes the move, so nothing may be cleaned up.
     let _kept = staging.keep();
     created.keep();
+    created_state.keep();
     commit(
         &out,
         &Commit {
@@ -315,9 +320,62 @@ fn apply(out: &Path, commit: &Commit) -> Result<()> {
     Ok(())
 }
 
+/// The exclusive lock of an output folder, held by a seal (released when dropped or when the
+/// process dies, so a crash never leaves it taken).
+struct SealLock {
+    _held: std::fs::File,
+}
+
+impl SealLock {
+    fn open(out: &Path, create: bool) -> Result<std::fs::File> {
+        let path = out.join(STATE_DIR).join(LOCK_FILE);
+        let mut options = std::fs::OpenOptions::new();
+        options.create(create).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut options,
+            rustix::fs::OFlags::NOFOLLOW.bits() as i32,
+        );
+        options
+            .open(&path)
+            .map_err(|e| untrusted::io_error(&path, e))
+    }
+
+    /// Takes the lock, or says that another seal of `out` is running.
+    fn take(out: &Path) -> Result<Self> {
+        let file = Self::open(out, true)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _held: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::SealRunning {
+                out: out.to_path_buf(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::from_io(out, e)),
+        }
+    }
+
+    /// Whether a seal holds the lock right now.
+    fn held(out: &Path) -> bool {
+        match Self::open(out, false) {
+            Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+            Err(_) => false,
+        }
+    }
+}
+
 /// Finishes a seal that was committed but not fully moved into place (a crash, a full disk), and
-/// sweeps away staging folders of seals that never committed. Run before any use of `out`.
+/// sweeps away staging folders of seals that never committed. Run before any use of `out`; does
+/// nothing while a seal of `out` is running (that seal owns its staging folder and its commit).
 pub fn recover(out: &Path) -> Result<()> {
+    if !std::fs::symlink_metadata(out.join(STATE_DIR)).is_ok_and(|m| m.is_dir())
+        || SealLock::held(out)
+    {
+        return Ok(());
+    }
+    recover_locked(out)
+}
+
+/// [`recover`], for the holder of the seal lock.
+fn recover_locked(out: &Path) -> Result<()> {
     let state_dir = out.join(STATE_DIR);
     let record = state_dir.join(COMMIT_FILE);
     if let Some(bytes) = untrusted::read_capped_if_present(&record, 4096)? {
@@ -908,7 +966,7 @@ mod tests {
         );
         assert_eq!(
             names(&out.path().join(STATE_DIR)),
-            ["cache.jsonl", "seal.json"]
+            ["cache.jsonl", "lock", "seal.json"]
         );
 
         // A crash half-way through the moves (the index already moved): finished forward too.
@@ -937,7 +995,7 @@ mod tests {
         );
         assert_eq!(
             names(&out.path().join(STATE_DIR)),
-            ["cache.jsonl", "seal.json"]
+            ["cache.jsonl", "lock", "seal.json"]
         );
 
         // A staging folder without a record (a crash before the commit) is swept away.
@@ -951,7 +1009,7 @@ mod tests {
         assert!(outputs(out.path()) == new);
         assert_eq!(
             names(&out.path().join(STATE_DIR)),
-            ["cache.jsonl", "seal.json"]
+            ["cache.jsonl", "lock", "seal.json"]
         );
 
         // A record naming anything but a staging folder is refused, and nothing is moved.
@@ -1243,5 +1301,25 @@ mod tests {
             &CancelToken::new(),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn a_running_seal_keeps_its_staging_folder_and_a_second_seal_waits_its_turn() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        seal_into(src.path(), out.path(), &options());
+        let lock = SealLock::take(out.path()).unwrap();
+        // What a running seal has staged so far survives a verify or a watcher's look.
+        let staged = out.path().join(STATE_DIR).join("seal-running");
+        std::fs::create_dir(&staged).unwrap();
+        load_state(out.path()).unwrap();
+        changes(out.path(), &CancelToken::new()).unwrap();
+        assert!(staged.exists());
+        let err = seal_with(src.path(), out.path(), ResealPolicy::default()).unwrap_err();
+        assert!(matches!(err, Error::SealRunning { .. }), "{err}");
+        drop(lock);
+        load_state(out.path()).unwrap();
+        assert!(!staged.exists(), "swept once no seal runs");
+        seal_with(src.path(), out.path(), ResealPolicy::default()).unwrap();
     }
 }

@@ -95,6 +95,10 @@ pub enum Error {
         given: PathBuf,
     },
 
+    /// Another seal of the same output folder is running.
+    #[error("another seal of {} is running; wait for it to finish, or cancel it", out.display())]
+    SealRunning { out: PathBuf },
+
     /// The output folder was sealed by an earlier version of Hallmark.
     #[error("{} was sealed by an earlier version of Hallmark; seal the folder again (hallmark seal DIR --out {} --rehash)", out.display(), out.display())]
     OlderSeal { out: PathBuf },
@@ -156,6 +160,7 @@ impl Error {
                 ErrorKind::NotFound
             }
             Error::OtherSource { .. } => ErrorKind::InvalidInput,
+            Error::SealRunning { .. } => ErrorKind::Io,
             Error::NotAFolder { .. } | Error::InvalidPath { .. } | Error::InvalidPattern { .. } => {
                 ErrorKind::InvalidInput
             }
