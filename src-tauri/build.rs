@@ -8,6 +8,7 @@ fn main() {
         "recent_folders",
         "forget_recent_folder",
         "seal_dataset",
+        "previous_seal",
         "watch_sealed_folder",
         "identities",
         "create_identity",

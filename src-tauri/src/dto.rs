@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use hallmark_core::{folder, progress, recent};
-use serde::Serialize;
+use hallmark_core::{dataset, folder, manifest, progress, recent};
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// A path as text for the UI. Non-UTF-8 bytes are shown as U+FFFD; the core keeps the real path.
@@ -120,8 +120,84 @@ impl From<&recent::RecentFolder> for RecentFolder {
     }
 }
 
+/// Whether buyers may put the work to one use (CAWG training-and-mining terms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    Allowed,
+    NotAllowed,
+    /// Allowed under the creator's own conditions (`Consent::constraints`).
+    Constrained,
+}
+
+impl From<manifest::Permission> for Permission {
+    fn from(p: manifest::Permission) -> Self {
+        match p {
+            manifest::Permission::Allowed => Self::Allowed,
+            manifest::Permission::NotAllowed => Self::NotAllowed,
+            manifest::Permission::Constrained => Self::Constrained,
+        }
+    }
+}
+
+impl From<Permission> for manifest::Permission {
+    fn from(p: Permission) -> Self {
+        match p {
+            Permission::Allowed => Self::Allowed,
+            Permission::NotAllowed => Self::NotAllowed,
+            Permission::Constrained => Self::Constrained,
+        }
+    }
+}
+
+/// The creator's terms for the four AI uses of the work, as the manifest states and the credential signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Consent {
+    /// Training AI models on the work.
+    pub ai_training: Permission,
+    /// Training AI that makes new works in the style of the data.
+    pub ai_generative_training: Permission,
+    /// An AI model reading the work while it runs (retrieval, grounding).
+    pub ai_inference: Permission,
+    /// Analysis, search and statistics, without training.
+    pub data_mining: Permission,
+    /// The creator's conditions, in their own words, for uses allowed with conditions.
+    pub constraints: Option<String>,
+}
+
+impl From<&manifest::Consent> for Consent {
+    fn from(c: &manifest::Consent) -> Self {
+        Self {
+            ai_training: c.ai_training.into(),
+            ai_generative_training: c.ai_generative_training.into(),
+            ai_inference: c.ai_inference.into(),
+            data_mining: c.data_mining.into(),
+            constraints: c.constraints.clone(),
+        }
+    }
+}
+
+impl From<&Consent> for manifest::Consent {
+    fn from(c: &Consent) -> Self {
+        Self {
+            ai_training: c.ai_training.into(),
+            ai_generative_training: c.ai_generative_training.into(),
+            ai_inference: c.ai_inference.into(),
+            data_mining: c.data_mining.into(),
+            // Blank conditions are no conditions.
+            constraints: c
+                .constraints
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+        }
+    }
+}
+
 /// What the creator asks for when sealing a folder.
-#[derive(Debug, Clone, serde::Deserialize, TS)]
+#[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SealRequest {
     /// The folder of work.
@@ -133,8 +209,62 @@ pub struct SealRequest {
     /// An SPDX license expression.
     pub license: String,
     pub creator: String,
+    /// The release's semantic version, such as 1.0.0.
+    pub version: String,
+    /// The terms for AI uses, each chosen by the creator.
+    pub consent: Consent,
     /// Target shard size in bytes.
     pub shard_size: u64,
+}
+
+/// What the creator said when the folder was last sealed, to fill the form in again for a reseal.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviousSeal {
+    /// The output folder holding that seal.
+    pub out: String,
+    pub name: String,
+    pub license: String,
+    pub creator: String,
+    pub version: String,
+    pub consent: Consent,
+    pub shard_size: u64,
+}
+
+impl PreviousSeal {
+    pub fn new(out: &Path, state: &dataset::SealState) -> Self {
+        let info = &state.info;
+        Self {
+            out: path_text(out),
+            name: info.name.clone(),
+            license: info.license.clone(),
+            creator: info.creator_name.clone(),
+            version: info.version.clone(),
+            consent: Consent::from(&info.consent),
+            shard_size: state.options.shard_size,
+        }
+    }
+}
+
+/// Whether a dataset is signed, as the Datasets screen tells the creator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Signature {
+    /// `credential.json` is there (a verdict says whether it checks out).
+    Signed,
+    Unsigned,
+    /// A reseal changed the dataset and set its credential aside: sign again.
+    SignedForEarlierSeal,
+}
+
+impl From<dataset::SignatureState> for Signature {
+    fn from(s: dataset::SignatureState) -> Self {
+        match s {
+            dataset::SignatureState::Signed => Self::Signed,
+            dataset::SignatureState::Unsigned => Self::Unsigned,
+            dataset::SignatureState::SignedForEarlierSeal => Self::SignedForEarlierSeal,
+        }
+    }
 }
 
 /// One shard of a sealed dataset.
@@ -165,10 +295,25 @@ pub struct SealedDataset {
     pub manifest: String,
     pub manifest_sha256: String,
     pub index_sha256: String,
+    /// The SPDX license expression, as the manifest states it.
+    pub license: String,
+    pub version: String,
+    /// The terms for AI uses, as the manifest states them.
+    pub consent: Consent,
+    /// Whether the dataset is signed after this seal, or its signature was for an earlier seal.
+    pub signature: Signature,
 }
 
 impl SealedDataset {
-    pub fn new(out: &Path, sealed: &hallmark_core::dataset::Sealed, manifest: String) -> Self {
+    /// `manifest` is the exact text of croissant.json and `facts` what it says; `signature` the
+    /// dataset's signature state after the seal.
+    pub fn new(
+        out: &Path,
+        sealed: &dataset::Sealed,
+        manifest: String,
+        facts: &manifest::ManifestFacts,
+        signature: dataset::SignatureState,
+    ) -> Self {
         let r = &sealed.report;
         Self {
             root: path_text(&r.root),
@@ -192,6 +337,10 @@ impl SealedDataset {
             manifest,
             manifest_sha256: sealed.manifest_sha256.clone(),
             index_sha256: r.index_sha256.clone(),
+            license: facts.license.clone(),
+            version: facts.version.clone(),
+            consent: Consent::from(&facts.consent),
+            signature: signature.into(),
         }
     }
 }
@@ -245,12 +394,17 @@ pub struct Difference {
     pub found: String,
 }
 
+/// What the Datasets screen says when a reseal set the dataset's signature aside.
+pub const SIGN_AGAIN: &str = "Signed for an earlier seal — sign again";
+
 /// A verification's result, with a sentence for the creator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Verdict {
     pub valid: bool,
     pub signed: bool,
+    /// Signed, unsigned, or signed for an earlier seal (the creator should sign again).
+    pub signature: Signature,
     pub signer: Option<String>,
     pub files_checked: u64,
     pub differences: Vec<Difference>,
@@ -271,6 +425,9 @@ impl From<&hallmark_core::verify::VerifyReport> for Verdict {
             })
             .collect();
         let summary = match (r.is_valid(), &r.signer) {
+            (true, None) if r.signature == dataset::SignatureState::SignedForEarlierSeal => {
+                SIGN_AGAIN.to_owned()
+            }
             (true, Some(signer)) => {
                 format!("Valid: signed by {signer}, and every file matches what was signed.")
             }
@@ -292,6 +449,7 @@ impl From<&hallmark_core::verify::VerifyReport> for Verdict {
         Self {
             valid: r.is_valid(),
             signed: r.signed,
+            signature: r.signature.into(),
             signer: r.signer.clone(),
             files_checked: r.files_checked,
             differences,
@@ -335,7 +493,11 @@ pub fn typescript_bindings() -> String {
         JobPhase::decl(&cfg),
         JobProgress::decl(&cfg),
         RecentFolder::decl(&cfg),
+        Permission::decl(&cfg),
+        Consent::decl(&cfg),
         SealRequest::decl(&cfg),
+        PreviousSeal::decl(&cfg),
+        Signature::decl(&cfg),
         SealedShard::decl(&cfg),
         SealedDataset::decl(&cfg),
         DatasetChanges::decl(&cfg),

@@ -37,6 +37,7 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::folder::recent_folders,
             commands::folder::forget_recent_folder,
             commands::seal::seal_dataset,
+            commands::seal::previous_seal,
             commands::seal::watch_sealed_folder,
             commands::identity::identities,
             commands::identity::create_identity,
@@ -87,17 +88,185 @@ mod tests {
         .map(|body| body.deserialize::<serde_json::Value>().unwrap())
     }
 
-    #[test]
-    fn commands_answer_over_ipc_with_values_and_code_message_errors() {
-        // The real context, so the real capability file decides what the window may call.
+    /// The app on the mock runtime with the real context (so the real capability file decides what
+    /// the window may call) and its state under `state`.
+    fn mock_app(
+        state: &std::path::Path,
+    ) -> (
+        tauri::App<tauri::test::MockRuntime>,
+        tauri::WebviewWindow<tauri::test::MockRuntime>,
+    ) {
         let app = super::app_builder(mock_builder())
             .build(tauri::generate_context!(test = true))
             .unwrap();
-        let state = tempfile::tempdir().unwrap();
-        app.manage(crate::state::AppPaths::new(state.path()));
+        app.manage(crate::state::AppPaths::new(state));
         let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
             .build()
             .unwrap();
+        (app, webview)
+    }
+
+    /// A seal request for `path` with terms that differ use by use.
+    fn seal_request(path: &std::path::Path, out: Option<&std::path::Path>) -> serde_json::Value {
+        serde_json::json!({
+            "path": path, "out": out, "name": "Takes", "description": null, "license": "cc-by-nc-4.0",
+            "creator": "Ana Example", "version": "1.0.0", "shardSize": 1_048_576,
+            "consent": {
+                "aiTraining": "allowed", "aiGenerativeTraining": "not_allowed",
+                "aiInference": "constrained", "dataMining": "allowed",
+                "constraints": "  credit me in the model card  "
+            }
+        })
+    }
+
+    fn seal(
+        webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+        request: serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        invoke(
+            webview,
+            "seal_dataset",
+            serde_json::json!({ "request": request, "jobId": "s", "onProgress": "__CHANNEL__:7" }),
+        )
+    }
+
+    #[test]
+    fn sealing_states_the_chosen_terms_recalls_them_and_sets_a_stale_signature_aside() {
+        let state = tempfile::tempdir().unwrap();
+        let (_app, webview) = mock_app(state.path());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("take1.wav"), vec![1u8; 44]).unwrap();
+        let previous = invoke(
+            &webview,
+            "previous_seal",
+            serde_json::json!({ "path": dir.path() }),
+        );
+        assert_eq!(previous, Ok(serde_json::Value::Null));
+
+        let sealed = seal(&webview, seal_request(dir.path(), None)).unwrap();
+        let terms = serde_json::json!({
+            "aiTraining": "allowed", "aiGenerativeTraining": "not_allowed",
+            "aiInference": "constrained", "dataMining": "allowed",
+            "constraints": "credit me in the model card"
+        });
+        assert_eq!(sealed["consent"], terms);
+        assert_eq!(
+            (&sealed["license"], &sealed["signature"]),
+            (
+                &serde_json::json!("CC-BY-NC-4.0"),
+                &serde_json::json!("unsigned")
+            )
+        );
+        // The terms are in the manifest shown, in the creator's words too.
+        let manifest = sealed["manifest"].as_str().unwrap();
+        assert!(
+            manifest.contains("Constraints: credit me in the model card"),
+            "{manifest}"
+        );
+        let out = std::path::PathBuf::from(sealed["out"].as_str().unwrap());
+        assert!(out.starts_with(state.path().join("datasets")));
+
+        // Opening the folder again fills the form in with what it was sealed with.
+        let previous = invoke(
+            &webview,
+            "previous_seal",
+            serde_json::json!({ "path": dir.path() }),
+        )
+        .unwrap();
+        assert_eq!(previous["consent"], terms);
+        assert_eq!(
+            (
+                &previous["out"],
+                &previous["license"],
+                &previous["version"],
+                &previous["creator"]
+            ),
+            (
+                &sealed["out"],
+                &sealed["license"],
+                &serde_json::json!("1.0.0"),
+                &serde_json::json!("Ana Example")
+            )
+        );
+
+        // Signed, then resealed with a changed file: the credential is set aside, and both the seal
+        // and a verification say so in words.
+        let key = hallmark_core::did::SigningIdentity::generate();
+        hallmark_core::credential::sign_dataset(&out, &key, "2026-01-01T00:00:00Z").unwrap();
+        let again = seal(&webview, seal_request(dir.path(), None)).unwrap();
+        assert_eq!(
+            again["signature"], "signed",
+            "an unchanged reseal keeps the signature"
+        );
+        std::fs::write(dir.path().join("take1.wav"), vec![2u8; 45]).unwrap();
+        let resealed = seal(&webview, seal_request(dir.path(), None)).unwrap();
+        assert_eq!(resealed["signature"], "signed_for_earlier_seal");
+        let verdict = invoke(
+            &webview,
+            "verify_sealed",
+            serde_json::json!({ "out": out, "source": dir.path() }),
+        )
+        .unwrap();
+        assert_eq!(
+            (&verdict["signature"], &verdict["summary"]),
+            (
+                &serde_json::json!("signed_for_earlier_seal"),
+                &serde_json::json!(crate::dto::SIGN_AGAIN)
+            )
+        );
+    }
+
+    #[test]
+    fn sealing_refuses_another_folder_a_license_typo_and_a_bad_version_in_the_cores_words() {
+        let state = tempfile::tempdir().unwrap();
+        let (_app, webview) = mock_app(state.path());
+        let first = tempfile::tempdir().unwrap();
+        let second = tempfile::tempdir().unwrap();
+        for dir in [&first, &second] {
+            std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+        }
+        let out = state.path().join("chosen");
+        seal(&webview, seal_request(first.path(), Some(&out))).unwrap();
+
+        let other = seal(&webview, seal_request(second.path(), Some(&out))).unwrap_err();
+        assert_eq!(other["code"], "invalid_input", "{other}");
+        assert!(
+            other["message"]
+                .as_str()
+                .unwrap()
+                .contains("holds a seal of"),
+            "{other}"
+        );
+
+        let mut typo = seal_request(first.path(), None);
+        typo["license"] = "CC-BY-4".into();
+        let typo = seal(&webview, typo).unwrap_err();
+        assert_eq!(typo["code"], "invalid_input", "{typo}");
+        assert!(
+            typo["message"]
+                .as_str()
+                .unwrap()
+                .contains("did you mean CC-BY-4.0?"),
+            "{typo}"
+        );
+
+        let mut version = seal_request(first.path(), None);
+        version["version"] = "first".into();
+        let version = seal(&webview, version).unwrap_err();
+        assert_eq!(version["code"], "invalid_input", "{version}");
+        assert!(
+            version["message"]
+                .as_str()
+                .unwrap()
+                .contains("semantic version"),
+            "{version}"
+        );
+    }
+
+    #[test]
+    fn commands_answer_over_ipc_with_values_and_code_message_errors() {
+        let state = tempfile::tempdir().unwrap();
+        let (_app, webview) = mock_app(state.path());
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("take1.wav"), vec![0u8; 44]).unwrap();
         let missing = dir.path().join("gone");

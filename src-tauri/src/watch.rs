@@ -57,6 +57,11 @@ impl FolderWatch {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
         Ok(())
     }
+
+    /// Stops watching (a seal is about to rewrite the dataset on screen).
+    pub fn stop(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
 }
 
 /// Waits for events, lets them settle, and sends the changes; ends when the watcher is dropped.

@@ -1,6 +1,6 @@
 //! The first run: create a signing identity, back it up, then sign and verify a sealed dataset.
 
-use hallmark_tests::App;
+use hallmark_tests::{App, SOME_TERMS};
 
 #[tokio::test]
 async fn first_run_identity_backup_then_sign_and_verify_a_sealed_dataset() {
@@ -58,6 +58,7 @@ async fn first_run_identity_backup_then_sign_and_verify_a_sealed_dataset() {
     app.fill("[data-testid=seal-creator]", "Ana Example")
         .await
         .unwrap();
+    app.choose_terms(&SOME_TERMS).await.unwrap();
     app.click("[data-testid=seal-dataset]").await.unwrap();
     app.find("[data-testid=sealed-dataset]").await.unwrap();
 

@@ -7,3 +7,4 @@ mod identity;
 mod navigation;
 mod open_folder;
 mod seal;
+mod terms;

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use hallmark_tests::App;
+use hallmark_tests::{App, SOME_TERMS};
 
 /// Sample keys by the WebDataset rule (path up to the first dot of the basename), written here
 /// independently of Hallmark's code.
@@ -63,11 +63,15 @@ async fn sealing_an_opened_folder_shows_samples_shards_and_the_manifest_it_wrote
         .text()
         .await
         .unwrap();
-    assert_eq!(refused, "Before sealing, add who made the work.");
+    assert_eq!(
+        refused,
+        "Before sealing, add who made the work and your answer for each use of your work."
+    );
 
     app.fill("[data-testid=seal-creator]", "Ana Example")
         .await
         .unwrap();
+    app.choose_terms(&SOME_TERMS).await.unwrap();
     app.click("[data-testid=seal-dataset]").await.unwrap();
     let samples = app
         .wait_attr("[data-testid=sealed-dataset]", "data-samples", |v| {

@@ -153,6 +153,53 @@ impl App {
         self.click("[data-testid=open-folder]").await
     }
 
+    /// Answers the seal form's question for each use of the work: pairs of (use, answer) as the
+    /// form's test ids name them, such as `("aiTraining", "allowed")`.
+    pub async fn choose_terms(&self, answers: &[(&str, &str)]) -> Result<()> {
+        for (use_, answer) in answers {
+            self.click(&format!("[data-testid=term-{use_}-{answer}]"))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The text of the element at `css`, waiting for it to appear.
+    pub async fn text(&self, css: &str) -> Result<String> {
+        Ok(self.find(css).await?.text().await?)
+    }
+
+    /// Waits until the text of the element at `css` satisfies `ok`, and returns it.
+    pub async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> Result<String> {
+        let deadline = Instant::now() + WAIT;
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = el.text().await
+            {
+                if ok(&text) {
+                    return Ok(text);
+                }
+                last = Some(text);
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        bail!(
+            "the text of {css} did not reach the expected value within {WAIT:?}; last seen {last:?}"
+        )
+    }
+
+    /// Scrolls the element at `css` to the middle of the window (before a screenshot).
+    pub async fn scroll_to(&self, css: &str) -> Result<()> {
+        self.find(css).await?;
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+                vec![serde_json::json!(css)],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Clicks the element at `css`.
     pub async fn click(&self, css: &str) -> Result<()> {
         self.find(css).await?.click().await?;
@@ -187,6 +234,14 @@ impl App {
         Ok(())
     }
 }
+
+/// Terms that answer every use of the work, for tests about something else.
+pub const SOME_TERMS: [(&str, &str); 4] = [
+    ("aiTraining", "allowed"),
+    ("aiGenerativeTraining", "not_allowed"),
+    ("aiInference", "not_allowed"),
+    ("dataMining", "allowed"),
+];
 
 /// The tauri-driver process; stopped with SIGTERM (never SIGKILL, which orphans WebKitWebDriver).
 #[derive(Debug)]

@@ -1,9 +1,9 @@
-//! The command that seals an opened folder into a dataset.
+//! The commands that seal an opened folder into a dataset, and recall what its last seal said.
 
 use std::path::{Path, PathBuf};
 
 use hallmark_core::dataset;
-use hallmark_core::manifest::{Consent, DatasetInfo, ResponsibleAi};
+use hallmark_core::manifest::{self, DatasetInfo, ResponsibleAi};
 use hallmark_core::seal::SealOptions;
 use tauri::State;
 use tauri::ipc::Channel;
@@ -13,6 +13,7 @@ use crate::error::IpcError;
 use crate::jobs::Jobs;
 use crate::progress::ChannelProgress;
 use crate::state::AppPaths;
+use crate::watch::FolderWatch;
 
 /// Seals `request.path` into its output folder, reporting progress on `on_progress` as job `job_id`.
 #[tauri::command]
@@ -22,11 +23,9 @@ pub async fn seal_dataset(
     on_progress: Channel<JobProgress>,
     jobs: State<'_, Jobs>,
     paths: State<'_, AppPaths>,
+    watch: State<'_, FolderWatch>,
 ) -> Result<dto::SealedDataset, IpcError> {
-    let out = match &request.out {
-        Some(out) => PathBuf::from(out),
-        None => paths.datasets.join(folder_slug(Path::new(&request.path))),
-    };
+    let out = output_folder(&paths, &request.path, request.out.as_deref());
     let today = super::now();
     let info = DatasetInfo {
         description: request
@@ -44,22 +43,25 @@ pub async fn seal_dataset(
         creator_name: request.creator,
         creator_url: None,
         url: None,
-        version: "1.0.0".into(),
+        version: request.version,
         date_published: today[..10].to_owned(),
         keywords: Vec::new(),
-        consent: Consent::default(),
+        consent: manifest::Consent::from(&request.consent),
         rai: ResponsibleAi::default(),
     };
     let options = SealOptions {
         shard_size: request.shard_size,
         ..SealOptions::default()
     };
+    // The watch reads the seal's state while files change, and sealing opens every file: stop it
+    // until the UI watches the new seal.
+    watch.stop();
     let guard = jobs.start(&job_id);
     let token = guard.token.clone();
     let progress = ChannelProgress::new(&job_id, on_progress);
     let source = PathBuf::from(&request.path);
-    let (sealed, out) = tauri::async_runtime::spawn_blocking(move || {
-        dataset::seal_folder(
+    let sealed = tauri::async_runtime::spawn_blocking(move || {
+        let sealed = dataset::seal_folder(
             &source,
             &out,
             &options,
@@ -67,15 +69,44 @@ pub async fn seal_dataset(
             dataset::ResealPolicy::default(),
             &progress,
             &token,
-        )
-        .map(|s| (s, out))
+        )?;
+        // What the summary shows is read back from the manifest written. The signature state
+        // covers a credential this seal set aside (`SignatureAfterSeal::MovedAside`) and one an
+        // earlier seal did.
+        let (bytes, facts) = manifest::read_file(&out)?;
+        let manifest = String::from_utf8_lossy(&bytes).into_owned();
+        let signature = dataset::signature_state(&out);
+        Ok::<_, hallmark_core::Error>(dto::SealedDataset::new(
+            &out, &sealed, manifest, &facts, signature,
+        ))
     })
     .await
     .map_err(IpcError::internal)??;
     drop(guard);
-    let manifest = std::fs::read_to_string(&sealed.manifest_path)
-        .map_err(|e| IpcError::from(hallmark_core::Error::from_io(&sealed.manifest_path, e)))?;
-    Ok(dto::SealedDataset::new(&out, &sealed, manifest))
+    Ok(sealed)
+}
+
+/// What the creator said when the folder `path` was last sealed into its output folder, to fill
+/// the form in again; `None` when it was never sealed.
+#[tauri::command]
+pub fn previous_seal(
+    path: String,
+    paths: State<'_, AppPaths>,
+) -> Result<Option<dto::PreviousSeal>, IpcError> {
+    let out = output_folder(&paths, &path, None);
+    match dataset::load_state(&out) {
+        Ok(state) => Ok(Some(dto::PreviousSeal::new(&out, &state))),
+        Err(hallmark_core::Error::NotSealed { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The output folder the creator typed, or the folder's own one under the app's data folder.
+fn output_folder(paths: &AppPaths, source: &str, out: Option<&str>) -> PathBuf {
+    match out.map(str::trim).filter(|o| !o.is_empty()) {
+        Some(out) => PathBuf::from(out),
+        None => paths.datasets.join(folder_slug(Path::new(source))),
+    }
 }
 
 /// A folder name for a dataset's output: the source folder's name, made safe, and a short hash of

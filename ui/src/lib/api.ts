@@ -6,6 +6,7 @@ import type {
   FolderSummary,
   Identity,
   JobProgress,
+  PreviousSeal,
   RecentFolder,
   SealedDataset,
   SealRequest,
@@ -45,6 +46,8 @@ export const folderApi: FolderApi = {
 /** The commands the sealing screen uses; a test passes its own implementation. */
 export interface SealApi {
   sealDataset(request: SealRequest, jobId: string, onProgress: (p: JobProgress) => void): Promise<SealedDataset>;
+  /** What the folder's last seal said (name, license, terms…), or null when it was never sealed. */
+  previousSeal(path: string): Promise<PreviousSeal | null>;
   cancelJob(jobId: string): Promise<boolean>;
   /** Reports now, and whenever files change, how the sealed folder differs from its seal. */
   watchSealedFolder(out: string, onChange: (c: DatasetChanges) => void): Promise<void>;
@@ -58,6 +61,7 @@ export const sealApi: SealApi = {
     channel.onmessage = onProgress;
     return call('seal_dataset', { request, jobId, onProgress: channel });
   },
+  previousSeal: (path) => call('previous_seal', { path }),
   cancelJob: (jobId) => call('cancel_job', { jobId }),
   watchSealedFolder(out, onChange) {
     const channel = new Channel<DatasetChanges>();

@@ -19,6 +19,30 @@ export type RecentFolder = { path: string,
  */
 openedAt: number, files: number, bytes: number, };
 
+export type Permission = "allowed" | "not_allowed" | "constrained";
+
+export type Consent = { 
+/**
+ * Training AI models on the work.
+ */
+aiTraining: Permission, 
+/**
+ * Training AI that makes new works in the style of the data.
+ */
+aiGenerativeTraining: Permission, 
+/**
+ * An AI model reading the work while it runs (retrieval, grounding).
+ */
+aiInference: Permission, 
+/**
+ * Analysis, search and statistics, without training.
+ */
+dataMining: Permission, 
+/**
+ * The creator's conditions, in their own words, for uses allowed with conditions.
+ */
+constraints: string | null, };
+
 export type SealRequest = { 
 /**
  * The folder of work.
@@ -33,9 +57,25 @@ out: string | null, name: string, description: string | null,
  */
 license: string, creator: string, 
 /**
+ * The release's semantic version, such as 1.0.0.
+ */
+version: string, 
+/**
+ * The terms for AI uses, each chosen by the creator.
+ */
+consent: Consent, 
+/**
  * Target shard size in bytes.
  */
 shardSize: number, };
+
+export type PreviousSeal = { 
+/**
+ * The output folder holding that seal.
+ */
+out: string, name: string, license: string, creator: string, version: string, consent: Consent, shardSize: number, };
+
+export type Signature = "signed" | "unsigned" | "signed_for_earlier_seal";
 
 export type SealedShard = { cid: string, size: number, files: number, samples: number, };
 
@@ -47,7 +87,19 @@ out: string, files: number, bytes: number, samples: number, shards: Array<Sealed
 /**
  * The exact text of croissant.json.
  */
-manifest: string, manifestSha256: string, indexSha256: string, };
+manifest: string, manifestSha256: string, indexSha256: string, 
+/**
+ * The SPDX license expression, as the manifest states it.
+ */
+license: string, version: string, 
+/**
+ * The terms for AI uses, as the manifest states them.
+ */
+consent: Consent, 
+/**
+ * Whether the dataset is signed after this seal, or its signature was for an earlier seal.
+ */
+signature: Signature, };
 
 export type DatasetChanges = { added: number, modified: number, removed: number, 
 /**
@@ -59,7 +111,11 @@ export type Identity = { did: string, name: string, created: string, };
 
 export type Difference = { path: string, field: string, expected: string, found: string, };
 
-export type Verdict = { valid: boolean, signed: boolean, signer: string | null, filesChecked: number, differences: Array<Difference>, 
+export type Verdict = { valid: boolean, signed: boolean, 
+/**
+ * Signed, unsigned, or signed for an earlier seal (the creator should sign again).
+ */
+signature: Signature, signer: string | null, filesChecked: number, differences: Array<Difference>, 
 /**
  * The verdict in plain words.
  */

@@ -1,6 +1,6 @@
 // State of sealing a folder: the creator's choices, the running job, and the sealed result.
 import type { SealApi } from './api';
-import type { DatasetChanges, JobProgress, SealedDataset, Verdict } from './bindings';
+import type { Consent, DatasetChanges, JobProgress, Permission, PreviousSeal, SealedDataset, Signature, Verdict } from './bindings';
 import { HallmarkError } from './errors';
 import { folderName } from './format';
 import { newJobId } from './jobs';
@@ -21,11 +21,71 @@ export const SHARD_SIZES: readonly { bytes: number; label: string }[] = [
   { bytes: 1024 * 1024 * 1024, label: '1 GiB (large training runs)' },
 ];
 
+/** The four uses of a creator's work that the terms cover, in the order the form asks. */
+export type Use = 'aiTraining' | 'aiGenerativeTraining' | 'aiInference' | 'dataMining';
+
+/** Each use, named and explained in one plain line. */
+export const USES: readonly { key: Use; label: string; explain: string }[] = [
+  {
+    key: 'aiTraining',
+    label: 'AI training',
+    explain: 'Teaching AI models from your work, for example to recognise, sort or describe things.',
+  },
+  {
+    key: 'aiGenerativeTraining',
+    label: 'Generative AI training',
+    explain: 'Teaching AI that makes new pictures, sounds or texts in the style of your work.',
+  },
+  {
+    key: 'aiInference',
+    label: 'AI inference',
+    explain: 'An AI reading your work while it answers someone, for example looking it up to quote or summarise it.',
+  },
+  {
+    key: 'dataMining',
+    label: 'Data mining',
+    explain: 'Computers analysing, searching or counting your work (statistics, search indexes), without teaching AI.',
+  },
+];
+
+/** The answers for each use, in the words the form and the summary use. */
+export const PERMISSIONS: readonly { value: Permission; label: string }[] = [
+  { value: 'allowed', label: 'Allowed' },
+  { value: 'not_allowed', label: 'Not allowed' },
+  { value: 'constrained', label: 'Allowed with conditions' },
+];
+
+/** A permission in words: "Allowed", "Not allowed", "Allowed with conditions". */
+export function permissionWords(permission: Permission): string {
+  return PERMISSIONS.find((p) => p.value === permission)?.label ?? permission;
+}
+
+/** "a", "a and b", "a, b and c". */
+function listWords(items: string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+function noTerms(): Record<Use, Permission | null> {
+  return { aiTraining: null, aiGenerativeTraining: null, aiInference: null, dataMining: null };
+}
+
 export class SealSession {
   name = $state('');
   creator = $state('');
   license = $state('CC-BY-4.0');
   description = $state('');
+  version = $state('1.0.0');
+  /** An output folder the creator typed; empty for the folder's own one in Hallmark's data folder. */
+  out = $state('');
+  /** The creator's answer for each use; nothing is chosen for them. */
+  terms = $state<Record<Use, Permission | null>>(noTerms());
+  /** The creator's conditions, for the uses allowed with conditions. */
+  constraints = $state('');
+  /** What the folder's last seal said, when it was sealed before (the form is filled in from it). */
+  previous = $state<PreviousSeal | null>(null);
+  /** The creator pressed Seal with something missing: the form marks what. */
+  attempted = $state(false);
   shardSize = $state(SHARD_SIZES[0]?.bytes ?? 64 * 1024 * 1024);
   status = $state<SealStatus>('editing');
   progress = $state<JobProgress | null>(null);
@@ -45,16 +105,55 @@ export class SealSession {
     this.#api = api;
   }
 
-  /** Starts over for a newly opened folder, naming the dataset after it. */
-  reset(folder: string): void {
+  /**
+   * Starts over for a newly opened folder, naming the dataset after it; when the folder was sealed
+   * before, fills the form in with what that seal said, terms included.
+   */
+  async reset(folder: string): Promise<void> {
     if (folder === this.#folder) return;
     this.#folder = folder;
     this.name = folderName(folder);
+    this.version = '1.0.0';
+    this.out = '';
+    this.terms = noTerms();
+    this.constraints = '';
+    this.previous = null;
+    this.attempted = false;
     this.status = 'editing';
     this.sealed = null;
     this.error = null;
     this.changes = null;
     this.verdict = null;
+    let previous: PreviousSeal | null;
+    try {
+      previous = await this.#api.previousSeal(folder);
+    } catch {
+      // A seal Hallmark cannot read back is sealed again from scratch: the form just starts empty.
+      return;
+    }
+    if (previous && this.#folder === folder && this.status === 'editing') this.#fillIn(previous);
+  }
+
+  #fillIn(previous: PreviousSeal): void {
+    this.previous = previous;
+    this.name = previous.name;
+    this.creator = previous.creator;
+    this.license = previous.license;
+    this.version = previous.version;
+    if (SHARD_SIZES.some((s) => s.bytes === previous.shardSize)) this.shardSize = previous.shardSize;
+    const { constraints, ...terms } = previous.consent;
+    this.terms = terms;
+    this.constraints = constraints ?? '';
+  }
+
+  /** Whether any use is allowed with conditions, so the form asks for them. */
+  get needsConstraints(): boolean {
+    return USES.some((use) => this.terms[use.key] === 'constrained');
+  }
+
+  /** The uses the creator has not answered yet. */
+  get unanswered(): Use[] {
+    return USES.filter((use) => this.terms[use.key] === null).map((use) => use.key);
   }
 
   /** What is missing before sealing can start, in words; empty when ready. */
@@ -63,12 +162,41 @@ export class SealSession {
     if (this.name.trim() === '') missing.push('a dataset name');
     if (this.creator.trim() === '') missing.push('who made the work');
     if (this.license.trim() === '') missing.push('a license');
+    if (this.version.trim() === '') missing.push('a version');
+    const unanswered = this.unanswered;
+    if (unanswered.length === USES.length) {
+      missing.push('your answer for each use of your work');
+    } else if (unanswered.length > 0) {
+      const labels = USES.filter((use) => unanswered.includes(use.key)).map((use) => use.label);
+      missing.push(`your answer for ${listWords(labels)}`);
+    }
+    if (this.needsConstraints && this.constraints.trim() === '') missing.push('your conditions');
     return missing;
   }
 
+  /** The terms as the seal request sends them; null until every use is answered. */
+  get consent(): Consent | null {
+    const { aiTraining, aiGenerativeTraining, aiInference, dataMining } = this.terms;
+    if (aiTraining === null || aiGenerativeTraining === null || aiInference === null || dataMining === null) {
+      return null;
+    }
+    const constraints = this.needsConstraints ? this.constraints.trim() : '';
+    return { aiTraining, aiGenerativeTraining, aiInference, dataMining, constraints: constraints || null };
+  }
+
+  /**
+   * Whether the dataset on screen is signed: the last verdict's word, else the seal's. A reseal that
+   * changed the dataset leaves it "signed for an earlier seal".
+   */
+  get signature(): Signature | null {
+    return this.verdict?.signature ?? this.sealed?.signature ?? null;
+  }
+
   async seal(): Promise<void> {
-    if (this.missing.length > 0) {
-      this.error = new HallmarkError('invalid_input', `Before sealing, add ${this.missing.join(' and ')}.`);
+    const consent = this.consent;
+    if (this.missing.length > 0 || consent === null) {
+      this.attempted = true;
+      this.error = new HallmarkError('invalid_input', `Before sealing, add ${listWords(this.missing)}.`);
       this.status = 'failed';
       return;
     }
@@ -81,11 +209,13 @@ export class SealSession {
       const sealed = await this.#api.sealDataset(
         {
           path: this.#folder,
-          out: null,
+          out: this.out.trim() || null,
           name: this.name.trim(),
           description: this.description.trim() || null,
           license: this.license.trim(),
           creator: this.creator.trim(),
+          version: this.version.trim(),
+          consent,
           shardSize: this.shardSize,
         },
         jobId,
@@ -104,6 +234,8 @@ export class SealSession {
       const error = HallmarkError.from(thrown);
       this.status = error.cancelled ? (this.sealed ? 'sealed' : 'editing') : 'failed';
       this.error = error.cancelled ? null : error;
+      // Sealing stops the watch; the seal still on screen is watched again.
+      if (this.sealed) await this.#watch(this.sealed.out);
     } finally {
       if (this.#jobId === jobId) {
         this.#jobId = null;
