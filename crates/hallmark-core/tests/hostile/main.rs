@@ -5,6 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod dataset_credential;
+mod fuzz;
+mod no_panic;
+mod seeds;
 
 use std::path::Path;
 
