@@ -39,9 +39,10 @@ fn we_accept_a_credential_the_independent_implementation_signed() {
         "di_independent.py",
         &[Path::new("sign"), Path::new("2026-11-23T10:00:00Z")],
     );
-    let proof = hallmark_core::integrity::verify(&signed).unwrap();
+    let expected = hallmark_core::integrity::ProofExpectation::assertion("2026-11-23T10:00:00Z");
+    let proof = hallmark_core::integrity::verify(&signed, &expected).unwrap();
     assert_eq!(proof.signer.to_string(), signed["issuer"].as_str().unwrap());
     let mut changed = signed.clone();
     changed["credentialSubject"]["note"] = "changed".into();
-    assert!(hallmark_core::integrity::verify(&changed).is_err());
+    assert!(hallmark_core::integrity::verify(&changed, &expected).is_err());
 }

@@ -164,39 +164,56 @@ fn difference(
 /// names matches the files (manifest, index, and the shard list's Merkle root). `None` when unsigned.
 /// `now` (RFC 3339, passed in) is the time the proof is judged at.
 pub fn check(out: &Path, now: &str) -> Result<Option<CredentialCheck>> {
-    let _ = now;
+    use crate::creator::{self, CredentialError, MAX_DOCUMENT_BYTES};
+    use std::io::Read as _;
+
     let path = out.join(CREDENTIAL_FILE);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
+    // One byte more than the cap is read, so that a larger file is refused by the strict parser
+    // without ever being read whole.
+    let mut bytes = Vec::new();
+    match crate::untrusted::open_regular(&path) {
+        Ok((file, _)) => {
+            file.take(MAX_DOCUMENT_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::from_io(&path, e))?;
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::from_io(&path, e)),
-    };
+        Err(e) => return Err(crate::untrusted::io_error(&path, e)),
+    }
     let mut report = CredentialCheck::default();
-    let credential: Value = match serde_json::from_slice(&bytes) {
+    let credential: Value = match crate::json::from_slice(&bytes, MAX_DOCUMENT_BYTES) {
         Ok(v) => v,
         Err(e) => {
-            report
-                .differences
-                .push(difference("json", "a JSON credential", e.to_string()));
+            report.differences.push(difference(
+                "json",
+                "a strict JSON credential",
+                e.to_string(),
+            ));
             return Ok(Some(report));
         }
     };
-    match integrity::verify(&credential) {
-        Ok(proof) => {
-            let issuer = credential["issuer"].as_str().unwrap_or_default();
-            if issuer == proof.signer.to_string() {
-                report.signer = Some(issuer.to_owned());
-            } else {
-                report
-                    .differences
-                    .push(difference("issuer", proof.signer.to_string(), issuer));
-            }
+    // Type, proof (assertionMethod, judged at `now`), issuer = signer, validity period.
+    match creator::check_dataset(&credential, now) {
+        Ok(status) => report.signer = Some(status.issuer.to_string()),
+        Err(e) => {
+            let field = match &e {
+                CredentialError::WrongType { .. } => "type",
+                CredentialError::WrongIssuer { .. } => "issuer",
+                CredentialError::NotYetValid { .. } => "validFrom",
+                CredentialError::Expired { .. } => "validUntil",
+                CredentialError::Date(date) => date.field,
+                CredentialError::Field { field, .. } => field,
+                _ => "proof",
+            };
+            let expected = match field {
+                "proof" => "a valid eddsa-jcs-2022 proof (purpose assertionMethod)",
+                "type" => "VerifiableCredential and DatasetCredential",
+                _ => "a valid dataset credential",
+            };
+            report
+                .differences
+                .push(difference(field, expected, e.to_string()));
         }
-        Err(e) => report.differences.push(difference(
-            "proof",
-            "a valid eddsa-jcs-2022 proof",
-            e.to_string(),
-        )),
     }
     for (name, media) in [
         (MANIFEST_FILE, "application/ld+json"),

@@ -14,7 +14,15 @@ const ED25519_PUB: [u8; 2] = [0xed, 0x01];
 /// Multicodec prefix of an Ed25519 private key (as in the W3C test vectors' `privateKeyMultibase`).
 const ED25519_PRIV: [u8; 2] = [0x80, 0x26];
 
-/// Why a `did:key` or key text was refused.
+/// The longest multibase key text decoded. An Ed25519 key with its two-byte multicodec prefix is
+/// 34 bytes, at most 47 base58 characters after the `z`; base58 decoding takes time quadratic in
+/// the length, so longer text is refused before it is decoded.
+pub const MAX_MULTIBASE_CHARS: usize = 64;
+
+/// How much of a refused identifier an error message quotes.
+const SHOWN_CHARS: usize = 80;
+
+/// Why a `did:key` or key text was refused. Messages quote at most the first 80 characters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DidError {
@@ -22,6 +30,27 @@ pub enum DidError {
     NotDidKey(String),
     #[error("{0:?} is not an Ed25519 key in base58btc multibase")]
     BadKey(String),
+    #[error(
+        "the key text is {length} characters long, too long for an Ed25519 key (at most {max}); it was not decoded"
+    )]
+    TooLong { length: usize, max: usize },
+}
+
+fn shown(text: &str) -> String {
+    crate::json::excerpt(text, SHOWN_CHARS)
+}
+
+/// The bytes of multibase base58btc `text` (`z…`), refusing text too long for a key before decoding.
+fn decode_multibase(text: &str, bad: impl Fn() -> DidError) -> Result<Vec<u8>, DidError> {
+    if text.len() > MAX_MULTIBASE_CHARS {
+        return Err(DidError::TooLong {
+            length: text.len(),
+            max: MAX_MULTIBASE_CHARS,
+        });
+    }
+    bs58::decode(text.strip_prefix('z').ok_or_else(&bad)?)
+        .into_vec()
+        .map_err(|_| bad())
 }
 
 /// A creator's public identity: an Ed25519 public key shown as `did:key:z6Mk…`.
@@ -48,10 +77,8 @@ impl PublicIdentity {
 
     /// Parses a multibase Ed25519 public key (`z6Mk…`).
     pub fn from_multibase(text: &str) -> Result<Self, DidError> {
-        let bad = || DidError::BadKey(text.to_owned());
-        let bytes = bs58::decode(text.strip_prefix('z').ok_or_else(bad)?)
-            .into_vec()
-            .map_err(|_| bad())?;
+        let bad = || DidError::BadKey(shown(text));
+        let bytes = decode_multibase(text, bad)?;
         let key: [u8; 32] = bytes
             .strip_prefix(&ED25519_PUB[..])
             .and_then(|k| k.try_into().ok())
@@ -80,12 +107,12 @@ impl FromStr for PublicIdentity {
     fn from_str(text: &str) -> Result<Self, DidError> {
         let rest = text
             .strip_prefix("did:key:")
-            .ok_or_else(|| DidError::NotDidKey(text.to_owned()))?;
+            .ok_or_else(|| DidError::NotDidKey(shown(text)))?;
         let (key, fragment) = rest
             .split_once('#')
             .map_or((rest, None), |(k, f)| (k, Some(f)));
         if fragment.is_some_and(|f| f != key) {
-            return Err(DidError::NotDidKey(text.to_owned()));
+            return Err(DidError::NotDidKey(shown(text)));
         }
         Self::from_multibase(key)
     }
@@ -115,11 +142,7 @@ impl SigningIdentity {
     /// Parses the `privateKeyMultibase` form: `z` + base58btc(0x8026 ‖ secret).
     pub fn from_multibase(text: &str) -> Result<Self, DidError> {
         let bad = || DidError::BadKey("(secret key)".to_owned());
-        let bytes = Zeroizing::new(
-            bs58::decode(text.strip_prefix('z').ok_or_else(bad)?)
-                .into_vec()
-                .map_err(|_| bad())?,
-        );
+        let bytes = Zeroizing::new(decode_multibase(text, bad)?);
         let secret: Zeroizing<[u8; 32]> = Zeroizing::new(
             bytes
                 .strip_prefix(&ED25519_PRIV[..])
@@ -188,5 +211,31 @@ mod tests {
             "did:key:z6MkXXX".parse::<PublicIdentity>(),
             Err(DidError::BadKey(_))
         ));
+    }
+
+    #[test]
+    fn a_huge_key_is_refused_before_decoding_and_not_echoed() {
+        let huge = format!("did:key:z6Mk{}", "2".repeat(320_000));
+        let refused = huge.parse::<PublicIdentity>().unwrap_err();
+        assert_eq!(
+            refused,
+            DidError::TooLong {
+                length: 320_004,
+                max: MAX_MULTIBASE_CHARS
+            }
+        );
+        let refused = format!("did:key:{PUBLIC}#{}", "2".repeat(320_000))
+            .parse::<PublicIdentity>()
+            .unwrap_err();
+        assert!(refused.to_string().len() < 300, "{refused}");
+        assert!(matches!(
+            SigningIdentity::from_multibase(&format!("z{}", "2".repeat(320_000))),
+            Err(DidError::TooLong { .. })
+        ));
+        // The longest real key is well inside the cap.
+        let longest = SigningIdentity::from_secret(&[0xff; 32])
+            .public()
+            .multibase();
+        assert!(longest.len() <= MAX_MULTIBASE_CHARS, "{longest}");
     }
 }

@@ -3,15 +3,32 @@
 //! Create: the proof options (with the document's `@context`) and the document without `proof` are
 //! each canonicalised with JCS (RFC 8785) and hashed with SHA-256; Ed25519 signs proof hash ‖
 //! document hash; `proofValue` is `z` + base58btc(signature). Verify reverses it, after checking
-//! that the document's `@context` starts with the proof's.
+//! that the document's `@context` starts with the proof's, that the proof is for the purpose the
+//! caller expects, and that it was not made later than the caller's `now` (give or take
+//! [`CLOCK_SKEW_SECONDS`]). Verify takes a parsed `Value`: parse what arrives with
+//! [`crate::json::from_slice`], which refuses duplicate keys and other ambiguities first.
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::datetime::{DateError, Timestamp, kind};
 use crate::did::{PublicIdentity, SigningIdentity};
 
 pub const PROOF_TYPE: &str = "DataIntegrityProof";
 pub const CRYPTOSUITE: &str = "eddsa-jcs-2022";
+/// The proof purpose of a credential: its issuer asserts what it says.
+pub const ASSERTION_METHOD: &str = "assertionMethod";
+/// The proof purpose of a presentation: its holder proves who it is (over a challenge).
+pub const AUTHENTICATION: &str = "authentication";
+
+/// How far in the future of `now` a proof's `created` may be: another machine's clock may run a
+/// little ahead of the checker's, so a proof made "just now" elsewhere still verifies.
+pub const CLOCK_SKEW_SECONDS: i64 = 5 * 60;
+
+/// The longest `proofValue` decoded: `z` and the base58btc form of a 64-byte Ed25519 signature,
+/// which is at most 88 characters. Decoding base58 takes time quadratic in its length, so anything
+/// longer is refused before decoding.
+pub const MAX_PROOF_VALUE_CHARS: usize = 1 + 88;
 
 /// Why a proof does not verify, in terms a report can show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,8 +46,14 @@ pub enum ProofError {
         expected: String,
         found: String,
     },
-    #[error("proof field proofValue is not a base58btc Ed25519 signature")]
+    #[error(
+        "proof field proofValue is not a base58btc Ed25519 signature (z and at most 88 base58 characters)"
+    )]
     BadProofValue,
+    #[error(
+        "proof field proofValue is {length} characters long, too long for an Ed25519 signature (at most {max}); it was not decoded"
+    )]
+    ProofValueTooLong { length: usize, max: usize },
     #[error("the document's @context does not start with the proof's @context")]
     ContextMismatch,
     #[error("proof field verificationMethod: {0}")]
@@ -39,13 +62,50 @@ pub enum ProofError {
     BadSignature,
     #[error("cannot canonicalise the document: {0}")]
     Canonicalisation(String),
+    /// A date in the proof (or the `now` it is judged at) is missing or not an RFC 3339 date-time.
+    #[error("{0}")]
+    Date(#[from] DateError),
+    #[error(
+        "proof field created: {created} is later than now ({now}) by more than the {CLOCK_SKEW_SECONDS} seconds clocks may differ; check the signer's clock, or sign again"
+    )]
+    CreatedInFuture { created: String, now: String },
+    #[error("proof field expires: the proof expired at {expires}; ask its signer for a new one")]
+    ProofExpired { expires: String },
+}
+
+/// What the caller expects of a proof: the purpose it must have been made for ([`ASSERTION_METHOD`]
+/// for credentials, [`AUTHENTICATION`] for presentations) and the time it is judged at (RFC 3339,
+/// passed in: the core never reads the clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProofExpectation<'a> {
+    pub purpose: &'a str,
+    pub now: &'a str,
+}
+
+impl<'a> ProofExpectation<'a> {
+    /// A credential's proof (`assertionMethod`), judged at `now`.
+    pub fn assertion(now: &'a str) -> Self {
+        Self {
+            purpose: ASSERTION_METHOD,
+            now,
+        }
+    }
+
+    /// A presentation's proof (`authentication`), judged at `now`.
+    pub fn authentication(now: &'a str) -> Self {
+        Self {
+            purpose: AUTHENTICATION,
+            now,
+        }
+    }
 }
 
 /// What a valid proof says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedProof {
     pub signer: PublicIdentity,
-    pub created: Option<String>,
+    /// When the proof says it was made (not later than `now` plus the clock skew).
+    pub created: String,
     pub proof_purpose: String,
     /// The `challenge` proof option, as presentations carry it.
     pub challenge: Option<String>,
@@ -131,46 +191,110 @@ pub fn sign_with(
     Ok(Value::Object(secured))
 }
 
+/// `value` as a message shows it: a short quoted string, or what kind of value it is.
+fn found(value: Option<&Value>) -> String {
+    match value {
+        None => "nothing".to_owned(),
+        Some(Value::String(text)) => format!("{:?}", crate::json::excerpt(text, 80)),
+        Some(other) => kind(other).to_owned(),
+    }
+}
+
 fn expect_text(
     proof: &Map<String, Value>,
     field: &'static str,
     expected: &str,
 ) -> Result<(), ProofError> {
-    match proof.get(field).and_then(Value::as_str) {
-        Some(found) if found == expected => Ok(()),
-        found => Err(ProofError::Field {
+    match proof.get(field) {
+        Some(Value::String(text)) if text == expected => Ok(()),
+        other => Err(ProofError::Field {
             field,
             expected: expected.to_owned(),
-            found: format!("{found:?}"),
+            found: found(other),
         }),
     }
 }
 
-/// Verifies the `eddsa-jcs-2022` proof of `secured` and says who signed it.
-pub fn verify(secured: &Value) -> Result<VerifiedProof, ProofError> {
-    let secured = secured.as_object().ok_or(ProofError::NotAnObject)?;
-    let proof = secured.get("proof").ok_or(ProofError::MissingProof)?;
-    let proof = proof.as_object().ok_or(ProofError::MissingProof)?;
-    expect_text(proof, "type", PROOF_TYPE)?;
-    expect_text(proof, "cryptosuite", CRYPTOSUITE)?;
-    let proof_purpose = proof
-        .get("proofPurpose")
-        .and_then(Value::as_str)
-        .ok_or(ProofError::Field {
-            field: "proofPurpose",
-            expected: "a purpose".into(),
-            found: "nothing".into(),
-        })?
-        .to_owned();
+/// The optional string proof option `field`; anything but a string there is an error.
+fn optional_text(
+    proof: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<String>, ProofError> {
+    match proof.get(field) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        other => Err(ProofError::Field {
+            field,
+            expected: "a string".into(),
+            found: found(other),
+        }),
+    }
+}
+
+/// The Ed25519 signature in `proofValue`, its length checked before base58 decoding.
+fn signature(proof: &Map<String, Value>) -> Result<ed25519_dalek::Signature, ProofError> {
     let value = proof
         .get("proofValue")
         .and_then(Value::as_str)
         .ok_or(ProofError::BadProofValue)?;
+    if value.len() > MAX_PROOF_VALUE_CHARS {
+        return Err(ProofError::ProofValueTooLong {
+            length: value.len(),
+            max: MAX_PROOF_VALUE_CHARS,
+        });
+    }
     let bytes = bs58::decode(value.strip_prefix('z').ok_or(ProofError::BadProofValue)?)
         .into_vec()
         .map_err(|_| ProofError::BadProofValue)?;
-    let signature =
-        ed25519_dalek::Signature::from_slice(&bytes).map_err(|_| ProofError::BadProofValue)?;
+    ed25519_dalek::Signature::from_slice(&bytes).map_err(|_| ProofError::BadProofValue)
+}
+
+/// Verifies the `eddsa-jcs-2022` proof of `secured` and says who signed it.
+///
+/// Refused: a proof of another type or cryptosuite; made for another purpose than
+/// `expected.purpose`; without a `created` date-time, or created more than [`CLOCK_SKEW_SECONDS`]
+/// after `expected.now`; past its `expires`; with a `proofValue` or key text too long to be
+/// Ed25519 (before decoding); whose signature does not match. Which issuer or holder the signer
+/// must be is the caller's to check.
+pub fn verify(
+    secured: &Value,
+    expected: &ProofExpectation<'_>,
+) -> Result<VerifiedProof, ProofError> {
+    let now = Timestamp::parse("now", expected.now)?;
+    let secured = secured.as_object().ok_or(ProofError::NotAnObject)?;
+    let proof = secured.get("proof").ok_or(ProofError::MissingProof)?;
+    let proof = proof.as_object().ok_or_else(|| ProofError::Field {
+        field: "proof",
+        expected: "one proof object".into(),
+        found: found(Some(proof)),
+    })?;
+    expect_text(proof, "type", PROOF_TYPE)?;
+    expect_text(proof, "cryptosuite", CRYPTOSUITE)?;
+    expect_text(proof, "proofPurpose", expected.purpose)?;
+    let created = match proof.get("created") {
+        Some(Value::String(text)) => text.clone(),
+        other => {
+            return Err(ProofError::Field {
+                field: "created",
+                expected: "an RFC 3339 date-time string".into(),
+                found: found(other),
+            });
+        }
+    };
+    if Timestamp::parse("created", &created)? > now.plus_seconds(CLOCK_SKEW_SECONDS) {
+        return Err(ProofError::CreatedInFuture {
+            created,
+            now: expected.now.to_owned(),
+        });
+    }
+    if let Some(expires) = optional_text(proof, "expires")?
+        && Timestamp::parse("expires", &expires)? < now
+    {
+        return Err(ProofError::ProofExpired { expires });
+    }
+    let challenge = optional_text(proof, "challenge")?;
+    let domain = optional_text(proof, "domain")?;
+    let signature = signature(proof)?;
     let method = proof
         .get("verificationMethod")
         .and_then(Value::as_str)
@@ -201,19 +325,10 @@ pub fn verify(secured: &Value) -> Result<VerifiedProof, ProofError> {
         .map_err(|_| ProofError::BadSignature)?;
     Ok(VerifiedProof {
         signer,
-        created: options
-            .get("created")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        proof_purpose,
-        challenge: options
-            .get("challenge")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        domain: options
-            .get("domain")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        created,
+        proof_purpose: expected.purpose.to_owned(),
+        challenge,
+        domain,
     })
 }
 
@@ -222,6 +337,12 @@ mod tests {
     use super::*;
 
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/vc-di-eddsa");
+    /// A time after the W3C vector was signed (2023-02-24T23:36:38Z), to judge it at.
+    const AFTER_2023: &str = "2026-11-23T10:00:00Z";
+
+    fn verify_credential(secured: &Value) -> Result<VerifiedProof, ProofError> {
+        verify(secured, &ProofExpectation::assertion(AFTER_2023))
+    }
 
     fn vector(name: &str) -> String {
         std::fs::read_to_string(format!("{VECTORS}/{name}")).unwrap()
@@ -285,9 +406,10 @@ mod tests {
     #[test]
     fn verifies_the_w3c_signed_example() {
         let signed: Value = serde_json::from_str(&vector("eddsa-jcs-2022/signedJCS.json")).unwrap();
-        let verified = verify(&signed).unwrap();
+        let verified = verify_credential(&signed).unwrap();
         assert_eq!(verified.signer, w3c_key().public());
-        assert_eq!(verified.created.as_deref(), Some("2023-02-24T23:36:38Z"));
+        assert_eq!(verified.created, "2023-02-24T23:36:38Z");
+        assert_eq!(verified.proof_purpose, ASSERTION_METHOD);
     }
 
     #[test]
@@ -300,7 +422,7 @@ mod tests {
                 at = &mut at[*key];
             }
             at[path[path.len() - 1]] = value;
-            verify(&copy)
+            verify_credential(&copy)
         };
         assert_eq!(
             tamper(&["credentialSubject", "alumniOf"], "Elsewhere".into()),
@@ -310,8 +432,10 @@ mod tests {
             tamper(&["proof", "created"], "2024-01-01T00:00:00Z".into()),
             Err(ProofError::BadSignature)
         );
+        let mut for_login = signed.clone();
+        for_login["proof"]["proofPurpose"] = "authentication".into();
         assert_eq!(
-            tamper(&["proof", "proofPurpose"], "authentication".into()),
+            verify(&for_login, &ProofExpectation::authentication(AFTER_2023)),
             Err(ProofError::BadSignature)
         );
         assert!(matches!(
@@ -343,7 +467,7 @@ mod tests {
         );
         let mut no_proof = signed.clone();
         no_proof.as_object_mut().unwrap().remove("proof");
-        assert_eq!(verify(&no_proof), Err(ProofError::MissingProof));
+        assert_eq!(verify_credential(&no_proof), Err(ProofError::MissingProof));
     }
 
     #[test]
@@ -356,10 +480,137 @@ mod tests {
             "assertionMethod",
         )
         .unwrap();
-        assert_eq!(verify(&signed).unwrap().signer, key.public());
+        assert_eq!(verify_credential(&signed).unwrap().signer, key.public());
         assert_eq!(
             sign(&signed, &key, "2026-11-23T10:00:00Z", "assertionMethod"),
             Err(ProofError::AlreadySigned)
         );
+    }
+
+    #[test]
+    fn the_proof_must_be_for_the_purpose_the_caller_expects() {
+        let signed: Value = serde_json::from_str(&vector("eddsa-jcs-2022/signedJCS.json")).unwrap();
+        assert_eq!(
+            verify(&signed, &ProofExpectation::authentication(AFTER_2023)),
+            Err(ProofError::Field {
+                field: "proofPurpose",
+                expected: AUTHENTICATION.into(),
+                found: "\"assertionMethod\"".into(),
+            })
+        );
+        let refused = verify(&signed, &ProofExpectation::authentication(AFTER_2023)).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "proof field proofPurpose: expected authentication, found \"assertionMethod\""
+        );
+    }
+
+    #[test]
+    fn created_must_be_a_date_time_no_later_than_now_plus_the_clock_skew() {
+        let key = SigningIdentity::generate();
+        let signed_at = |created: &str| {
+            sign(&Value::Object(unsigned()), &key, created, ASSERTION_METHOD).unwrap()
+        };
+        let at = |secured: &Value, now: &str| verify(secured, &ProofExpectation::assertion(now));
+        let made = signed_at("2026-11-23T10:05:00Z");
+        at(&made, "2026-11-23T10:00:00Z").unwrap();
+        at(&made, "2026-11-23T10:00:00+00:00").unwrap();
+        assert_eq!(
+            at(&made, "2026-11-23T09:59:59Z"),
+            Err(ProofError::CreatedInFuture {
+                created: "2026-11-23T10:05:00Z".into(),
+                now: "2026-11-23T09:59:59Z".into(),
+            })
+        );
+        // An offset names the same instant: 11:05+01:00 is 10:05Z.
+        let offset = signed_at("2026-11-23T11:05:00+01:00");
+        at(&offset, "2026-11-23T10:00:00Z").unwrap();
+        assert!(matches!(
+            at(&offset, "2026-11-23T09:59:59Z"),
+            Err(ProofError::CreatedInFuture { .. })
+        ));
+        for created in ["yesterday", "2026-11-23", "2026-11-23 10:00:00"] {
+            assert!(
+                matches!(
+                    at(&signed_at(created), AFTER_2023),
+                    Err(ProofError::Date(DateError {
+                        field: "created",
+                        ..
+                    }))
+                ),
+                "{created}"
+            );
+        }
+        let mut no_date = signed_at("2026-11-23T10:00:00Z");
+        no_date["proof"]["created"] = serde_json::json!(1_795_000_000);
+        assert!(matches!(
+            at(&no_date, AFTER_2023),
+            Err(ProofError::Field {
+                field: "created",
+                ..
+            })
+        ));
+        no_date["proof"].as_object_mut().unwrap().remove("created");
+        assert!(matches!(
+            at(&no_date, AFTER_2023),
+            Err(ProofError::Field {
+                field: "created",
+                ..
+            })
+        ));
+        assert!(matches!(
+            at(&made, "now"),
+            Err(ProofError::Date(DateError { field: "now", .. }))
+        ));
+    }
+
+    #[test]
+    fn a_proof_past_its_expires_date_is_refused() {
+        let key = SigningIdentity::generate();
+        let mut extra = Map::new();
+        extra.insert("expires".into(), "2026-12-01T00:00:00Z".into());
+        let signed = sign_with(
+            &Value::Object(unsigned()),
+            &key,
+            "2026-11-23T10:00:00Z",
+            ASSERTION_METHOD,
+            extra,
+        )
+        .unwrap();
+        verify(
+            &signed,
+            &ProofExpectation::assertion("2026-11-30T00:00:00Z"),
+        )
+        .unwrap();
+        assert!(matches!(
+            verify(
+                &signed,
+                &ProofExpectation::assertion("2026-12-01T00:00:01Z")
+            ),
+            Err(ProofError::ProofExpired { .. })
+        ));
+    }
+
+    #[test]
+    fn a_huge_proof_value_is_refused_before_decoding() {
+        let signed: Value = serde_json::from_str(&vector("eddsa-jcs-2022/signedJCS.json")).unwrap();
+        let mut huge = signed.clone();
+        huge["proof"]["proofValue"] = format!("z{}", "2".repeat(320_000)).into();
+        assert_eq!(
+            verify_credential(&huge),
+            Err(ProofError::ProofValueTooLong {
+                length: 320_001,
+                max: MAX_PROOF_VALUE_CHARS
+            })
+        );
+        let mut huge = signed;
+        huge["proof"]["verificationMethod"] = format!("did:key:z6Mk{}", "2".repeat(320_000)).into();
+        assert!(matches!(
+            verify_credential(&huge),
+            Err(ProofError::VerificationMethod(m)) if m.contains("too long")
+        ));
+        // Every real signature fits: all ones is the longest base58 form of 64 bytes.
+        let longest = format!("z{}", bs58::encode([0xff; 64]).into_string());
+        assert!(longest.len() <= MAX_PROOF_VALUE_CHARS, "{}", longest.len());
     }
 }

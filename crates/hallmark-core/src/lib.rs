@@ -24,6 +24,7 @@ pub mod cache;
 pub mod creator;
 pub mod credential;
 pub mod dataset;
+pub mod datetime;
 pub mod did;
 pub mod digest;
 pub mod error;

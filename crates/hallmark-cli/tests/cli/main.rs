@@ -391,7 +391,12 @@ fn keys_in_the_real_keyring_sign_and_can_be_deleted() {
         .to_owned();
     let signed: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&statement).unwrap()).unwrap();
-    let proof = hallmark_core::integrity::verify(&signed).unwrap();
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let proof = hallmark_core::integrity::verify(
+        &signed,
+        &hallmark_core::integrity::ProofExpectation::assertion(&now),
+    )
+    .unwrap();
     assert_eq!(proof.signer.to_string(), did);
     assert_eq!(signed["credentialSubject"]["rotatedTo"], new_did.as_str());
     assert!(cli(&["key", "delete", &new_did, "--yes"]).status.success());
