@@ -102,6 +102,10 @@ enum Command {
         /// Re-hash every shard file in this folder.
         #[arg(long)]
         shards: Option<PathBuf>,
+        /// Require a valid signature: an unsigned dataset is a difference (exit 1), as a
+        /// marketplace or a buyer should check it.
+        #[arg(long)]
+        signed: bool,
     },
 }
 
@@ -200,10 +204,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             out,
             source,
             shards,
+            signed,
         } => seal::verify(
             out,
             source.as_deref(),
             shards.as_deref(),
+            *signed,
             cli.json,
             cli.quiet,
         ),

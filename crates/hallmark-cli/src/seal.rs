@@ -225,7 +225,11 @@ pub fn seal(args: &SealArgs, json: bool, quiet: bool) -> anyhow::Result<()> {
             .unwrap_or_else(|| "dataset".to_owned()),
     };
     let today = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let earlier = dataset::load_state(&args.out).ok().map(|s| s.info.consent);
+    // The earlier terms as the manifest states them (what was signed), never the unsigned record.
+    let earlier = dataset::previous_seal(&args.out)
+        .ok()
+        .flatten()
+        .map(|s| s.info.consent);
     let consent = consent(args, earlier.as_ref())?;
     let info = DatasetInfo {
         description: args
@@ -368,10 +372,25 @@ pub fn export(
     Ok(())
 }
 
+/// `text` with every control character written as an escape (`\u{1b}`), for a terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
 pub fn verify(
     out_dir: &Path,
     source: Option<&Path>,
     shards: Option<&Path>,
+    signed: bool,
     json: bool,
     quiet: bool,
 ) -> anyhow::Result<()> {
@@ -379,7 +398,21 @@ pub fn verify(
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let report = check::verify(out_dir, source, shards, &now, &bar, &CancelToken::new());
     bar.finish();
-    let report = report?;
+    let mut report = report?;
+    if signed && report.signer.is_none() && report.is_valid() {
+        let found = match report.signature {
+            dataset::SignatureState::SignedForEarlierSeal => {
+                "signed for an earlier seal — sign again"
+            }
+            _ => "not signed",
+        };
+        report.differences.push(check::Difference {
+            path: "credential.json".into(),
+            field: "signature",
+            expected: "a valid signature (--signed)".into(),
+            found: found.into(),
+        });
+    }
     let mut out = std::io::stdout().lock();
     if json {
         let mut bytes = serde_json::to_vec_pretty(&report)?;
@@ -411,7 +444,9 @@ pub fn verify(
     } else {
         writeln!(out, "INVALID: {} differences", report.differences.len())?;
         for difference in &report.differences {
-            writeln!(out, "  {difference}")?;
+            // Paths and values come from files that may be hostile: no control character reaches
+            // the terminal (it could clear the screen and print a fake verdict).
+            writeln!(out, "  {}", printable(&difference.to_string()))?;
         }
     }
     if report.is_valid() {

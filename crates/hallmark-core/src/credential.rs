@@ -58,7 +58,8 @@ fn resource(name: &str, digest: &Sha256Digest, media_type: &str) -> Value {
 pub fn build(out: &Path, issuer: &PublicIdentity, valid_from: &str) -> Result<Value> {
     let (manifest_bytes, facts) = manifest::read_file(out)?;
     let manifest = Sha256Digest::of(&manifest_bytes);
-    let index = Sha256Digest::of_file(&out.join(INDEX_FILE))?;
+    // At most the size the manifest gives: a bigger index is not the one it names.
+    let index = Sha256Digest::of_file(&out.join(INDEX_FILE), facts.index_size)?;
     let root = crate::merkle::root(&facts.shard_digests());
     Ok(json!({
         "@context": [VC_V2],
@@ -88,6 +89,7 @@ pub fn build(out: &Path, issuer: &PublicIdentity, valid_from: &str) -> Result<Va
 /// A credential set aside by a reseal is removed: this one replaces it.
 pub fn sign_dataset(out: &Path, key: &SigningIdentity, now: &str) -> Result<PathBuf> {
     dataset::load_state(out)?;
+    let _lock = dataset::lock_for_change(out)?;
     let unsigned = build(out, &key.public(), now)?;
     let signed =
         integrity::sign(&unsigned, key, now, "assertionMethod").map_err(|e| Error::Damaged {
@@ -215,11 +217,27 @@ pub fn check(out: &Path, now: &str) -> Result<Option<CredentialCheck>> {
                 .push(difference(field, expected, e.to_string()));
         }
     }
+    let (manifest_bytes, facts) = manifest::read_file(out)?;
     for (name, media) in [
         (MANIFEST_FILE, "application/ld+json"),
         (INDEX_FILE, "application/jsonlines"),
     ] {
-        let actual = Sha256Digest::of_file(&out.join(name))?;
+        let actual = if name == MANIFEST_FILE {
+            Sha256Digest::of(&manifest_bytes)
+        } else {
+            match Sha256Digest::of_file(&out.join(name), facts.index_size) {
+                Ok(digest) => digest,
+                Err(e) => {
+                    report.differences.push(Difference {
+                        path: name.into(),
+                        field: "sha256",
+                        expected: "the file the credential names".into(),
+                        found: e.to_string(),
+                    });
+                    continue;
+                }
+            }
+        };
         let named = credential["relatedResource"]
             .as_array()
             .and_then(|r| r.iter().find(|r| r["id"] == name))
@@ -242,7 +260,6 @@ pub fn check(out: &Path, now: &str) -> Result<Option<CredentialCheck>> {
             }
         }
     }
-    let (_, facts) = manifest::read_file(out)?;
     let root = format!(
         "sha256:{}",
         crate::merkle::root(&facts.shard_digests()).hex()

@@ -322,7 +322,7 @@ fn apply(out: &Path, commit: &Commit) -> Result<()> {
 
 /// The exclusive lock of an output folder, held by a seal (released when dropped or when the
 /// process dies, so a crash never leaves it taken).
-struct SealLock {
+pub(crate) struct SealLock {
     _held: std::fs::File,
 }
 
@@ -366,9 +366,7 @@ impl SealLock {
 /// sweeps away staging folders of seals that never committed. Run before any use of `out`; does
 /// nothing while a seal of `out` is running (that seal owns its staging folder and its commit).
 pub fn recover(out: &Path) -> Result<()> {
-    if !std::fs::symlink_metadata(out.join(STATE_DIR)).is_ok_and(|m| m.is_dir())
-        || SealLock::held(out)
-    {
+    if !untrusted::existing_dir(&out.join(STATE_DIR))? || SealLock::held(out) {
         return Ok(());
     }
     recover_locked(out)
@@ -377,6 +375,10 @@ pub fn recover(out: &Path) -> Result<()> {
 /// [`recover`], for the holder of the seal lock.
 fn recover_locked(out: &Path) -> Result<()> {
     let state_dir = out.join(STATE_DIR);
+    // Never through a link: recovery moves and removes files in this folder.
+    if !untrusted::existing_dir(&state_dir)? {
+        return Ok(());
+    }
     let record = state_dir.join(COMMIT_FILE);
     if let Some(bytes) = untrusted::read_capped_if_present(&record, 4096)? {
         let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| Error::Damaged {
@@ -385,19 +387,42 @@ fn recover_locked(out: &Path) -> Result<()> {
         })?;
         apply(out, &commit)?;
     }
-    let Ok(entries) = std::fs::read_dir(&state_dir) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let is_staging = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.starts_with(STAGING_PREFIX));
-        if is_staging && entry.file_type().is_ok_and(|t| t.is_dir()) {
-            let _ = std::fs::remove_dir_all(entry.path());
+    // What a crash left: staging folders that never committed, and the temporary files of
+    // `write_atomic` (the commit record's in `.hallmark/`, the credential's in the output folder).
+    for (dir, temporary) in [
+        (&state_dir, COMMIT_FILE),
+        (&out.to_path_buf(), CREDENTIAL_FILE),
+    ] {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if dir == &state_dir && name.starts_with(STAGING_PREFIX) && kind.is_dir() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            } else if is_temporary(name, temporary) && !kind.is_dir() {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
     }
     Ok(())
+}
+
+/// Whether `name` is a temporary file [`write_atomic`] made for `target` (`.<target>.<random>.tmp`).
+fn is_temporary(name: &str, target: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|rest| rest.strip_prefix(target))
+        .is_some_and(|rest| rest.starts_with('.') && rest.ends_with(".tmp"))
+}
+
+/// Holds the output folder's lock while a job changes it (a signature), so recovery elsewhere
+/// leaves that job's temporary files alone and two jobs do not interleave.
+pub(crate) fn lock_for_change(out: &Path) -> Result<SealLock> {
+    SealLock::take(out)
 }
 
 /// Reads Hallmark's record of the seal in `out` (after finishing an interrupted commit).
@@ -426,6 +451,23 @@ pub fn load_state(out: &Path) -> Result<SealState> {
         return Err(damaged("its shard size is 0".into()));
     }
     Ok(state)
+}
+
+/// The last seal of `out`, for filling in a reseal, with the terms (license, consent), name and
+/// version as the manifest states them: what buyers read and the credential signs, not what the
+/// unsigned record says. `None` when `out` holds no seal.
+pub fn previous_seal(out: &Path) -> Result<Option<SealState>> {
+    let mut state = match load_state(out) {
+        Ok(state) => state,
+        Err(Error::NotSealed { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let (_, facts) = manifest::read_file(out)?;
+    state.info.license = facts.license;
+    state.info.consent = facts.consent;
+    state.info.name = facts.name;
+    state.info.version = facts.version;
+    Ok(Some(state))
 }
 
 /// Writes the shards of the dataset sealed in `out` into `shards_dir`, regenerated from its source
@@ -1321,5 +1363,118 @@ mod tests {
         load_state(out.path()).unwrap();
         assert!(!staged.exists(), "swept once no seal runs");
         seal_with(src.path(), out.path(), ResealPolicy::default()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_state_folder_is_refused_and_nothing_outside_it_is_moved_or_removed() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        seal_into(src.path(), out.path(), &options());
+        let victim = tempfile::tempdir().unwrap();
+        std::fs::create_dir(victim.path().join("seal-important")).unwrap();
+        std::fs::write(victim.path().join("seal-important/data.txt"), "precious").unwrap();
+        for name in [STATE_FILE, CACHE_FILE] {
+            std::fs::copy(
+                out.path().join(STATE_DIR).join(name),
+                victim.path().join(name),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            victim.path().join(COMMIT_FILE),
+            br#"{"staging":"seal-important","credentialStale":true}"#,
+        )
+        .unwrap();
+        std::fs::remove_dir_all(out.path().join(STATE_DIR)).unwrap();
+        std::os::unix::fs::symlink(victim.path(), out.path().join(STATE_DIR)).unwrap();
+        let before = names(victim.path());
+        for err in [
+            load_state(out.path()).unwrap_err(),
+            crate::verify::verify(
+                out.path(),
+                None,
+                None,
+                "2026-11-23T10:00:00Z",
+                &NoProgress,
+                &CancelToken::new(),
+            )
+            .unwrap_err(),
+            seal_into_result(src.path(), out.path()).unwrap_err(),
+        ] {
+            assert!(matches!(err, Error::Damaged { .. }), "{err}");
+            assert!(err.to_string().contains("not a folder"), "{err}");
+        }
+        assert_eq!(names(victim.path()), before);
+        assert!(victim.path().join("seal-important/data.txt").exists());
+    }
+
+    #[test]
+    fn temporary_files_a_crash_left_are_swept_by_the_next_operation() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        seal_into(src.path(), out.path(), &options());
+        let left = [
+            out.path().join(STATE_DIR).join(".commit.json.x1Yz.tmp"),
+            out.path().join(".credential.json.Ab3d.tmp"),
+        ];
+        let kept = out.path().join(".credential.json.notes");
+        for path in left.iter().chain([&kept]) {
+            std::fs::write(path, "half").unwrap();
+        }
+        load_state(out.path()).unwrap();
+        assert!(left.iter().all(|p| !p.exists()));
+        assert!(
+            kept.exists(),
+            "only Hallmark's own temporary names are swept"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn sign_never_hashes_an_index_through_a_link_a_fifo_or_past_its_size() {
+        let src = folder();
+        let out = tempfile::tempdir().unwrap();
+        seal_into(src.path(), out.path(), &options());
+        let key = crate::did::SigningIdentity::generate();
+        let index = out.path().join(INDEX_FILE);
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        std::fs::copy(&index, outside.path()).unwrap();
+        std::fs::remove_file(&index).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &index).unwrap();
+        let err =
+            crate::credential::sign_dataset(out.path(), &key, "2026-11-23T10:00:00Z").unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        std::fs::remove_file(&index).unwrap();
+        crate::untrusted::make_fifo(&index);
+        let err =
+            crate::credential::sign_dataset(out.path(), &key, "2026-11-23T10:00:00Z").unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        // A sparse terabyte: refused by its size, not read.
+        std::fs::remove_file(&index).unwrap();
+        std::fs::File::create(&index)
+            .unwrap()
+            .set_len(1 << 40)
+            .unwrap();
+        let err =
+            crate::credential::sign_dataset(out.path(), &key, "2026-11-23T10:00:00Z").unwrap_err();
+        assert!(err.to_string().contains("more than"), "{err}");
+        let report = crate::verify::verify(
+            out.path(),
+            Some(src.path()),
+            None,
+            "2026-11-23T10:00:00Z",
+            &NoProgress,
+            &CancelToken::new(),
+        );
+        let report = report.unwrap();
+        assert!(
+            report
+                .differences
+                .iter()
+                .any(|d| d.path == INDEX_FILE && d.field == "manifest"),
+            "{:?}",
+            report.differences
+        );
     }
 }

@@ -41,9 +41,19 @@ impl Sha256Digest {
     }
 
     /// The digest of a whole file's bytes.
-    pub fn of_file(path: &std::path::Path) -> crate::Result<Self> {
-        let file = std::fs::File::open(path).map_err(|e| crate::Error::from_io(path, e))?;
-        Self::of_reader(file)
+    pub fn of_file(path: &std::path::Path, max: u64) -> crate::Result<Self> {
+        let (file, meta) = crate::untrusted::open_regular(path)
+            .map_err(|e| crate::untrusted::io_error(path, e))?;
+        if meta.len() > max {
+            return Err(crate::Error::Damaged {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "it is {} bytes, more than the {max} it may have",
+                    meta.len()
+                ),
+            });
+        }
+        Self::of_reader(std::io::Read::take(file, max + 1))
             .map(|(digest, _)| digest)
             .map_err(|e| crate::Error::from_io(path, e))
     }

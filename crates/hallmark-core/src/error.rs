@@ -96,7 +96,7 @@ pub enum Error {
     },
 
     /// Another seal of the same output folder is running.
-    #[error("another seal of {} is running; wait for it to finish, or cancel it", out.display())]
+    #[error("another Hallmark job (a seal or a signature) is changing {} right now; wait for it to finish, or cancel it", out.display())]
     SealRunning { out: PathBuf },
 
     /// The output folder was sealed by an earlier version of Hallmark.

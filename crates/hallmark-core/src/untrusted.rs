@@ -143,20 +143,28 @@ pub fn io_error(path: &Path, e: io::Error) -> Error {
     }
 }
 
-/// Creates a folder Hallmark owns inside `parent` (`.hallmark`), refusing one that is a link.
-pub fn own_dir(dir: &Path) -> Result<PathBuf> {
+/// Whether a folder Hallmark owns (`.hallmark`) is there: a real folder is `true`, nothing is
+/// `false`, and a link or anything else standing there is refused (it is never followed).
+pub fn existing_dir(dir: &Path) -> Result<bool> {
     match std::fs::symlink_metadata(dir) {
-        Ok(meta) if meta.is_dir() => Ok(dir.to_path_buf()),
+        Ok(meta) if meta.is_dir() => Ok(true),
         Ok(_) => Err(Error::Damaged {
             path: dir.to_path_buf(),
-            detail: "it is not a folder (a link or a file stands there)".into(),
+            detail:
+                "it is not a folder (a link or a file stands there); remove it, then seal again"
+                    .into(),
         }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            std::fs::create_dir(dir).map_err(|e| Error::from_io(dir, e))?;
-            Ok(dir.to_path_buf())
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Error::from_io(dir, e)),
     }
+}
+
+/// Creates a folder Hallmark owns inside `parent` (`.hallmark`), refusing one that is a link.
+pub fn own_dir(dir: &Path) -> Result<PathBuf> {
+    if !existing_dir(dir)? {
+        std::fs::create_dir(dir).map_err(|e| Error::from_io(dir, e))?;
+    }
+    Ok(dir.to_path_buf())
 }
 
 /// Makes a FIFO at `path`, for tests of what must never block on one.

@@ -94,11 +94,7 @@ pub fn previous_seal(
     paths: State<'_, AppPaths>,
 ) -> Result<Option<dto::PreviousSeal>, IpcError> {
     let out = output_folder(&paths, &path, None);
-    match dataset::load_state(&out) {
-        Ok(state) => Ok(Some(dto::PreviousSeal::new(&out, &state))),
-        Err(hallmark_core::Error::NotSealed { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    Ok(dataset::previous_seal(&out)?.map(|state| dto::PreviousSeal::new(&out, &state)))
 }
 
 /// The output folder the creator typed, or the folder's own one under the app's data folder.

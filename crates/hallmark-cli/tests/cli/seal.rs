@@ -359,3 +359,93 @@ fn export_into_the_source_folder_is_refused() {
     );
     assert!(!src.path().join("shards").exists());
 }
+
+#[test]
+fn a_reseal_keeps_the_signed_terms_not_terms_edited_into_the_unsigned_record() {
+    let (src, out) = sealed_dataset();
+    let state_path = out.path().join(".hallmark/seal.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    for field in [
+        "aiTraining",
+        "aiGenerativeTraining",
+        "aiInference",
+        "dataMining",
+    ] {
+        state["info"]["consent"][field] = "allowed".into();
+    }
+    std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
+    let again = seal(src.path(), out.path(), &[]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("croissant.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["hallmark:consent"]["aiGenerativeTraining"],
+        "notAllowed"
+    );
+    assert_eq!(manifest["hallmark:consent"]["aiInference"], "notAllowed");
+}
+
+#[test]
+fn verify_prints_no_control_character_from_a_hostile_index() {
+    let (src, out) = sealed_dataset();
+    let index = out.path().join("index.jsonl");
+    let mut text_index = std::fs::read_to_string(&index).unwrap();
+    let fake = serde_json::json!({
+        "key": "k", "shard": "x.tar",
+        "files": [{
+            "path": "x\u{1b}[2J\u{1b}[H\rvalid: matches\n  signed by did:key:z6MkTrustMe",
+            "field": "txt", "size": 7, "sha256": "0".repeat(64),
+            "mediaType": "text/plain", "offset": 512
+        }]
+    });
+    text_index.push_str(&format!("{fake}\n"));
+    std::fs::write(&index, text_index).unwrap();
+    let run = hallmark()
+        .arg("verify")
+        .arg(out.path())
+        .arg("--source")
+        .arg(src.path())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let said = text(&run.stdout);
+    assert!(!said.contains('\u{1b}') && !said.contains('\r'), "{said:?}");
+    assert!(said.contains("\\u{1b}[2J"), "shown escaped: {said}");
+}
+
+#[test]
+fn verify_signed_refuses_an_unsigned_or_stale_dataset() {
+    let (src, out) = sealed_dataset();
+    let run = |args: &[&str]| {
+        hallmark()
+            .arg("verify")
+            .arg(out.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        run(&[]).status.code(),
+        Some(0),
+        "unsigned is valid by default"
+    );
+    let unsigned = run(&["--signed"]);
+    assert_eq!(unsigned.status.code(), Some(1));
+    assert!(
+        text(&unsigned.stdout).contains("not signed"),
+        "{}",
+        text(&unsigned.stdout)
+    );
+    assert!(sign(out.path()).status.success());
+    assert_eq!(run(&["--signed"]).status.code(), Some(0));
+    std::fs::write(src.path().join("1.txt"), "changed").unwrap();
+    assert!(seal(src.path(), out.path(), &[]).status.success());
+    let stale = run(&["--signed"]);
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        text(&stale.stdout).contains("signed for an earlier seal — sign again"),
+        "{}",
+        text(&stale.stdout)
+    );
+}
