@@ -499,47 +499,107 @@ fn parse_size(text: Option<&str>) -> Option<u64> {
     text?.strip_suffix(" B")?.parse().ok()
 }
 
+/// The most distribution entries a manifest read back may list (262,144 shards of 64 MiB is
+/// 16 TiB); the bound keeps memory proportional to a real dataset, whatever the file holds.
+pub const MAX_DISTRIBUTION: usize = 1 << 18;
+
+/// The parts of a manifest Hallmark acts on. Every other property is skipped by the parser without
+/// being kept, so a hostile manifest cannot grow memory beyond these few fields per entry; a field
+/// that appears twice is refused.
+#[derive(serde::Deserialize)]
+struct ManifestDocument {
+    name: String,
+    version: String,
+    #[serde(rename = "hallmark:license")]
+    license: Option<String>,
+    #[serde(rename = "hallmark:consent")]
+    consent: Option<Consent>,
+    #[serde(deserialize_with = "bounded_distribution")]
+    distribution: Vec<DistributionEntry>,
+}
+
+#[derive(serde::Deserialize)]
+struct DistributionEntry {
+    #[serde(rename = "@type")]
+    kind: Option<String>,
+    #[serde(rename = "contentUrl")]
+    content_url: Option<String>,
+    sha256: Option<String>,
+    #[serde(rename = "contentSize")]
+    content_size: Option<String>,
+    #[serde(rename = "encodingFormat")]
+    encoding_format: Option<String>,
+}
+
+/// Reads the distribution list, refusing more than [`MAX_DISTRIBUTION`] entries as it goes.
+fn bounded_distribution<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<DistributionEntry>, D::Error> {
+    struct Bounded;
+    impl<'de> serde::de::Visitor<'de> for Bounded {
+        type Value = Vec<DistributionEntry>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(
+                f,
+                "a list of at most {MAX_DISTRIBUTION} file objects and file sets"
+            )
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut entries = Vec::new();
+            while let Some(entry) = seq.next_element()? {
+                if entries.len() == MAX_DISTRIBUTION {
+                    return Err(serde::de::Error::custom(format!(
+                        "the distribution lists more than {MAX_DISTRIBUTION} entries"
+                    )));
+                }
+                entries.push(entry);
+            }
+            Ok(entries)
+        }
+    }
+    deserializer.deserialize_seq(Bounded)
+}
+
 /// Reads the facts of a manifest from its exact bytes; `path` names it in errors. Shard names
 /// are derived from their digests, and a `contentUrl` that is not that name is refused.
 pub fn read(bytes: &[u8], path: &Path) -> Result<ManifestFacts> {
-    let manifest: Value = crate::json::from_slice(bytes, MAX_MANIFEST_BYTES as usize)
-        .map_err(|e| damaged(path, e.to_string()))?;
-    let text = |key: &str| -> Result<String> {
-        manifest[key]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| damaged(path, format!("it has no {key}")))
-    };
-    let license = text(LICENSE_PROPERTY)?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(damaged(
+            path,
+            format!("it is more than {MAX_MANIFEST_BYTES} bytes"),
+        ));
+    }
+    let manifest: ManifestDocument =
+        serde_json::from_slice(bytes).map_err(|e| damaged(path, e.to_string()))?;
+    let license = manifest
+        .license
+        .ok_or_else(|| damaged(path, format!("it has no {LICENSE_PROPERTY}")))?;
     validate_license(&license).map_err(|e| damaged(path, e.to_string()))?;
-    let consent: Consent =
-        serde_json::from_value(manifest[CONSENT_PROPERTY].clone()).map_err(|e| {
-            damaged(
-                path,
-                format!("its {CONSENT_PROPERTY} is not consent terms: {e}"),
-            )
-        })?;
-    let distribution = manifest["distribution"]
-        .as_array()
-        .ok_or_else(|| damaged(path, "it has no distribution list"))?;
+    let consent = manifest
+        .consent
+        .ok_or_else(|| damaged(path, format!("it has no {CONSENT_PROPERTY}")))?;
     let mut shards = Vec::new();
     let mut index = None;
-    for object in distribution {
-        if object["@type"] != "cr:FileObject" {
+    for object in manifest.distribution {
+        if object.kind.as_deref() != Some("cr:FileObject") {
             continue;
         }
-        let url = object["contentUrl"].as_str().unwrap_or_default();
-        let digest = object["sha256"]
-            .as_str()
+        let url = object.content_url.unwrap_or_default();
+        let digest = object
+            .sha256
+            .as_deref()
             .and_then(Sha256Digest::from_hex)
             .ok_or_else(|| damaged(path, format!("{url:?} has no valid sha256")))?;
-        let size = parse_size(object["contentSize"].as_str())
+        let size = parse_size(object.content_size.as_deref())
             .ok_or_else(|| damaged(path, format!("{url:?} has no valid contentSize")))?;
         if url == INDEX_FILE {
             index = Some((digest.hex(), size));
             continue;
         }
-        if object["encodingFormat"] != "application/x-tar" {
+        if object.encoding_format.as_deref() != Some("application/x-tar") {
             return Err(damaged(path, format!("it lists an unknown file {url:?}")));
         }
         let cid = digest.cid();
@@ -560,8 +620,8 @@ pub fn read(bytes: &[u8], path: &Path) -> Result<ManifestFacts> {
     let (index_sha256, index_size) =
         index.ok_or_else(|| damaged(path, format!("it does not list {INDEX_FILE}")))?;
     Ok(ManifestFacts {
-        name: text("name")?,
-        version: text("version")?,
+        name: manifest.name,
+        version: manifest.version,
         license,
         consent,
         shards,
@@ -600,5 +660,44 @@ pub(crate) fn test_info() -> DatasetInfo {
         keywords: vec![],
         consent: Consent::default(),
         rai: ResponsibleAi::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal(distribution: &str, extra: &str) -> String {
+        format!(
+            r#"{{"name":"n","version":"1.0.0","hallmark:license":"CC0-1.0",
+            "hallmark:consent":{{"aiTraining":"allowed","aiGenerativeTraining":"notAllowed",
+            "aiInference":"notAllowed","dataMining":"allowed","constraints":null}},
+            {extra}"distribution":[{distribution}]}}"#
+        )
+    }
+
+    const INDEX: &str = r#"{"@type":"cr:FileObject","contentUrl":"index.jsonl","contentSize":"2 B","sha256":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
+
+    #[test]
+    fn properties_hallmark_does_not_act_on_are_skipped_and_a_repeated_one_it_does_is_refused() {
+        let path = Path::new("croissant.json");
+        // A big array where Hallmark reads nothing: skipped without building it.
+        let big = format!(r#""padding":[{}0],"#, "0,".repeat(1 << 20));
+        let facts = read(minimal(INDEX, &big).as_bytes(), path).unwrap();
+        assert_eq!((facts.index_size, facts.shards.len()), (2, 0));
+        let twice = minimal(INDEX, r#""hallmark:license":"MIT","#);
+        let err = read(twice.as_bytes(), path).unwrap_err();
+        assert!(err.to_string().contains("duplicate field"), "{err}");
+    }
+
+    #[test]
+    fn a_distribution_past_its_bound_is_refused() {
+        let path = Path::new("croissant.json");
+        let many = vec!["{}"; MAX_DISTRIBUTION + 1].join(",");
+        let err = read(minimal(&many, "").as_bytes(), path).unwrap_err();
+        assert!(
+            err.to_string().contains("more than 262144 entries"),
+            "{err}"
+        );
     }
 }
