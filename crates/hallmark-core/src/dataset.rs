@@ -1170,6 +1170,24 @@ mod tests {
         std::fs::write(&cache_path, &forged).unwrap();
         let lied = seal_into(src.path(), out.path(), &options());
         assert_eq!(lied.report.files_hashed, 0);
+        // verify --source builds the shards again from the folder: the lie does not pass.
+        let report = crate::verify::verify(
+            out.path(),
+            Some(src.path()),
+            None,
+            "2026-11-23T10:00:00Z",
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        assert!(
+            report
+                .differences
+                .iter()
+                .any(|d| d.field == "sha256" && d.found.contains("built from the folder")),
+            "{:?}",
+            report.differences
+        );
         let shards = tempfile::tempdir().unwrap();
         let err = export_shards(
             out.path(),

@@ -793,6 +793,46 @@ pub fn export(
     Ok(written)
 }
 
+/// A shard rebuilt from the source folder without writing it: its digest and size, and each
+/// member file's path, size and SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebuiltShard {
+    pub sha256: String,
+    pub size: u64,
+    pub files: Vec<(PathBuf, u64, String)>,
+}
+
+/// Streams every shard of `root` under `options` into nothing, hashing each file and each shard
+/// from one read, as export would write them: what a seal of the folder as it is now would give.
+pub fn rebuild(
+    root: &Path,
+    options: &SealOptions,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<Vec<RebuiltShard>> {
+    let root = scan::resolve_folder(root)?;
+    let Layout { members, plans, .. } = layout(&root, options, cancel)?;
+    let total_bytes: u64 = members.iter().map(|m| m.file.size).sum();
+    let tally = Tally::new(progress, Phase::Hashing, members.len() as u64, total_bytes);
+    let report = |files: u64, bytes: u64| tally.add(files, bytes);
+    plans
+        .par_iter()
+        .map(|plan| {
+            let files = &members[plan.files.clone()];
+            let (streamed, _) = stream_shard(&root, files, io::sink(), cancel, &report)?;
+            Ok(RebuiltShard {
+                sha256: streamed.digest.hex(),
+                size: streamed.len,
+                files: files
+                    .iter()
+                    .zip(&streamed.files)
+                    .map(|(m, (digest, _))| (m.file.rel.clone(), m.file.size, digest.hex()))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
 /// Whether `path` is a regular file (not a link) of the expected size whose bytes hash to the digest.
 fn is_intact(path: &Path, expected: &crate::manifest::ManifestShard) -> bool {
     match crate::untrusted::open_regular(path) {

@@ -13,13 +13,9 @@ use crate::dataset::{self, SealState, SignatureState};
 use crate::digest::Sha256Digest;
 use crate::manifest::{self, MANIFEST_FILE, ManifestFacts};
 use crate::progress::{CancelToken, Phase, Progress, ProgressEvent};
-use crate::scan::{Found, FoundFile};
 use crate::seal::{INDEX_FILE, IndexedFile, IndexedSample};
 use crate::untrusted;
 use crate::{Error, Result};
-
-/// How many files are hashed in one parallel batch.
-const BATCH: usize = 1024;
 
 /// One difference between what was sealed and what is there now.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -100,7 +96,7 @@ pub fn verify(
         report.differences.extend(credential.differences);
     }
     if let Some(source) = source {
-        check_source(out, source, &state, &mut report, progress, cancel)?;
+        check_source(out, source, &state, &facts, &mut report, progress, cancel)?;
     }
     if let Some(dir) = shards {
         check_shards(dir, &facts, &mut report, cancel)?;
@@ -228,55 +224,37 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>, max: u64) -> std::io
     Ok(true)
 }
 
+/// Checks the folder against the dataset by building it again: every shard is streamed from the
+/// folder (one read of every file, as export would), then each file the index names is compared
+/// with what the folder gave, and each shard digest with the manifest's. So a dataset is valid
+/// against its source only if the source really produces the signed shards, whatever Hallmark's
+/// unsigned cache said when it was sealed.
 fn check_source(
     out: &Path,
     source: &Path,
     state: &SealState,
+    facts: &ManifestFacts,
     report: &mut VerifyReport,
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<()> {
-    let root = crate::scan::resolve_folder(source)?;
-    // The folder as it is now, by a walk that never follows a link: only a regular file the walk
-    // found is ever opened, so an index path cannot lead out of the folder or into a device.
-    let mut present: HashMap<PathBuf, FoundFile> = HashMap::new();
-    crate::scan::walk(&root, &state.options.rules, cancel, |found| {
-        if let Found::File(f) = found {
-            present.insert(f.rel.clone(), f);
+    let rebuilt = crate::seal::rebuild(source, &state.options, progress, cancel)?;
+    let mut present: HashMap<PathBuf, (u64, String)> = HashMap::new();
+    for shard in &rebuilt {
+        for (rel, size, sha256) in &shard.files {
+            report.files_checked += 1;
+            report.bytes_checked += size;
+            present.insert(rel.clone(), (*size, sha256.clone()));
         }
-    })?;
+    }
     let index_path = out.join(INDEX_FILE);
     let (file, _) =
         untrusted::open_regular(&index_path).map_err(|e| untrusted::io_error(&index_path, e))?;
     let mut reader = BufReader::new(file);
-    let mut batch: Vec<(IndexedFile, Option<FoundFile>)> = Vec::with_capacity(BATCH);
-    let flush = |batch: &mut Vec<(IndexedFile, Option<FoundFile>)>,
-                 report: &mut VerifyReport|
-     -> Result<()> {
-        cancel.check()?;
-        let found: Vec<Option<Difference>> = batch
-            .par_iter()
-            .map(|(f, seen)| check_file(&root, f, seen.as_ref()))
-            .collect();
-        for ((f, _), difference) in batch.iter().zip(found) {
-            report.files_checked += 1;
-            report.bytes_checked += f.size;
-            report.differences.extend(difference);
-        }
-        progress.report(&ProgressEvent {
-            phase: Phase::Hashing,
-            items_done: report.files_checked,
-            items_total: None,
-            bytes_done: report.bytes_checked,
-            bytes_total: None,
-            message: None,
-        });
-        batch.clear();
-        Ok(())
-    };
     let mut line = Vec::new();
     let mut n = 0;
     loop {
+        cancel.check()?;
         // An index that cannot be read on is a difference, not a failure of the whole check; an
         // index that names far more files than the folder has stops at MAX_DIFFERENCES.
         let sample = match read_line(&mut reader, &mut line, MAX_INDEX_LINE) {
@@ -289,7 +267,6 @@ fn check_source(
         let sample = match sample {
             Ok(sample) => sample,
             Err(found) => {
-                flush(&mut batch, report)?;
                 report.differences.push(Difference {
                     path: INDEX_FILE.into(),
                     field: "index",
@@ -300,22 +277,16 @@ fn check_source(
             }
         };
         for f in sample.files {
-            let seen = match source_path(&f) {
-                Ok(rel) => present.remove(&rel),
-                Err(reason) => {
-                    report.differences.push(Difference {
-                        path: f.path.clone(),
-                        field: "path",
-                        expected: "a path inside the folder".into(),
-                        found: format!("{reason}; the index was changed"),
-                    });
-                    continue;
-                }
+            let difference = match source_path(&f) {
+                Ok(rel) => compare_file(&f, present.remove(&rel)),
+                Err(reason) => Some(Difference {
+                    path: f.path.clone(),
+                    field: "path",
+                    expected: "a path inside the folder".into(),
+                    found: format!("{reason}; the index was changed"),
+                }),
             };
-            batch.push((f, seen));
-        }
-        if batch.len() >= BATCH {
-            flush(&mut batch, report)?;
+            report.differences.extend(difference);
         }
         if report.differences.len() >= MAX_DIFFERENCES {
             report.differences.push(Difference {
@@ -327,7 +298,6 @@ fn check_source(
             return Ok(());
         }
     }
-    flush(&mut batch, report)?;
 
     // Files the folder has now that the seal does not.
     let mut added: Vec<PathBuf> = present.into_keys().collect();
@@ -340,6 +310,35 @@ fn check_source(
             found: "a file added since the seal".into(),
         });
     }
+
+    // The shards the folder makes now, against the ones the manifest (and the credential) name.
+    if rebuilt.len() != facts.shards.len() {
+        report.differences.push(Difference {
+            path: MANIFEST_FILE.into(),
+            field: "shards",
+            expected: format!("{} shards (as the manifest lists them)", facts.shards.len()),
+            found: format!("{} shards built from the folder", rebuilt.len()),
+        });
+    } else {
+        for (built, named) in rebuilt.iter().zip(&facts.shards) {
+            if built.sha256 != named.sha256 {
+                report.differences.push(Difference {
+                    path: named.name.clone(),
+                    field: "sha256",
+                    expected: format!("{} (as the manifest names it)", named.sha256),
+                    found: format!("{} (built from the folder)", built.sha256),
+                });
+            }
+        }
+    }
+    progress.report(&ProgressEvent {
+        phase: Phase::Done,
+        items_done: report.files_checked,
+        items_total: Some(report.files_checked),
+        bytes_done: report.bytes_checked,
+        bytes_total: Some(report.bytes_checked),
+        message: None,
+    });
     Ok(())
 }
 
@@ -361,9 +360,9 @@ fn source_path(f: &IndexedFile) -> std::result::Result<PathBuf, &'static str> {
     Ok(path)
 }
 
-/// Checks one indexed file against the walk's `seen` entry for its path (none: it is not there as a
-/// regular file), opening it only if it is still that very file.
-fn check_file(root: &Path, f: &IndexedFile, seen: Option<&FoundFile>) -> Option<Difference> {
+/// Compares one indexed file with what the folder gave for its path (none: it is not there as a
+/// regular file the walk found).
+fn compare_file(f: &IndexedFile, found: Option<(u64, String)>) -> Option<Difference> {
     let difference = |field, expected: String, found: String| {
         Some(Difference {
             path: f.path.clone(),
@@ -372,40 +371,18 @@ fn check_file(root: &Path, f: &IndexedFile, seen: Option<&FoundFile>) -> Option<
             found,
         })
     };
-    let Some(seen) = seen else {
+    let Some((size, sha256)) = found else {
         return difference(
             "presence",
             "the file".into(),
             "nothing: it was removed or renamed, or is no longer a regular file".into(),
         );
     };
-    if seen.size != f.size {
-        return difference(
-            "size",
-            format!("{} bytes", f.size),
-            format!("{} bytes", seen.size),
-        );
-    }
-    let file = match untrusted::open_regular(&root.join(&seen.rel)) {
-        Ok((file, meta)) if seen.is_as_seen(&meta) => file,
-        Ok(_) => {
-            return difference(
-                "presence",
-                "the file".into(),
-                "another file: it changed while being checked".into(),
-            );
-        }
-        Err(e) => return difference("presence", "a readable file".into(), e.to_string()),
-    };
-    let (digest, size) = match hash_reader(file.take(f.size + 1)) {
-        Ok(found) => found,
-        Err(e) => return difference("sha256", f.sha256.clone(), format!("unreadable: {e}")),
-    };
     if size != f.size {
         return difference("size", format!("{} bytes", f.size), format!("{size} bytes"));
     }
-    if digest != f.sha256 {
-        return difference("sha256", f.sha256.clone(), digest);
+    if sha256 != f.sha256 {
+        return difference("sha256", f.sha256.clone(), sha256);
     }
     None
 }
@@ -482,11 +459,16 @@ mod tests {
             &CancelToken::new(),
         )
         .unwrap();
-        let mut found: Vec<(String, &str)> = report
+        let (shards, files): (Vec<_>, Vec<_>) = report
             .differences
             .iter()
-            .map(|d| (d.path.clone(), d.field))
-            .collect();
+            .partition(|d| d.path.ends_with(".tar") || d.field == "shards");
+        assert!(
+            !shards.is_empty(),
+            "the shards the folder makes now differ from the manifest's"
+        );
+        let mut found: Vec<(String, &str)> =
+            files.iter().map(|d| (d.path.clone(), d.field)).collect();
         found.sort();
         assert_eq!(
             found,
