@@ -216,12 +216,20 @@ struct CreatedFolder<'a> {
 }
 
 impl<'a> CreatedFolder<'a> {
+    /// Creates `path` and any missing folders above it; on failure the topmost one it created goes.
     fn make(path: &'a Path, existed: bool) -> Result<Self> {
         if existed {
             return Ok(Self { path: None });
         }
+        let topmost = path
+            .ancestors()
+            .take_while(|p| std::fs::symlink_metadata(p).is_err())
+            .last()
+            .unwrap_or(path);
         std::fs::create_dir_all(path).map_err(|e| Error::from_io(path, e))?;
-        Ok(Self { path: Some(path) })
+        Ok(Self {
+            path: Some(topmost),
+        })
     }
 
     fn keep(mut self) {
@@ -952,7 +960,7 @@ mod tests {
 
         // A first seal into a new folder that is cancelled removes the folder again.
         let parent = tempfile::tempdir().unwrap();
-        let fresh = parent.path().join("out");
+        let fresh = parent.path().join("new/deeper/out");
         let err = seal_folder(
             src.path(),
             &fresh,
@@ -964,7 +972,10 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, Error::Cancelled));
-        assert!(!fresh.exists());
+        assert!(
+            !parent.path().join("new").exists(),
+            "every folder the seal made is gone"
+        );
     }
 
     #[test]

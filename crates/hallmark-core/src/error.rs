@@ -27,12 +27,10 @@ pub enum Error {
     PermissionDenied { path: PathBuf },
 
     /// Any other I/O failure on a named path.
-    #[error("cannot read or write {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    // The OS's words are in the message, and not also a `source`, so that a shell printing the
+    // error chain does not say them twice.
+    #[error("cannot read or write {}: {reason}", path.display())]
+    Io { path: PathBuf, reason: io::Error },
 
     /// An include or exclude pattern that is not a valid glob.
     #[error(
@@ -108,7 +106,7 @@ pub enum Error {
     NotSealed { out: PathBuf },
 
     /// A file Hallmark wrote earlier no longer parses.
-    #[error("{} is damaged ({detail}); delete it and Hallmark will start a fresh one", path.display())]
+    #[error("{} is damaged ({detail}); if Hallmark wrote it, seal the folder again to write it anew; if you received it, ask for a new copy", path.display())]
     Damaged { path: PathBuf, detail: String },
 
     /// The job was cancelled by the creator; nothing was changed.
@@ -146,9 +144,12 @@ impl Error {
             io::ErrorKind::PermissionDenied => Error::PermissionDenied {
                 path: path.to_path_buf(),
             },
+            io::ErrorKind::NotADirectory => Error::NotAFolder {
+                path: path.to_path_buf(),
+            },
             _ => Error::Io {
                 path: path.to_path_buf(),
-                source,
+                reason: source,
             },
         }
     }

@@ -396,6 +396,11 @@ pub fn output_folder(source: &Path, out: &Path) -> Result<PathBuf> {
                 rest.push(name);
                 existing = parent;
             }
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+                return Err(Error::NotAFolder {
+                    path: existing.to_path_buf(),
+                });
+            }
             Err(e) => return Err(Error::from_io(existing, e)),
         }
     };
@@ -599,7 +604,15 @@ fn copy_file<W: Write>(
     };
     let (mut file, meta) = match crate::untrusted::open_regular(full) {
         Ok(opened) => opened,
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => return Err(changed()),
+        // Gone, or something else in its place, since the walk saw it.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::NotFound
+            ) =>
+        {
+            return Err(changed());
+        }
         Err(e) => return Err(Error::from_io(full, e)),
     };
     if !seen.is_as_seen(&meta) {
@@ -954,6 +967,10 @@ mod tests {
         let err = output_folder(&root, &root.join("nope/../../x")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
         let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::write(elsewhere.path().join("a-file"), "x").unwrap();
+        let err = output_folder(&root, &elsewhere.path().join("a-file/sub")).unwrap_err();
+        assert!(matches!(err, Error::NotAFolder { .. }), "{err}");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
         let fine = output_folder(&root, &elsewhere.path().join("a/b")).unwrap();
         assert!(fine.ends_with("a/b") && !fine.exists());
     }
