@@ -449,3 +449,76 @@ fn verify_signed_refuses_an_unsigned_or_stale_dataset() {
         text(&stale.stdout)
     );
 }
+
+/// Runs the built `hallmark` as an ordinary user: as root (CI) every file is readable, so the test
+/// drops to `nobody` with util-linux's `setpriv`, from a copy of the binary that user can reach.
+#[cfg(unix)]
+fn as_ordinary_user(dir: &Path) -> std::process::Command {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| text(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if !root {
+        return hallmark();
+    }
+    let copy = dir.join("hallmark");
+    std::fs::copy(env!("CARGO_BIN_EXE_hallmark"), &copy).unwrap();
+    let mut command = std::process::Command::new("setpriv");
+    command
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(copy);
+    command
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_files_are_reported_by_summary_and_passed_over_by_seal() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("a.txt"), "mine").unwrap();
+    std::fs::write(src.join("b.txt"), "locked").unwrap();
+    std::fs::set_permissions(src.join("b.txt"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let summary = as_ordinary_user(dir.path())
+        .arg("summary")
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(summary.status.success(), "{}", text(&summary.stderr));
+    let said = text(&summary.stdout);
+    assert!(said.contains("files:   1"), "{said}");
+    assert!(
+        said.contains("b.txt: unreadable: permission denied"),
+        "{said}"
+    );
+    let sealed = as_ordinary_user(dir.path())
+        .args([
+            "seal",
+            "--license",
+            "CC0-1.0",
+            "--creator",
+            "Ana",
+            "--allow",
+            "all",
+        ])
+        .arg(&src)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(sealed.status.success(), "{}", text(&sealed.stderr));
+    let said = text(&sealed.stdout);
+    assert!(
+        said.contains("b.txt: unreadable: permission denied"),
+        "{said}"
+    );
+    let index = std::fs::read_to_string(dir.path().join("out/index.jsonl")).unwrap();
+    assert!(
+        index.contains("a.txt") && !index.contains("b.txt"),
+        "{index}"
+    );
+}
