@@ -158,14 +158,12 @@ pub fn import_creator_credential(
         .map_err(|e: hallmark_core::did::DidError| invalid(format!("the marketplace key: {e}")))?;
     let (_, key) = keys.choose(None)?;
     let path = PathBuf::from(path.trim());
-    let bytes = std::fs::read(&path)
-        .map_err(|e| IpcError::from(hallmark_core::Error::from_io(&path, e)))?;
-    let credential: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-        invalid(format!(
-            "{} is not a credential (JSON): {e}",
-            path.display()
-        ))
-    })?;
+    let bytes = hallmark_core::untrusted::read_capped(
+        &path,
+        hallmark_core::creator::MAX_DOCUMENT_BYTES as u64,
+    )?;
+    let credential = hallmark_core::creator::parse(&bytes)
+        .map_err(|e| invalid(format!("{} is not a credential: {e}", path.display())))?;
     let shelf = hallmark_core::creator::CredentialShelf::new(&paths.credentials);
     match shelf.import(&credential, &marketplace, &key.public(), &now())? {
         Ok(kept) => Ok(dto::CreatorCredential::from(&kept)),
