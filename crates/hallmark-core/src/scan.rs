@@ -163,6 +163,9 @@ pub const MAX_IGNORE_FILE_BYTES: u64 = 1 << 20;
 #[derive(Debug, Default)]
 struct IgnoreFiles {
     by_dir: std::collections::HashMap<PathBuf, Option<ignore::gitignore::Gitignore>>,
+    /// The last parent folder asked about, and its folders (deepest first) that have an ignore
+    /// file: the walk gives a folder's entries one after another, and most have none at all.
+    last: Option<(PathBuf, Vec<PathBuf>)>,
     /// The first ignore file that could not be used: the walk fails with it.
     error: Option<Error>,
 }
@@ -213,17 +216,28 @@ impl IgnoreFiles {
         let Some(parent) = path.parent() else {
             return false;
         };
-        let dirs: Vec<&Path> = parent
-            .ancestors()
-            .take_while(|d| d.starts_with(root))
-            .collect();
-        for dir in dirs.iter().rev() {
-            self.load(dir);
+        if self.last.as_ref().is_none_or(|(last, _)| last != parent) {
+            let dirs: Vec<&Path> = parent
+                .ancestors()
+                .take_while(|d| d.starts_with(root))
+                .collect();
+            for dir in dirs.iter().rev() {
+                self.load(dir);
+            }
+            let with_rules = dirs
+                .into_iter()
+                .filter(|d| matches!(self.by_dir.get(*d), Some(Some(_))))
+                .map(Path::to_path_buf)
+                .collect();
+            self.last = Some((parent.to_path_buf(), with_rules));
         }
         if self.error.is_some() {
             return true;
         }
-        for dir in dirs {
+        let Some((_, with_rules)) = &self.last else {
+            return false;
+        };
+        for dir in with_rules {
             if let Some(Some(matcher)) = self.by_dir.get(dir) {
                 match matcher.matched(path, is_dir) {
                     ignore::Match::Ignore(_) => return true,
