@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::dataset;
+use crate::dataset::{self, DatasetFiles};
 use crate::did::{PublicIdentity, SigningIdentity};
 use crate::digest::Sha256Digest;
 use crate::integrity;
 use crate::manifest::MANIFEST_FILE;
-use crate::manifest::{self, ManifestFacts};
+use crate::manifest::ManifestFacts;
 use crate::seal::INDEX_FILE;
 use crate::verify::Difference;
 use crate::{Error, Result};
@@ -56,10 +56,15 @@ fn resource(name: &str, digest: &Sha256Digest, media_type: &str) -> Value {
 /// Everything it states is read from the manifest's exact bytes (name, version, license, consent,
 /// shards), never from Hallmark's unsigned state: the terms signed are the terms buyers read.
 pub fn build(out: &Path, issuer: &PublicIdentity, valid_from: &str) -> Result<Value> {
-    let (manifest_bytes, facts) = manifest::read_file(out)?;
-    let manifest = Sha256Digest::of(&manifest_bytes);
-    // At most the size the manifest gives: a bigger index is not the one it names.
-    let index = Sha256Digest::of_file(&out.join(INDEX_FILE), facts.index_size)?;
+    let DatasetFiles {
+        manifest,
+        facts,
+        index,
+    } = DatasetFiles::read(out)?;
+    let index = index.map_err(|detail| Error::Damaged {
+        path: out.join(INDEX_FILE),
+        detail,
+    })?;
     let root = crate::merkle::root(&facts.shard_digests());
     Ok(json!({
         "@context": [VC_V2],
@@ -166,6 +171,16 @@ fn difference(
 /// names matches the files (manifest, index, and the shard list's Merkle root). `None` when unsigned.
 /// `now` (RFC 3339, passed in) is the time the proof is judged at.
 pub fn check(out: &Path, now: &str) -> Result<Option<CredentialCheck>> {
+    check_files(out, None, now)
+}
+
+/// [`check`], with the dataset files already read by the caller (`verify` reads them once for
+/// all its checks); `None` reads them here, once the credential is found.
+pub fn check_files(
+    out: &Path,
+    files: Option<&DatasetFiles>,
+    now: &str,
+) -> Result<Option<CredentialCheck>> {
     use crate::creator::{self, CredentialError, MAX_DOCUMENT_BYTES};
     use std::io::Read as _;
 
@@ -217,22 +232,30 @@ pub fn check(out: &Path, now: &str) -> Result<Option<CredentialCheck>> {
                 .push(difference(field, expected, e.to_string()));
         }
     }
-    let (manifest_bytes, facts) = manifest::read_file(out)?;
+    let read;
+    let files = match files {
+        Some(files) => files,
+        None => {
+            read = DatasetFiles::read(out)?;
+            &read
+        }
+    };
+    let facts = &files.facts;
     for (name, media) in [
         (MANIFEST_FILE, "application/ld+json"),
         (INDEX_FILE, "application/jsonlines"),
     ] {
         let actual = if name == MANIFEST_FILE {
-            Sha256Digest::of(&manifest_bytes)
+            files.manifest
         } else {
-            match Sha256Digest::of_file(&out.join(name), facts.index_size) {
-                Ok(digest) => digest,
-                Err(e) => {
+            match &files.index {
+                Ok(digest) => *digest,
+                Err(found) => {
                     report.differences.push(Difference {
                         path: name.into(),
                         field: "sha256",
                         expected: "the file the credential names".into(),
-                        found: e.to_string(),
+                        found: found.clone(),
                     });
                     continue;
                 }
@@ -266,7 +289,7 @@ pub fn check(out: &Path, now: &str) -> Result<Option<CredentialCheck>> {
     );
     report
         .differences
-        .extend(terms_differences(&credential, &facts));
+        .extend(terms_differences(&credential, facts));
     let named_root = credential["credentialSubject"]["shardsMerkleRoot"]
         .as_str()
         .unwrap_or("nothing");

@@ -461,6 +461,44 @@ pub fn load_state(out: &Path) -> Result<SealState> {
     Ok(state)
 }
 
+/// The files of a dataset that a credential names, read once: the manifest's digest and facts, and
+/// the index's digest (or why it is not the index the manifest names).
+#[derive(Debug, Clone)]
+pub struct DatasetFiles {
+    pub manifest: Sha256Digest,
+    pub facts: manifest::ManifestFacts,
+    /// The index's SHA-256; an error text when its size is not the one the manifest gives (a file
+    /// of another size is not that index, and is not read).
+    pub index: std::result::Result<Sha256Digest, String>,
+}
+
+impl DatasetFiles {
+    /// Reads `croissant.json` (bounded, strict) and hashes `index.jsonl` (a regular file of exactly
+    /// the size the manifest gives) in `out`.
+    pub fn read(out: &Path) -> Result<Self> {
+        let (bytes, facts) = manifest::read_file(out)?;
+        let path = out.join(INDEX_FILE);
+        let (file, meta) =
+            untrusted::open_regular(&path).map_err(|e| untrusted::io_error(&path, e))?;
+        let index = if meta.len() == facts.index_size {
+            let (digest, _) = Sha256Digest::of_reader(std::io::Read::take(file, facts.index_size))
+                .map_err(|e| Error::from_io(&path, e))?;
+            Ok(digest)
+        } else {
+            Err(format!(
+                "a file of {} bytes, not the {} bytes the manifest gives",
+                meta.len(),
+                facts.index_size
+            ))
+        };
+        Ok(Self {
+            manifest: Sha256Digest::of(&bytes),
+            facts,
+            index,
+        })
+    }
+}
+
 /// The last seal of `out`, for filling in a reseal, with the terms (license, consent), name and
 /// version as the manifest states them: what buyers read and the credential signs, not what the
 /// unsigned record says. `None` when `out` holds no seal.
@@ -1487,7 +1525,10 @@ mod tests {
             .unwrap();
         let err =
             crate::credential::sign_dataset(out.path(), &key, "2026-11-23T10:00:00Z").unwrap_err();
-        assert!(err.to_string().contains("more than"), "{err}");
+        assert!(
+            err.to_string().contains("bytes the manifest gives"),
+            "{err}"
+        );
         let report = crate::verify::verify(
             out.path(),
             Some(src.path()),

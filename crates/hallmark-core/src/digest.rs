@@ -40,24 +40,6 @@ impl Sha256Digest {
         }
     }
 
-    /// The digest of a whole file's bytes.
-    pub fn of_file(path: &std::path::Path, max: u64) -> crate::Result<Self> {
-        let (file, meta) = crate::untrusted::open_regular(path)
-            .map_err(|e| crate::untrusted::io_error(path, e))?;
-        if meta.len() > max {
-            return Err(crate::Error::Damaged {
-                path: path.to_path_buf(),
-                detail: format!(
-                    "it is {} bytes, more than the {max} it may have",
-                    meta.len()
-                ),
-            });
-        }
-        Self::of_reader(std::io::Read::take(file, max + 1))
-            .map(|(digest, _)| digest)
-            .map_err(|e| crate::Error::from_io(path, e))
-    }
-
     /// The lower-case hex form, as Croissant and S3 expect.
     pub fn hex(&self) -> String {
         hex::encode(self.0)

@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::dataset::{self, SealState, SignatureState};
+use crate::Result;
+use crate::dataset::{self, DatasetFiles, SealState, SignatureState};
 use crate::digest::Sha256Digest;
-use crate::manifest::{self, MANIFEST_FILE, ManifestFacts};
+use crate::manifest::{MANIFEST_FILE, ManifestFacts};
 use crate::progress::{CancelToken, Phase, Progress, ProgressEvent};
 use crate::seal::{INDEX_FILE, IndexedFile, IndexedSample};
 use crate::untrusted;
-use crate::{Error, Result};
 
 /// One difference between what was sealed and what is there now.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -89,17 +89,18 @@ pub fn verify(
         bytes_checked: 0,
         differences: Vec::new(),
     };
-    let facts = check_dataset_files(out, &state, &mut report)?;
-    if let Some(credential) = crate::credential::check(out, now)? {
+    let files = check_dataset_files(out, &state, &mut report)?;
+    let facts = &files.facts;
+    if let Some(credential) = crate::credential::check_files(out, Some(&files), now)? {
         report.signed = true;
         report.signer = credential.signer;
         report.differences.extend(credential.differences);
     }
     if let Some(source) = source {
-        check_source(out, source, &state, &facts, &mut report, progress, cancel)?;
+        check_source(out, source, &state, facts, &mut report, progress, cancel)?;
     }
     if let Some(dir) = shards {
-        check_shards(dir, &facts, &mut report, cancel)?;
+        check_shards(dir, facts, &mut report, cancel)?;
     }
     Ok(report)
 }
@@ -166,15 +167,16 @@ fn hash_reader(reader: impl Read) -> std::io::Result<(String, u64)> {
     Sha256Digest::of_reader(reader).map(|(digest, size)| (digest.hex(), size))
 }
 
-/// Checks the manifest and index against each other and against the seal's record; returns the
-/// manifest's facts for the shard check.
+/// Checks the manifest and index against each other and against the seal's record; returns them
+/// as read, for the credential and shard checks.
 fn check_dataset_files(
     out: &Path,
     state: &SealState,
     report: &mut VerifyReport,
-) -> Result<ManifestFacts> {
-    let (manifest_bytes, facts) = manifest::read_file(out)?;
-    let manifest_digest = Sha256Digest::of(&manifest_bytes).hex();
+) -> Result<DatasetFiles> {
+    let files = DatasetFiles::read(out)?;
+    let facts = &files.facts;
+    let manifest_digest = files.manifest.hex();
     if manifest_digest != state.manifest_sha256 {
         report.differences.push(Difference {
             path: MANIFEST_FILE.into(),
@@ -183,16 +185,9 @@ fn check_dataset_files(
             found: manifest_digest,
         });
     }
-    let index_path = out.join(INDEX_FILE);
-    let (index, meta) =
-        untrusted::open_regular(&index_path).map_err(|e| untrusted::io_error(&index_path, e))?;
-    // The size first: an index of another size is not the one the manifest names, and is not read.
-    let index_digest = if meta.len() == facts.index_size {
-        hash_reader(index.take(facts.index_size + 1))
-            .map_err(|e| Error::from_io(&index_path, e))?
-            .0
-    } else {
-        format!("a file of {} bytes, not {}", meta.len(), facts.index_size)
+    let index_digest = match &files.index {
+        Ok(digest) => digest.hex(),
+        Err(found) => found.clone(),
     };
     // The index the manifest names must be the index on disk.
     if facts.index_sha256 != index_digest {
@@ -203,7 +198,7 @@ fn check_dataset_files(
             found: index_digest,
         });
     }
-    Ok(facts)
+    Ok(files)
 }
 
 /// Reads one line of at most `max` bytes into `line` (without its newline); false at the end.
