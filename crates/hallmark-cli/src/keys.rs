@@ -343,14 +343,12 @@ pub fn sign(
     Ok(())
 }
 
-/// The largest credential or presentation file read (a credential is a few KiB).
-const MAX_CREDENTIAL_BYTES: u64 = 1 << 20;
-
-/// Reads a credential file: a regular file (never through a link) of at most 1 MiB, strict JSON.
+/// Reads a credential file: a regular file (never through a link), bounded and strict, as the
+/// core parses every credential.
 fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
-    let bytes = hallmark_core::untrusted::read_capped(path, MAX_CREDENTIAL_BYTES)?;
-    hallmark_core::json::from_slice(&bytes, MAX_CREDENTIAL_BYTES as usize)
-        .with_context(|| format!("{} is not a credential (JSON)", path.display()))
+    use hallmark_core::creator;
+    let bytes = hallmark_core::untrusted::read_capped(path, creator::MAX_DOCUMENT_BYTES as u64)?;
+    creator::parse(&bytes).with_context(|| format!("{} is not a credential", path.display()))
 }
 
 #[derive(Debug, Subcommand)]

@@ -399,19 +399,8 @@ pub fn verify(
     let report = check::verify(out_dir, source, shards, &now, &bar, &CancelToken::new());
     bar.finish();
     let mut report = report?;
-    if signed && report.signer.is_none() && report.is_valid() {
-        let found = match report.signature {
-            dataset::SignatureState::SignedForEarlierSeal => {
-                "signed for an earlier seal — sign again"
-            }
-            _ => "not signed",
-        };
-        report.differences.push(check::Difference {
-            path: "credential.json".into(),
-            field: "signature",
-            expected: "a valid signature (--signed)".into(),
-            found: found.into(),
-        });
+    if signed {
+        report.require_signature();
     }
     let mut out = std::io::stdout().lock();
     if json {

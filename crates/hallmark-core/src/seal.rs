@@ -810,9 +810,9 @@ pub fn export(
 /// member file's path, size and SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RebuiltShard {
-    pub sha256: String,
+    pub digest: Sha256Digest,
     pub size: u64,
-    pub files: Vec<(PathBuf, u64, String)>,
+    pub files: Vec<(PathBuf, u64, Sha256Digest)>,
 }
 
 /// Streams every shard of `root` under `options` into nothing, hashing each file and each shard
@@ -834,12 +834,12 @@ pub fn rebuild(
             let files = &members[plan.files.clone()];
             let (streamed, _) = stream_shard(&root, files, io::sink(), cancel, &report)?;
             Ok(RebuiltShard {
-                sha256: streamed.digest.hex(),
+                digest: streamed.digest,
                 size: streamed.len,
                 files: files
                     .iter()
                     .zip(&streamed.files)
-                    .map(|(m, (digest, _))| (m.file.rel.clone(), m.file.size, digest.hex()))
+                    .map(|(m, (digest, _))| (m.file.rel.clone(), m.file.size, *digest))
                     .collect(),
             })
         })

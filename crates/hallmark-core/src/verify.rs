@@ -58,6 +58,24 @@ impl VerifyReport {
     pub fn is_valid(&self) -> bool {
         self.differences.is_empty()
     }
+
+    /// Makes a missing signature a difference, for those who must not accept an unsigned dataset
+    /// (a marketplace, a buyer): unsigned, or signed only for an earlier seal.
+    pub fn require_signature(&mut self) {
+        if self.signer.is_some() || !self.is_valid() {
+            return;
+        }
+        let found = match self.signature {
+            SignatureState::SignedForEarlierSeal => "signed for an earlier seal — sign again",
+            _ => "not signed",
+        };
+        self.differences.push(Difference {
+            path: crate::credential::CREDENTIAL_FILE.into(),
+            field: "signature",
+            expected: "a valid signature".into(),
+            found: found.into(),
+        });
+    }
 }
 
 /// How many differences a source check lists before it stops: an index that names millions of
@@ -235,12 +253,12 @@ fn check_source(
 ) -> Result<()> {
     let rebuilt = crate::seal::rebuild(source, &state.options, progress, cancel)?;
     let differences_before = report.differences.len();
-    let mut present: HashMap<PathBuf, (u64, String)> = HashMap::new();
+    let mut present: HashMap<PathBuf, (u64, Sha256Digest)> = HashMap::new();
     for shard in &rebuilt {
         for (rel, size, sha256) in &shard.files {
             report.files_checked += 1;
             report.bytes_checked += size;
-            present.insert(rel.clone(), (*size, sha256.clone()));
+            present.insert(rel.clone(), (*size, *sha256));
         }
     }
     let index_path = out.join(INDEX_FILE);
@@ -321,12 +339,12 @@ fn check_source(
         });
     } else {
         for (built, named) in rebuilt.iter().zip(&facts.shards) {
-            if built.sha256 != named.sha256 {
+            if built.digest.hex() != named.sha256 {
                 report.differences.push(Difference {
                     path: named.name.clone(),
                     field: "sha256",
                     expected: format!("{} (as the manifest names it)", named.sha256),
-                    found: format!("{} (built from the folder)", built.sha256),
+                    found: format!("{} (built from the folder)", built.digest.hex()),
                 });
             }
         }
@@ -362,7 +380,7 @@ fn source_path(f: &IndexedFile) -> std::result::Result<PathBuf, &'static str> {
 
 /// Compares one indexed file with what the folder gave for its path (none: it is not there as a
 /// regular file the walk found).
-fn compare_file(f: &IndexedFile, found: Option<(u64, String)>) -> Option<Difference> {
+fn compare_file(f: &IndexedFile, found: Option<(u64, Sha256Digest)>) -> Option<Difference> {
     let difference = |field, expected: String, found: String| {
         Some(Difference {
             path: f.path.clone(),
@@ -381,8 +399,8 @@ fn compare_file(f: &IndexedFile, found: Option<(u64, String)>) -> Option<Differe
     if size != f.size {
         return difference("size", format!("{} bytes", f.size), format!("{size} bytes"));
     }
-    if sha256 != f.sha256 {
-        return difference("sha256", f.sha256.clone(), sha256);
+    if sha256.hex() != f.sha256 {
+        return difference("sha256", f.sha256.clone(), sha256.hex());
     }
     None
 }
