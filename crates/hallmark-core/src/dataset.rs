@@ -914,16 +914,7 @@ mod tests {
         assert!(!out.exists(), "no output folder was created");
         // Inside the source: refused, and nothing created there either.
         let inside = src.path().join("out");
-        let err = seal_folder(
-            src.path(),
-            &inside,
-            &options(),
-            &info(),
-            ResealPolicy::default(),
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap_err();
+        let err = seal_into_result(src.path(), &inside).unwrap_err();
         assert!(matches!(err, Error::OutputInsideSource { .. }), "{err}");
         assert!(!inside.exists());
     }
@@ -1024,15 +1015,7 @@ mod tests {
         let old = outputs(out.path());
         std::fs::write(src.path().join("117.txt"), "take 117, second attempt").unwrap();
         CRASH_AFTER_RECORD.with(|c| c.set(true));
-        let crashed = seal_folder(
-            src.path(),
-            out.path(),
-            &options(),
-            &info(),
-            ResealPolicy::default(),
-            &NoProgress,
-            &CancelToken::new(),
-        );
+        let crashed = seal_into_result(src.path(), out.path());
         CRASH_AFTER_RECORD.with(|c| c.set(false));
         assert!(crashed.is_err());
         assert!(outputs(out.path()) == old, "nothing moved before the crash");
@@ -1174,16 +1157,7 @@ mod tests {
         let other = tempfile::tempdir().unwrap();
         let elsewhere = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), other.path().join(STATE_DIR)).unwrap();
-        let err = seal_folder(
-            src.path(),
-            other.path(),
-            &options(),
-            &info(),
-            ResealPolicy::default(),
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap_err();
+        let err = seal_into_result(src.path(), other.path()).unwrap_err();
         assert!(matches!(err, Error::Damaged { .. }), "{err}");
         assert!(names(elsewhere.path()).is_empty());
     }

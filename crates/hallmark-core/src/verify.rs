@@ -410,6 +410,15 @@ mod tests {
     use super::*;
 
     const NOW: &str = "2026-11-23T10:00:00Z";
+
+    /// Verifies at [`NOW`], without progress or cancel.
+    fn verify_now(
+        out: &Path,
+        source: Option<&Path>,
+        shards: Option<&Path>,
+    ) -> Result<VerifyReport> {
+        verify(out, source, shards, NOW, &NoProgress, &CancelToken::new())
+    }
     use crate::manifest::DatasetInfo;
     use crate::progress::NoProgress;
     use crate::seal::SealOptions;
@@ -444,15 +453,7 @@ mod tests {
     #[test]
     fn an_untouched_dataset_is_valid() {
         let (src, out) = sealed();
-        let report = verify(
-            out.path(),
-            Some(src.path()),
-            None,
-            NOW,
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap();
+        let report = verify_now(out.path(), Some(src.path()), None).unwrap();
         assert!(report.is_valid(), "{:?}", report.differences);
         assert_eq!(report.files_checked, 20);
     }
@@ -468,15 +469,7 @@ mod tests {
         std::fs::write(src.path().join("04.txt"), "shorter").unwrap();
         std::fs::remove_file(src.path().join("05.txt")).unwrap();
         std::fs::write(src.path().join("new.txt"), "added").unwrap();
-        let report = verify(
-            out.path(),
-            Some(src.path()),
-            None,
-            NOW,
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap();
+        let report = verify_now(out.path(), Some(src.path()), None).unwrap();
         let mut found: Vec<(String, &str)> = report
             .differences
             .iter()
@@ -522,44 +515,20 @@ mod tests {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        let ok = verify(
-            out.path(),
-            None,
-            Some(shards.path()),
-            NOW,
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap();
+        let ok = verify_now(out.path(), None, Some(shards.path())).unwrap();
         assert!(ok.is_valid(), "{:?}", ok.differences);
         let shard = shards.path().join(&first);
         let mut bytes = std::fs::read(&shard).unwrap();
         bytes[600] ^= 0xff;
         std::fs::write(&shard, bytes).unwrap();
-        let bad = verify(
-            out.path(),
-            None,
-            Some(shards.path()),
-            NOW,
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap();
+        let bad = verify_now(out.path(), None, Some(shards.path())).unwrap();
         assert_eq!(bad.differences.len(), 1);
         assert_eq!(
             (bad.differences[0].path.as_str(), bad.differences[0].field),
             (first.as_str(), "sha256")
         );
         std::fs::remove_file(&shard).unwrap();
-        let gone = verify(
-            out.path(),
-            None,
-            Some(shards.path()),
-            NOW,
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap();
+        let gone = verify_now(out.path(), None, Some(shards.path())).unwrap();
         assert_eq!(gone.differences[0].field, "presence");
     }
 
@@ -575,15 +544,7 @@ mod tests {
         let mut bytes = std::fs::read(&index).unwrap();
         bytes[10] ^= 1;
         std::fs::write(&index, bytes).unwrap();
-        let report = verify(
-            out.path(),
-            None,
-            None,
-            NOW,
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap();
+        let report = verify_now(out.path(), None, None).unwrap();
         let fields: Vec<_> = report
             .differences
             .iter()
@@ -634,15 +595,7 @@ mod tests {
             serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
         state["manifestSha256"] = Sha256Digest::of(text.as_bytes()).hex().into();
         std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
-        let report = verify(
-            out.path(),
-            None,
-            Some(shards.path()),
-            NOW,
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap();
+        let report = verify_now(out.path(), None, Some(shards.path())).unwrap();
         assert!(!report.is_valid());
         let fields: Vec<_> = report.differences.iter().map(|d| d.field).collect();
         assert!(
@@ -680,15 +633,7 @@ mod tests {
             .collect();
         lines[0] = serde_json::to_string(&sample).unwrap();
         std::fs::write(&index, lines.join("\n") + "\n").unwrap();
-        let report = verify(
-            out.path(),
-            Some(src.path()),
-            None,
-            NOW,
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap();
+        let report = verify_now(out.path(), Some(src.path()), None).unwrap();
         for path in &hostile {
             let found: Vec<_> = report
                 .differences
@@ -707,15 +652,7 @@ mod tests {
         let mut long = vec![b'{'; (MAX_INDEX_LINE + 10) as usize];
         long.push(b'\n');
         std::fs::write(&index, long).unwrap();
-        let report = verify(
-            out.path(),
-            Some(src.path()),
-            None,
-            NOW,
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap();
+        let report = verify_now(out.path(), Some(src.path()), None).unwrap();
         let last = report.differences.last().unwrap();
         assert_eq!((last.path.as_str(), last.field), (INDEX_FILE, "index"));
         assert!(last.found.contains("longer than"), "{last}");
