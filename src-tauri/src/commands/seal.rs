@@ -53,8 +53,9 @@ pub async fn seal_dataset(
         shard_size: request.shard_size,
         ..SealOptions::default()
     };
-    // The watch reads the seal's state while files change, and sealing opens every file: stop it
-    // until the UI watches the new seal.
+    // The watch compares the folder with the old seal, which this seal replaces (the core's lock
+    // already keeps its recovery away from the seal's staging folder): stop it until the UI
+    // watches the new seal, rather than walk the folder for a seal about to go.
     watch.stop();
     let guard = jobs.start(&job_id);
     let token = guard.token.clone();
