@@ -75,6 +75,63 @@ pub fn parse(bytes: &[u8]) -> Result<Value, CredentialError> {
     Ok(crate::json::from_slice(bytes, MAX_DOCUMENT_BYTES)?)
 }
 
+/// How far the marketplace checked who a creator is, as its creator credential states
+/// (`credentialSubject.verificationLevel`; a credential without one is self-asserted).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerificationLevel {
+    /// The creator chose the name; nobody checked it (the default on registration).
+    #[default]
+    SelfAsserted,
+    /// The marketplace confirmed a way to reach the creator (an email address, a website).
+    ContactVerified,
+    /// The marketplace checked the creator's identity documents.
+    IdentityVerified,
+}
+
+impl VerificationLevel {
+    /// Every level, weakest first.
+    pub const ALL: [VerificationLevel; 3] = [
+        VerificationLevel::SelfAsserted,
+        VerificationLevel::ContactVerified,
+        VerificationLevel::IdentityVerified,
+    ];
+
+    /// The level as written in credentials and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationLevel::SelfAsserted => "self-asserted",
+            VerificationLevel::ContactVerified => "contact-verified",
+            VerificationLevel::IdentityVerified => "identity-verified",
+        }
+    }
+}
+
+impl std::fmt::Display for VerificationLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for VerificationLevel {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|level| level.as_str() == text)
+            .ok_or_else(|| {
+                format!(
+                    "unknown verification level {:?}; use one of {}",
+                    excerpt(text, SHOWN_CHARS),
+                    Self::ALL.map(Self::as_str).join(", ")
+                )
+            })
+    }
+}
+
 /// A creator credential that checked out.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -82,6 +139,7 @@ pub struct CreatorStatus {
     pub issuer: String,
     pub holder: String,
     pub name: String,
+    pub level: VerificationLevel,
     pub valid_from: String,
     pub valid_until: Option<String>,
 }
@@ -119,11 +177,30 @@ pub fn check_validity(credential: &Value, now: &str) -> Result<Validity, Credent
     Ok(validity)
 }
 
-/// Issues a creator credential (the marketplace side; the studio uses it in tests).
+/// Issues a self-asserted creator credential (the marketplace side; the studio uses it in tests).
 pub fn issue(
     marketplace: &SigningIdentity,
     creator: &PublicIdentity,
     name: &str,
+    valid_from: &str,
+    valid_until: &str,
+) -> Result<Value, ProofError> {
+    issue_at_level(
+        marketplace,
+        creator,
+        name,
+        VerificationLevel::SelfAsserted,
+        valid_from,
+        valid_until,
+    )
+}
+
+/// Issues a creator credential stating how far the marketplace checked the creator.
+pub fn issue_at_level(
+    marketplace: &SigningIdentity,
+    creator: &PublicIdentity,
+    name: &str,
+    level: VerificationLevel,
     valid_from: &str,
     valid_until: &str,
 ) -> Result<Value, ProofError> {
@@ -133,7 +210,11 @@ pub fn issue(
         "issuer": marketplace.public().to_string(),
         "validFrom": valid_from,
         "validUntil": valid_until,
-        "credentialSubject": { "id": creator.to_string(), "name": name },
+        "credentialSubject": {
+            "id": creator.to_string(),
+            "name": name,
+            "verificationLevel": level.as_str(),
+        },
     });
     integrity::sign(
         &credential,
@@ -212,6 +293,19 @@ pub fn check(
         field: "validFrom",
         detail: "missing; a creator credential says from when it is valid".into(),
     })?;
+    let level = match &credential["credentialSubject"]["verificationLevel"] {
+        Value::Null => VerificationLevel::SelfAsserted,
+        Value::String(text) => text.parse().map_err(|detail| CredentialError::Field {
+            field: "credentialSubject.verificationLevel",
+            detail,
+        })?,
+        other => {
+            return Err(CredentialError::Field {
+                field: "credentialSubject.verificationLevel",
+                detail: format!("expected a string, found {}", crate::datetime::kind(other)),
+            });
+        }
+    };
     Ok(CreatorStatus {
         issuer,
         holder: subject,
@@ -219,6 +313,7 @@ pub fn check(
             .as_str()
             .unwrap_or_default()
             .to_owned(),
+        level,
         valid_from,
         valid_until: validity.valid_until,
     })
@@ -288,18 +383,15 @@ pub struct AcceptedPresentation {
     pub datasets: Vec<Value>,
 }
 
-/// Checks a presentation as the marketplace would: it is a `VerifiablePresentation` whose proof
-/// (purpose `authentication`, not created after `now`) answers `challenge` for `domain` and was
-/// made by its `holder`; it carries exactly one creator credential, valid at `now`, from
-/// `marketplace` for that holder; every other credential in it is a `DatasetCredential` the holder
-/// issued and signed (see [`check_dataset`]). Anything else is refused, naming its index.
-pub fn check_presentation(
+/// Checks a sign-in: `presentation` is a `VerifiablePresentation` whose proof (purpose
+/// `authentication`, not created after `now`) answers `challenge` for `domain` and was made by its
+/// `holder`, whom it returns. The credentials it carries, if any, are not looked at here.
+pub fn check_sign_in(
     presentation: &Value,
-    marketplace: &PublicIdentity,
     challenge: &str,
     domain: &str,
     now: &str,
-) -> Result<AcceptedPresentation, CredentialError> {
+) -> Result<PublicIdentity, CredentialError> {
     Timestamp::parse("now", now)?;
     expect_types(
         presentation,
@@ -329,6 +421,22 @@ pub fn check_presentation(
             found: excerpt(&presentation["holder"].to_string(), SHOWN_CHARS),
         });
     }
+    Ok(holder)
+}
+
+/// Checks a presentation as the marketplace would: it is a `VerifiablePresentation` whose proof
+/// (purpose `authentication`, not created after `now`) answers `challenge` for `domain` and was
+/// made by its `holder`; it carries exactly one creator credential, valid at `now`, from
+/// `marketplace` for that holder; every other credential in it is a `DatasetCredential` the holder
+/// issued and signed (see [`check_dataset`]). Anything else is refused, naming its index.
+pub fn check_presentation(
+    presentation: &Value,
+    marketplace: &PublicIdentity,
+    challenge: &str,
+    domain: &str,
+    now: &str,
+) -> Result<AcceptedPresentation, CredentialError> {
+    let holder = check_sign_in(presentation, challenge, domain, now)?;
     let credentials = presentation["verifiableCredential"]
         .as_array()
         .ok_or_else(|| CredentialError::Field {
@@ -486,6 +594,75 @@ mod tests {
             check(&changed, &w.marketplace.public(), &w.creator.public(), now),
             Err(CredentialError::Proof(ProofError::BadSignature))
         ));
+    }
+
+    #[test]
+    fn a_credential_states_the_level_the_marketplace_checked_and_defaults_to_self_asserted() {
+        let w = world();
+        let now = "2026-11-23T10:00:00Z";
+        let status = check(
+            &w.credential,
+            &w.marketplace.public(),
+            &w.creator.public(),
+            now,
+        );
+        assert_eq!(status.unwrap().level, VerificationLevel::SelfAsserted);
+        let verified = issue_at_level(
+            &w.marketplace,
+            &w.creator.public(),
+            "Ana Example",
+            VerificationLevel::IdentityVerified,
+            "2026-01-01T00:00:00Z",
+            "2027-01-01T00:00:00Z",
+        )
+        .unwrap();
+        assert_eq!(
+            verified["credentialSubject"]["verificationLevel"],
+            "identity-verified"
+        );
+        let status = check(&verified, &w.marketplace.public(), &w.creator.public(), now);
+        assert_eq!(status.unwrap().level, VerificationLevel::IdentityVerified);
+        assert_eq!(
+            "contact-verified".parse(),
+            Ok(VerificationLevel::ContactVerified)
+        );
+        let unknown = "gold".parse::<VerificationLevel>().unwrap_err();
+        assert!(unknown.contains("self-asserted, contact-verified, identity-verified"));
+    }
+
+    #[test]
+    fn a_sign_in_is_a_presentation_over_the_challenge_and_domain_by_its_holder() {
+        let w = world();
+        let now = "2026-11-23T10:00:00Z";
+        let signed = present(&w.creator, &[], "c-1", "market.example", now).unwrap();
+        assert_eq!(
+            check_sign_in(&signed, "c-1", "market.example", now).unwrap(),
+            w.creator.public()
+        );
+        assert!(matches!(
+            check_sign_in(&signed, "c-2", "market.example", now),
+            Err(CredentialError::WrongChallenge { .. })
+        ));
+        assert!(matches!(
+            check_sign_in(&signed, "c-1", "other.example", now),
+            Err(CredentialError::Field {
+                field: "domain",
+                ..
+            })
+        ));
+        let mut swapped = signed.clone();
+        swapped["holder"] = w.marketplace.public().to_string().into();
+        assert!(check_sign_in(&swapped, "c-1", "market.example", now).is_err());
+        // A proof made after `now` (beyond clock skew) is refused: sign-ins are not pre-made.
+        let later = present(
+            &w.creator,
+            &[],
+            "c-1",
+            "market.example",
+            "2026-11-24T10:00:00Z",
+        )
+        .unwrap();
+        assert!(check_sign_in(&later, "c-1", "market.example", now).is_err());
     }
 
     #[test]

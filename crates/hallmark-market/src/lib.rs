@@ -1,13 +1,37 @@
 //! The reference marketplace: an HTTP service a creator's studio publishes to and earns from.
 //!
 //! It exists so that Hallmark's whole loop (seal, sign, publish, earn) runs on one machine with no
-//! account anywhere. Today it answers health checks; the publishing and earnings issues add
-//! dataset upload, creator credentials, access receipts and payout statements here.
+//! account anywhere, and it is deployable as it is: SQLite and local files by default, PostgreSQL
+//! and an S3-compatible store by URL. This crate is the creator side: sign-in by did:key,
+//! creator credentials, resumable verified uploads (tus 1.0) and publishing.
 
-use axum::{Json, Router, routing::get};
+pub mod auth;
+pub mod blobs;
+pub mod clock;
+pub mod config;
+pub mod creators;
+pub mod db;
+pub mod error;
+pub mod identity;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::{Json, Router};
+use hallmark_core::did::SigningIdentity;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::blobs::Blobs;
+pub use crate::clock::{Clock, ShiftedClock, SystemClock};
+pub use crate::config::{Config, Limits};
+use crate::db::Db;
+
+/// The largest JSON body a handler reads unless it sets its own limit.
+pub const MAX_JSON_BODY: usize = 1 << 20;
 
 /// What `GET /v1/health` answers.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Health {
     /// Always `"ok"` when the server answers.
     pub status: String,
@@ -17,11 +41,150 @@ pub struct Health {
     pub version: String,
 }
 
-/// The marketplace's HTTP routes.
-pub fn router() -> Router {
-    Router::new().route("/v1/health", get(health))
+/// What `GET /v1/marketplace` answers: who this marketplace is, so a studio can pin its key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MarketplaceInfo {
+    /// The marketplace's did:key: it issues creator credentials and signs statements with it.
+    pub did: String,
+    /// The origin sign-in presentations must name as their domain.
+    pub public_url: String,
+    /// The creator's share of each sale, a decimal string between 0 and 1.
+    pub creator_share: String,
+    /// The largest shard one upload may declare, in bytes.
+    pub max_shard_bytes: u64,
+    /// The tus protocol version the upload endpoint speaks.
+    pub tus_version: String,
+    /// The server's version.
+    pub version: String,
 }
 
+/// Everything a handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct Inner {
+    pub config: Config,
+    pub db: Db,
+    pub blobs: Blobs,
+    /// The marketplace's own key.
+    pub identity: SigningIdentity,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the data folder (creating it, the key, the database and the blob store as needed).
+    pub async fn open(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+        use anyhow::Context as _;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data folder {}; pass --data with a folder you can write",
+                config.data_dir.display()
+            )
+        })?;
+        let identity = identity::load_or_create(&config.data_dir)?;
+        let url = config
+            .database_url
+            .clone()
+            .unwrap_or_else(|| db::default_url(&config.data_dir));
+        let db = Db::connect(&url).await?;
+        let blobs = Blobs::open(config.store_url.as_deref(), &config.data_dir)?;
+        Ok(AppState(Arc::new(Inner {
+            config,
+            db,
+            blobs,
+            identity,
+            clock,
+        })))
+    }
+
+    /// Now, as RFC 3339.
+    pub fn now(&self) -> String {
+        clock::rfc3339(self.clock.now())
+    }
+
+    /// Now, as Unix seconds.
+    pub fn now_unix(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+}
+
+/// The OpenAPI document's fixed parts; the paths come from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Hallmark reference marketplace",
+        description = "Creator side of a training-data marketplace: did:key sign-in, creator credentials, tus 1.0 uploads, publishing.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "marketplace", description = "Who this marketplace is"),
+        (name = "sign-in", description = "DID authentication: challenge, presentation, bearer token"),
+        (name = "creators", description = "Registration and creator credentials"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A session token from POST /v1/auth/sessions"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(marketplace))
+        .merge(auth::routes())
+        .merge(creators::routes())
+}
+
+/// The OpenAPI document of every route, as served at `/openapi.json` and committed as
+/// `docs/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut document) = api().split_for_parts();
+    document.info.version = env!("CARGO_PKG_VERSION").into();
+    document
+}
+
+/// The marketplace's HTTP routes over `state`.
+pub fn router(state: AppState) -> Router {
+    let (router, _) = api().split_for_parts();
+    let document = openapi();
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { Json(document) }),
+        )
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .with_state(state)
+}
+
+/// Answers when the server is up.
+#[utoipa::path(get, path = "/v1/health", tag = "marketplace",
+    responses((status = 200, description = "The server is up", body = Health)))]
 async fn health() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -30,12 +193,27 @@ async fn health() -> Json<Health> {
     })
 }
 
-/// Serves the marketplace on `listener` until `shutdown` completes.
+/// Names this marketplace: its did:key (pin it on first contact), public origin and terms.
+#[utoipa::path(get, path = "/v1/marketplace", tag = "marketplace",
+    responses((status = 200, description = "This marketplace", body = MarketplaceInfo)))]
+async fn marketplace(State(state): State<AppState>) -> Json<MarketplaceInfo> {
+    Json(MarketplaceInfo {
+        did: state.identity.public().to_string(),
+        public_url: state.config.public_url.clone(),
+        creator_share: state.config.creator_share.to_string(),
+        max_shard_bytes: state.config.limits.max_shard_bytes,
+        tus_version: "1.0.0".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// Serves the marketplace over `state` on `listener` until `shutdown` completes.
 pub async fn serve(
+    state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router())
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
 }

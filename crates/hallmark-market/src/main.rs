@@ -1,22 +1,121 @@
-//! The `hallmark-market` command: runs the reference marketplace on a local address.
+//! The `hallmark-market` command: serves the reference marketplace, and its admin's steps.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
+use hallmark_core::creator::VerificationLevel;
+use hallmark_market::{AppState, Config, Limits, SystemClock, config, creators};
+use rust_decimal::Decimal;
 
-/// Run the reference Hallmark marketplace locally.
+/// The reference Hallmark marketplace. Without a command, serves with the defaults.
 #[derive(Debug, Parser)]
-#[command(name = "hallmark-market", version, about)]
-struct Args {
+#[command(
+    name = "hallmark-market",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the marketplace (the default).
+    Serve(ServeArgs),
+    /// The admin's steps on creators.
+    #[command(subcommand)]
+    Creator(CreatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CreatorCommand {
+    /// Set how far the marketplace checked a creator; their credential is re-issued at that level.
+    Verify {
+        /// The creator's did:key.
+        did: String,
+        /// self-asserted, contact-verified or identity-verified.
+        #[arg(long)]
+        level: VerificationLevel,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Where the marketplace keeps its data.
+#[derive(Debug, Clone, Args)]
+struct StoreArgs {
+    /// The data folder: the marketplace key, the SQLite database and (by default) the blobs.
+    #[arg(long, env = "HALLMARK_MARKET_DATA")]
+    data: Option<PathBuf>,
+    /// The metadata database: sqlite://PATH (default: in the data folder) or postgres://USER@HOST/NAME.
+    #[arg(long, env = "HALLMARK_MARKET_DATABASE")]
+    database: Option<String>,
+}
+
+impl StoreArgs {
+    fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.data {
+            Some(dir) => Ok(dir.clone()),
+            None => dirs::data_local_dir()
+                .map(|d| d.join("hallmark-market"))
+                .context("no per-user data folder on this system; pass --data DIR"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
     /// Address to listen on. Port 0 picks a free port; the chosen address is printed.
-    #[arg(long, default_value = "127.0.0.1:8787")]
+    #[arg(long, default_value = "127.0.0.1:8787", env = "HALLMARK_MARKET_LISTEN")]
     listen: SocketAddr,
+    /// Where shards and dataset files go: s3://BUCKET/PREFIX (with the AWS_* environment
+    /// variables; R2 and MinIO via AWS_ENDPOINT_URL) or a folder (default: DATA/blobs).
+    #[arg(long = "store", env = "HALLMARK_MARKET_STORE")]
+    blob_store: Option<String>,
+    /// The origin clients reach this server at (default: http://LISTEN-ADDRESS).
+    #[arg(long, env = "HALLMARK_MARKET_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// The creator's share of each sale: a decimal (0.80) or a percentage (80%).
+    #[arg(long, default_value = "80%", env = "HALLMARK_MARKET_CREATOR_SHARE", value_parser = config::parse_share)]
+    creator_share: Decimal,
+    /// The largest shard one upload may declare, in bytes.
+    #[arg(long, env = "HALLMARK_MARKET_MAX_SHARD_BYTES")]
+    max_shard_bytes: Option<u64>,
+    /// How many unfinished uploads one creator may have at once.
+    #[arg(long, env = "HALLMARK_MARKET_MAX_OPEN_UPLOADS")]
+    max_open_uploads: Option<u32>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+        Command::Serve(args) => serve(args).await,
+        Command::Creator(CreatorCommand::Verify { did, level, store }) => {
+            let data_dir = store.data_dir()?;
+            let key = hallmark_market::identity::load_or_create(&data_dir)?;
+            let url = store
+                .database
+                .clone()
+                .unwrap_or_else(|| hallmark_market::db::default_url(&data_dir));
+            let db = hallmark_market::db::Db::connect(&url).await?;
+            creators::set_level(&db, &key, &did, level, time::OffsetDateTime::now_utc()).await?;
+            println!("{did} is now {level}; their next status check receives the new credential");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| {
@@ -26,8 +125,30 @@ async fn main() -> anyhow::Result<()> {
             )
         })?;
     let addr = listener.local_addr()?;
+    let public_url = config::public_origin(
+        &args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let defaults = Limits::default();
+    let config = Config {
+        data_dir: args.store.data_dir()?,
+        database_url: args.store.database.clone(),
+        store_url: args.blob_store.clone(),
+        public_url: public_url.clone(),
+        creator_share: args.creator_share,
+        limits: Limits {
+            max_shard_bytes: args.max_shard_bytes.unwrap_or(defaults.max_shard_bytes),
+            max_open_uploads: args.max_open_uploads.unwrap_or(defaults.max_open_uploads),
+            ..defaults
+        },
+    };
+    let state = AppState::open(config, Arc::new(SystemClock)).await?;
     println!("hallmark-market listening on http://{addr}");
-    hallmark_market::serve(listener, async {
+    println!("marketplace {} at {public_url}", state.identity.public());
+    hallmark_market::serve(state, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

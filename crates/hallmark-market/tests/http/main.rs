@@ -10,7 +10,20 @@ async fn health_answers_over_real_http() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(hallmark_market::serve(listener, async {
+    let dir = tempfile::tempdir().unwrap();
+    let config = hallmark_market::Config {
+        data_dir: dir.path().to_owned(),
+        database_url: None,
+        store_url: None,
+        public_url: format!("http://{addr}"),
+        creator_share: "0.8".parse().unwrap(),
+        limits: hallmark_market::Limits::default(),
+    };
+    let state =
+        hallmark_market::AppState::open(config, std::sync::Arc::new(hallmark_market::SystemClock))
+            .await
+            .unwrap();
+    let server = tokio::spawn(hallmark_market::serve(state, listener, async {
         let _ = stopped.await;
     }));
 

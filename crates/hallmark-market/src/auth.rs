@@ -1,0 +1,267 @@
+//! Sign-in without passwords (DID authentication): a single-use challenge that expires in minutes,
+//! answered by a Verifiable Presentation the creator signs over it and the marketplace's domain,
+//! exchanged for a short-lived bearer token that is stored only as its SHA-256.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::{Json, body::Bytes};
+use base64::Engine;
+use hallmark_core::creator;
+use rand_core::RngCore;
+use sha2::{Digest, Sha256};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::AppState;
+use crate::clock::rfc3339_from_unix;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+
+/// How long a challenge can be answered, in seconds.
+pub const CHALLENGE_TTL_SECONDS: i64 = 5 * 60;
+/// How long a session token is valid, in seconds.
+pub const SESSION_TTL_SECONDS: i64 = 60 * 60;
+/// How many unanswered challenges the marketplace keeps before it refuses new ones.
+pub const MAX_OPEN_CHALLENGES: i64 = 100_000;
+/// Session tokens start with this, so that secret scanners and people recognise them.
+pub const TOKEN_PREFIX: &str = "hmk_";
+
+/// A challenge to sign.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Challenge {
+    /// Put this in the presentation proof's `challenge`. Single use.
+    pub challenge: String,
+    /// Put this in the presentation proof's `domain`: the marketplace's public origin.
+    pub domain: String,
+    /// RFC 3339; the challenge is refused after this.
+    pub expires_at: String,
+}
+
+/// A session: the bearer token to send as `Authorization: Bearer TOKEN`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// RFC 3339; sign in again after this.
+    pub expires_at: String,
+    /// The did:key that signed in.
+    pub did: String,
+}
+
+/// Routes under `/v1/auth`.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(new_challenge))
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand_core::OsRng.fill_bytes(&mut buffer);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
+}
+
+/// The stored form of a session token.
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Issues a single-use challenge, for signing in and for publishing.
+#[utoipa::path(post, path = "/v1/auth/challenges", tag = "sign-in",
+    responses(
+        (status = 201, description = "A challenge to sign", body = Challenge),
+        (status = 503, description = "Too many open challenges", body = ErrorBody),
+    ))]
+async fn new_challenge(State(state): State<AppState>) -> ApiResult<(StatusCode, Json<Challenge>)> {
+    let now = state.now_unix();
+    let db = &state.db.pool;
+    sqlx::query("DELETE FROM challenges WHERE expires_at <= $1")
+        .bind(now)
+        .execute(db)
+        .await?;
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM challenges")
+        .fetch_one(db)
+        .await?;
+    if open >= MAX_OPEN_CHALLENGES {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the marketplace has too many unanswered sign-in challenges; try again in a few minutes",
+        ));
+    }
+    let challenge = random_token(24);
+    let expires_at = now + CHALLENGE_TTL_SECONDS;
+    sqlx::query("INSERT INTO challenges (challenge, expires_at) VALUES ($1, $2)")
+        .bind(&challenge)
+        .bind(expires_at)
+        .execute(db)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Challenge {
+            challenge,
+            domain: state.config.public_url.clone(),
+            expires_at: rfc3339_from_unix(expires_at),
+        }),
+    ))
+}
+
+/// Uses up the challenge `presentation`'s proof answers: it must have been issued here, be unused
+/// and unexpired. Returns the challenge text.
+pub async fn consume_challenge(
+    state: &AppState,
+    presentation: &serde_json::Value,
+) -> ApiResult<String> {
+    let challenge = presentation["proof"]["challenge"]
+        .as_str()
+        .filter(|c| c.len() <= 128)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "no_challenge",
+                "the presentation's proof has no challenge; get one from POST /v1/auth/challenges and sign over it",
+            )
+        })?
+        .to_owned();
+    let expires_at: Option<i64> =
+        sqlx::query_scalar("DELETE FROM challenges WHERE challenge = $1 RETURNING expires_at")
+            .bind(&challenge)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    match expires_at {
+        None => Err(ApiError::unauthorized(
+            "the challenge is unknown or was already used; get a new one from POST /v1/auth/challenges",
+        )),
+        Some(expiry) if expiry <= state.now_unix() => Err(ApiError::unauthorized(format!(
+            "the challenge expired at {}; get a new one from POST /v1/auth/challenges",
+            rfc3339_from_unix(expiry)
+        ))),
+        Some(_) => Ok(challenge),
+    }
+}
+
+/// Parses a presentation from a request body (strict JSON, bounded).
+pub fn parse_presentation(body: &[u8]) -> ApiResult<serde_json::Value> {
+    creator::parse(body).map_err(|e| {
+        ApiError::bad_request(
+            "bad_presentation",
+            format!("the body is not a presentation Hallmark can read: {e}"),
+        )
+    })
+}
+
+/// Exchanges a presentation signed over a fresh challenge for a session token.
+#[utoipa::path(post, path = "/v1/auth/sessions", tag = "sign-in",
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "A VerifiablePresentation whose eddsa-jcs-2022 proof (purpose authentication) names the challenge and the domain"),
+    responses(
+        (status = 201, description = "Signed in", body = Session),
+        (status = 400, description = "Not a presentation", body = ErrorBody),
+        (status = 401, description = "Unknown, used or expired challenge, wrong domain or bad signature", body = ErrorBody),
+    ))]
+async fn sign_in(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Session>)> {
+    let presentation = parse_presentation(&body)?;
+    let challenge = consume_challenge(&state, &presentation).await?;
+    let now = state.now();
+    let holder = creator::check_sign_in(&presentation, &challenge, &state.config.public_url, &now)
+        .map_err(|e| ApiError::unauthorized(format!("the sign-in presentation is refused: {e}")))?;
+    let token = format!("{TOKEN_PREFIX}{}", random_token(32));
+    let created_at = state.now_unix();
+    let expires_at = created_at + SESSION_TTL_SECONDS;
+    let db = &state.db.pool;
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(created_at)
+        .execute(db)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sessions (token_sha256, creator, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_digest(&token))
+    .bind(holder.to_string())
+    .bind(created_at)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Session {
+            token,
+            token_type: "Bearer".into(),
+            expires_at: rfc3339_from_unix(expires_at),
+            did: holder.to_string(),
+        }),
+    ))
+}
+
+/// Ends the session whose token is sent.
+#[utoipa::path(delete, path = "/v1/auth/sessions/current", tag = "sign-in",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "No valid session", body = ErrorBody),
+    ))]
+async fn sign_out(State(state): State<AppState>, signed_in: SignedIn) -> ApiResult<StatusCode> {
+    sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
+        .bind(&signed_in.token_sha256)
+        .execute(&state.db.pool)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The creator a request's bearer token belongs to. A handler that takes this answers 401 to a
+/// request without a valid, unexpired token.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The creator's did:key.
+    pub did: String,
+    token_sha256: String,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "sign in first: send Authorization: Bearer TOKEN (hallmark market token prints one)",
+                )
+            })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() <= 128)
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "the Authorization header is not a Hallmark bearer token (Bearer hmk_…)",
+                )
+            })?;
+        let token_sha256 = token_digest(token);
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT creator, expires_at FROM sessions WHERE token_sha256 = $1")
+                .bind(&token_sha256)
+                .fetch_optional(&state.db.pool)
+                .await?;
+        match row {
+            Some((did, expires_at)) if expires_at > state.now_unix() => {
+                Ok(SignedIn { did, token_sha256 })
+            }
+            Some((_, expires_at)) => Err(ApiError::unauthorized(format!(
+                "the session expired at {}; sign in again",
+                rfc3339_from_unix(expires_at)
+            ))),
+            None => Err(ApiError::unauthorized(
+                "the token is unknown or was signed out; sign in again",
+            )),
+        }
+    }
+}
