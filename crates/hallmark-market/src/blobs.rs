@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use object_store::ObjectStore;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
 
@@ -34,7 +34,11 @@ pub enum BlobKind {
 impl Blobs {
     /// Opens the store `url` names (`s3://bucket[/prefix]`, `file:///path` or a path), or
     /// `data_dir/blobs` when `None`.
-    pub fn open(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Blobs> {
+    pub fn open(
+        url: Option<&str>,
+        data_dir: &Path,
+        options: &[(String, String)],
+    ) -> anyhow::Result<Blobs> {
         match url {
             None => Self::local(&data_dir.join("blobs")),
             Some(url) if url.starts_with("s3://") => {
@@ -43,7 +47,13 @@ impl Blobs {
                 if bucket.is_empty() {
                     anyhow::bail!("--store {url}: name a bucket, as in s3://BUCKET/PREFIX");
                 }
-                let s3 = AmazonS3Builder::from_env()
+                let mut builder = AmazonS3Builder::new();
+                for (name, value) in options {
+                    if let Ok(key) = name.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+                        builder = builder.with_config(key, value);
+                    }
+                }
+                let s3 = builder
                     .with_bucket_name(bucket)
                     .build()
                     .with_context(|| {

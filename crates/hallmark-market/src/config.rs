@@ -38,6 +38,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `s3://bucket/prefix` or a local folder; `None` is `data_dir/blobs`.
     pub store_url: Option<String>,
+    /// S3 settings as `AWS_*` environment variable names and values (`AWS_ENDPOINT_URL`,
+    /// `AWS_ACCESS_KEY_ID`, …): the command passes its environment's; tests pass their own.
+    pub store_options: Vec<(String, String)>,
     /// The origin clients reach this marketplace at (`https://market.example`), no trailing slash.
     /// Sign-in presentations must name it as their domain.
     pub public_url: String,

@@ -97,7 +97,11 @@ impl AppState {
             .clone()
             .unwrap_or_else(|| db::default_url(&config.data_dir));
         let db = Db::connect(&url).await?;
-        let blobs = Blobs::open(config.store_url.as_deref(), &config.data_dir)?;
+        let blobs = Blobs::open(
+            config.store_url.as_deref(),
+            &config.data_dir,
+            &config.store_options,
+        )?;
         Ok(AppState(Arc::new(Inner {
             config,
             db,

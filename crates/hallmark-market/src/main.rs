@@ -137,6 +137,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: args.store.data_dir()?,
         database_url: args.store.database.clone(),
         store_url: args.blob_store.clone(),
+        store_options: std::env::vars()
+            .filter(|(name, _)| name.starts_with("AWS_"))
+            .collect(),
         public_url: public_url.clone(),
         creator_share: args.creator_share,
         limits: Limits {

@@ -1,0 +1,187 @@
+//! A marketplace served in-process on a loopback port for one test, with its own data folder,
+//! database (SQLite, or a fresh PostgreSQL database), blob store and a clock the test can move.
+
+use std::sync::Arc;
+
+use hallmark_core::creator;
+use hallmark_core::did::SigningIdentity;
+use hallmark_market::{AppState, Config, Limits, ShiftedClock};
+use serde_json::Value;
+
+use crate::servers;
+
+/// Where a test marketplace keeps its metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Database {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a test marketplace keeps its blobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Local,
+    S3,
+}
+
+/// How to start a test marketplace.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub database: Database,
+    pub store: Store,
+    pub limits: Limits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            database: Database::Sqlite,
+            store: Store::Local,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A running test marketplace. Dropping it stops the server.
+#[derive(Debug)]
+pub struct Market {
+    /// `http://127.0.0.1:PORT`, also its public URL (the sign-in domain).
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: ShiftedClock,
+    pub state: AppState,
+    pub config: Config,
+    pub data: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Market {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Market {
+    /// SQLite and local files.
+    pub async fn start() -> Market {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Market {
+        let data = tempfile::tempdir().expect("temp dir");
+        let database_url = match options.database {
+            Database::Sqlite => None,
+            Database::Postgres => Some(servers::postgres_database().await),
+        };
+        let (store_url, store_options) = match options.store {
+            Store::Local => (None, Vec::new()),
+            Store::S3 => {
+                let (url, settings) = servers::s3_bucket();
+                (Some(url), settings)
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let config = Config {
+            data_dir: data.path().to_owned(),
+            database_url,
+            store_url,
+            store_options,
+            public_url: base.clone(),
+            creator_share: "0.8".parse().expect("share"),
+            limits: options.limits,
+        };
+        let clock = ShiftedClock::default();
+        let state = AppState::open(config.clone(), Arc::new(clock.clone()))
+            .await
+            .expect("open the marketplace");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(hallmark_market::serve(state.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+        Market {
+            base,
+            http: reqwest::Client::new(),
+            clock,
+            state,
+            config,
+            data,
+            stop: Some(stop),
+        }
+    }
+
+    /// The test clock's now.
+    pub fn clock_now(&self) -> time::OffsetDateTime {
+        use hallmark_market::Clock as _;
+        self.clock.now()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The marketplace's did:key as `GET /v1/marketplace` names it.
+    pub fn did(&self) -> String {
+        self.state.identity.public().to_string()
+    }
+
+    /// A fresh challenge's text.
+    pub async fn challenge(&self) -> String {
+        let response = self
+            .http
+            .post(self.url("/v1/auth/challenges"))
+            .send()
+            .await
+            .expect("challenge request");
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.expect("challenge json");
+        body["challenge"].as_str().expect("challenge").to_owned()
+    }
+
+    /// Signs `key` in over a fresh challenge: the bearer token.
+    pub async fn sign_in(&self, key: &SigningIdentity) -> String {
+        let challenge = self.challenge().await;
+        let presentation =
+            creator::present(key, &[], &challenge, &self.base, &self.state.now()).expect("present");
+        let response = self
+            .http
+            .post(self.url("/v1/auth/sessions"))
+            .json(&presentation)
+            .send()
+            .await
+            .expect("sign-in request");
+        assert_eq!(
+            response.status(),
+            201,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+        let body: Value = response.json().await.expect("session json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Signs `key` in and registers it as `name`: its token and creator credential.
+    pub async fn join(&self, key: &SigningIdentity, name: &str) -> (String, Value) {
+        let token = self.sign_in(key).await;
+        let response = self
+            .http
+            .put(self.url("/v1/creators/me"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .expect("register request");
+        assert_eq!(
+            response.status(),
+            200,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+        let body: Value = response.json().await.expect("creator json");
+        (token, body["credential"].clone())
+    }
+}
