@@ -7,7 +7,7 @@
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 struct Tethered {
     /// Closing this (when the process exits) stops the server.
     _tether: Mutex<ChildStdin>,
+    /// The `sh` that runs it (reaped by init once this process is gone).
+    _shell: Mutex<Child>,
     port: u16,
     root: PathBuf,
 }
@@ -54,6 +56,7 @@ fn tether(command: &str, port: u16, root: &Path, log: &Path) -> Tethered {
     }
     Tethered {
         _tether: Mutex::new(tether),
+        _shell: Mutex::new(child),
         port,
         root: root.to_owned(),
     }
