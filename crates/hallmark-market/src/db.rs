@@ -28,9 +28,26 @@ pub struct Db {
 /// The SQLite database file in a data folder.
 pub const SQLITE_FILE: &str = "market.db";
 
+/// Every byte of a path but letters, digits and `/._-` is percent-encoded in a SQLite URL.
+const PATH_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'-');
+
 /// The default database URL for `data_dir`: SQLite in it, created when missing.
-pub fn default_url(data_dir: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", data_dir.join(SQLITE_FILE).display())
+pub fn default_url(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join(SQLITE_FILE);
+    let text = path.to_str().ok_or_else(|| {
+        anyhow::anyhow!(
+            "the data folder {} is not valid UTF-8, which SQLite URLs need; pass --data with another folder",
+            data_dir.display()
+        )
+    })?;
+    Ok(format!(
+        "sqlite://{}?mode=rwc",
+        percent_encoding::utf8_percent_encode(text, PATH_ESCAPES)
+    ))
 }
 
 impl Db {
@@ -106,5 +123,15 @@ mod tests {
             "postgres://market:***@db.example/market"
         );
         assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+
+    #[tokio::test]
+    async fn a_data_folder_may_have_spaces_and_url_characters_in_its_name() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("my market #1?x=y&z%20");
+        std::fs::create_dir(&dir).unwrap();
+        let db = Db::connect(&default_url(&dir).unwrap()).await.unwrap();
+        assert_eq!(db.backend, Backend::Sqlite);
+        assert!(dir.join(SQLITE_FILE).is_file());
     }
 }

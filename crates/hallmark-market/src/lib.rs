@@ -92,10 +92,10 @@ impl AppState {
             )
         })?;
         let identity = identity::load_or_create(&config.data_dir)?;
-        let url = config
-            .database_url
-            .clone()
-            .unwrap_or_else(|| db::default_url(&config.data_dir));
+        let url = match &config.database_url {
+            Some(url) => url.clone(),
+            None => db::default_url(&config.data_dir)?,
+        };
         let db = Db::connect(&url).await?;
         let blobs = Blobs::open(
             config.store_url.as_deref(),

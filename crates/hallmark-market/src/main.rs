@@ -96,17 +96,26 @@ struct ServeArgs {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => serve(args).await,
         Command::Creator(CreatorCommand::Verify { did, level, store }) => {
             let data_dir = store.data_dir()?;
             let key = hallmark_market::identity::load_or_create(&data_dir)?;
-            let url = store
-                .database
-                .clone()
-                .unwrap_or_else(|| hallmark_market::db::default_url(&data_dir));
+            let url = match &store.database {
+                Some(url) => url.clone(),
+                None => hallmark_market::db::default_url(&data_dir)?,
+            };
             let db = hallmark_market::db::Db::connect(&url).await?;
             creators::set_level(&db, &key, &did, level, time::OffsetDateTime::now_utc()).await?;
             println!("{did} is now {level}; their next status check receives the new credential");
@@ -151,9 +160,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::open(config, Arc::new(SystemClock)).await?;
     println!("hallmark-market listening on http://{addr}");
     println!("marketplace {} at {public_url}", state.identity.public());
-    hallmark_market::serve(state, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    hallmark_market::serve(state, listener, stop_requested()).await?;
     Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM (what service managers send), so that requests in flight finish.
+async fn stop_requested() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }

@@ -32,8 +32,9 @@ fn free_port() -> u16 {
 /// Runs `command` under `sh` until this process ends, and waits until `port` accepts connections.
 fn tether(command: &str, port: u16, root: &Path, log: &Path) -> Tethered {
     let script = format!(
-        "{command} >{log} 2>&1 & pid=$!; cat >/dev/null; kill -INT $pid; sleep 2; kill -9 $pid 2>/dev/null",
-        log = log.display()
+        "{command} >{log} 2>&1 & pid=$!; cat >/dev/null; kill -INT $pid; sleep 2; kill -9 $pid 2>/dev/null; rm -rf {root}",
+        log = log.display(),
+        root = root.display()
     );
     let mut child = Command::new("sh")
         .arg("-c")
