@@ -28,17 +28,27 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<SigningIdentity> {
                 .and_then(|()| file.write_all(b"\n"))
                 .and_then(|()| file.sync_all())
                 .with_context(|| format!("cannot write the marketplace key {}", path.display()))?;
-            return Ok(key);
+            Ok(key)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => {
-            return Err(e).with_context(|| {
-                format!(
-                    "cannot create the marketplace key {}; check that the data folder is writable",
-                    path.display()
-                )
-            });
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load(data_dir),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "cannot create the marketplace key {}; check that the data folder is writable",
+                path.display()
+            )
+        }),
+    }
+}
+
+/// Loads the marketplace key from `data_dir`, which must have one (the admin's commands never
+/// create a key: a new key would issue credentials no studio trusts).
+pub fn load(data_dir: &Path) -> anyhow::Result<SigningIdentity> {
+    let path = data_dir.join(KEY_FILE);
+    if !path.exists() {
+        anyhow::bail!(
+            "{} has no marketplace key ({KEY_FILE}); pass --data with the folder the marketplace serves from",
+            data_dir.display()
+        );
     }
     let (file, metadata) = hallmark_core::untrusted::open_regular(&path)
         .with_context(|| format!("cannot open the marketplace key {}", path.display()))?;

@@ -111,7 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Creator(CreatorCommand::Verify { did, level, store }) => {
             let data_dir = store.data_dir()?;
-            let key = hallmark_market::identity::load_or_create(&data_dir)?;
+            let key = hallmark_market::identity::load(&data_dir)?;
             let url = match &store.database {
                 Some(url) => url.clone(),
                 None => hallmark_market::db::default_url(&data_dir)?,

@@ -4,6 +4,7 @@
 // A test binary: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
 mod harness;
 mod servers;
 mod sign_in;
