@@ -1007,6 +1007,8 @@ pub struct KeptCredential {
     pub holder: String,
     pub name: String,
     pub valid_until: Option<String>,
+    /// The verification level it states, when it is valid at the time asked.
+    pub level: Option<VerificationLevel>,
     /// `None` when valid at the time asked; otherwise why not (expired, …), in words.
     pub problem: Option<String>,
 }
@@ -1056,6 +1058,7 @@ impl CredentialShelf {
             holder: status.holder,
             name: status.name,
             valid_until: status.valid_until,
+            level: Some(status.level),
             problem: None,
         }))
     }
@@ -1085,14 +1088,18 @@ impl CredentialShelf {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            let problem = match (
+            let (level, problem) = match (
                 item.marketplace.parse::<PublicIdentity>(),
                 holder.parse::<PublicIdentity>(),
             ) {
-                (Ok(market), Ok(h)) => check(&item.credential, &market, &h, now)
-                    .err()
-                    .map(|e| e.to_string()),
-                _ => Some("the stored credential names no valid did:key".to_owned()),
+                (Ok(market), Ok(h)) => match check(&item.credential, &market, &h, now) {
+                    Ok(status) => (Some(status.level), None),
+                    Err(e) => (None, Some(e.to_string())),
+                },
+                _ => (
+                    None,
+                    Some("the stored credential names no valid did:key".to_owned()),
+                ),
             };
             kept.push(KeptCredential {
                 file,
@@ -1103,6 +1110,7 @@ impl CredentialShelf {
                     .to_owned(),
                 valid_until: item.credential["validUntil"].as_str().map(str::to_owned),
                 holder,
+                level,
                 problem,
             });
         }
@@ -1156,7 +1164,9 @@ mod shelf_tests {
         assert_eq!(kept.valid_until.as_deref(), Some("2027-01-01T00:00:00Z"));
         let now = shelf.list("2026-06-01T00:00:00Z").unwrap();
         assert_eq!((now.len(), now[0].problem.clone()), (1, None));
+        assert_eq!(now[0].level, Some(VerificationLevel::SelfAsserted));
         let later = shelf.list("2027-06-01T00:00:00Z").unwrap();
         assert!(later[0].problem.as_deref().unwrap().contains("expired"));
+        assert_eq!(later[0].level, None, "an expired credential vouches for nothing");
     }
 }
