@@ -276,7 +276,7 @@ impl MarketClient {
         let unreachable = |e: reqwest::Error| ClientError::Unreachable {
             origin: self.origin.to_string(),
             url: url.clone(),
-            detail: error_chain(&e),
+            detail: root_cause(&e),
         };
         let mut response = request.send().await.map_err(unreachable)?;
         let status = response.status();
@@ -340,14 +340,12 @@ fn refusal(origin: &Origin, url: &str, status: StatusCode, body: &[u8]) -> Clien
     }
 }
 
-/// `error` and its causes in one line ("error sending request: … : Connection refused").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+/// Why a request got no answer, in the words of the innermost cause ("Connection refused (os
+/// error 111)"), which is the part a person can act on.
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
     }
-    text
+    cause.to_string()
 }
