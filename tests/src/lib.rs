@@ -38,13 +38,23 @@ pub fn build_dir() -> Result<PathBuf> {
 
 /// The app binary under test: `$HALLMARK_APP`, or the one built next to this test.
 pub fn app_binary() -> Result<PathBuf> {
-    let path = match std::env::var_os("HALLMARK_APP") {
+    built_binary(
+        "hallmark-app",
+        "HALLMARK_APP",
+        "npm --prefix ui run build && cargo build -p hallmark-app --features custom-protocol",
+    )
+}
+
+/// The binary `name` under test: the path in the environment variable `env`, or the one built
+/// next to this test (`build` is the command that builds it, for the error).
+pub fn built_binary(name: &str, env: &str, build: &str) -> Result<PathBuf> {
+    let path = match std::env::var_os(env) {
         Some(p) => PathBuf::from(p),
-        None => build_dir()?.join("hallmark-app"),
+        None => build_dir()?.join(name),
     };
     if !path.is_file() {
         bail!(
-            "the app binary {} is missing; build it with `npm --prefix ui run build && cargo build -p hallmark-app --features custom-protocol` (scripts/test does this)",
+            "the binary {} is missing; build it with `{build}` (scripts/test does this) or set {env}",
             path.display()
         );
     }

@@ -69,7 +69,7 @@ fn keyring() -> KeyringStore {
     }
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
@@ -131,7 +131,10 @@ fn passphrase(prompt: &str, purpose: Passphrase<'_>) -> anyhow::Result<Zeroizing
 /// The keyring's key named by `did`, or its only key. With several keys and no did, the error
 /// shows `usage`, this command's own way to name one (the core's message names `--key DID`, the
 /// option of `sign` and `present`).
-fn choose(did: Option<&str>, usage: &str) -> anyhow::Result<(KeyRecord, SigningIdentity)> {
+pub(crate) fn choose(
+    did: Option<&str>,
+    usage: &str,
+) -> anyhow::Result<(KeyRecord, SigningIdentity)> {
     keyring().choose(did).map_err(|e| match e {
         KeyError::WhichKey { count } => BadInput(format!(
             "there are {count} keys in the keyring; name one: `{usage}` (see `hallmark key list`)"
@@ -373,17 +376,20 @@ pub struct CredentialArgs {
     holder: Option<String>,
 }
 
-/// Where Hallmark keeps creator credentials: the app's data folder, shared with the desktop app
-/// (`HALLMARK_DATA_DIR` overrides it, for tests).
-fn credential_shelf() -> anyhow::Result<hallmark_core::creator::CredentialShelf> {
-    let data = match std::env::var_os("HALLMARK_DATA_DIR") {
+/// Hallmark's data folder, shared with the desktop app (`HALLMARK_DATA_DIR` overrides it, for tests).
+pub(crate) fn data_dir() -> anyhow::Result<PathBuf> {
+    Ok(match std::env::var_os("HALLMARK_DATA_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => dirs::data_dir()
             .context("cannot find this system's data folder; set HALLMARK_DATA_DIR")?
             .join("studio.hallmark.desktop"),
-    };
+    })
+}
+
+/// Where Hallmark keeps creator credentials: `credentials` in its data folder.
+pub(crate) fn credential_shelf() -> anyhow::Result<hallmark_core::creator::CredentialShelf> {
     Ok(hallmark_core::creator::CredentialShelf::new(
-        &data.join("credentials"),
+        &data_dir()?.join("credentials"),
     ))
 }
 

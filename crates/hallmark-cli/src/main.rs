@@ -1,6 +1,8 @@
 //! The `hallmark` command: parses arguments, calls the core, prints for people or for scripts.
 
+mod joined;
 mod keys;
+mod market;
 mod progress;
 mod seal;
 
@@ -90,6 +92,9 @@ enum Command {
         #[arg(long = "to")]
         to: PathBuf,
     },
+    /// Join a marketplace, see where you stand with it, and get session tokens for scripts.
+    #[command(subcommand)]
+    Market(market::MarketCommand),
     /// Check a sealed dataset: its manifest and index, and with --source or --shards every file's hash.
     ///
     /// Exit code 0: valid. 1: something differs (each difference is listed). 2 or 3: could not check.
@@ -200,6 +205,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             },
             cli.json,
         ),
+        Command::Market(command) => market::run(command, cli.json),
         Command::Verify {
             out,
             source,

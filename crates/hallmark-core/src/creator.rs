@@ -1007,6 +1007,8 @@ pub struct KeptCredential {
     pub holder: String,
     pub name: String,
     pub valid_until: Option<String>,
+    /// The verification level it states, when it is valid at the time asked.
+    pub level: Option<VerificationLevel>,
     /// `None` when valid at the time asked; otherwise why not (expired, …), in words.
     pub problem: Option<String>,
 }
@@ -1056,8 +1058,37 @@ impl CredentialShelf {
             holder: status.holder,
             name: status.name,
             valid_until: status.valid_until,
+            level: Some(status.level),
             problem: None,
         }))
+    }
+
+    /// Keeps `credential` as the one current credential `marketplace` issued to `holder`: checks
+    /// and keeps it as [`CredentialShelf::import`] does, then removes the ones it supersedes (an
+    /// earlier name or level), so that what the studio shows is what the marketplace last said.
+    pub fn replace(
+        &self,
+        credential: &Value,
+        marketplace: &PublicIdentity,
+        holder: &PublicIdentity,
+        now: &str,
+    ) -> crate::Result<Result<KeptCredential, CredentialError>> {
+        let kept = match self.import(credential, marketplace, holder, now)? {
+            Ok(kept) => kept,
+            Err(e) => return Ok(Err(e)),
+        };
+        let (marketplace, holder) = (marketplace.to_string(), holder.to_string());
+        for old in self.list(now)? {
+            if old.file != kept.file && old.marketplace == marketplace && old.holder == holder {
+                match std::fs::remove_file(&old.file) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(crate::Error::from_io(&old.file, e));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(Ok(kept))
     }
 
     /// Every kept credential, checked again at `now` (one that expired says so).
@@ -1085,14 +1116,18 @@ impl CredentialShelf {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            let problem = match (
+            let (level, problem) = match (
                 item.marketplace.parse::<PublicIdentity>(),
                 holder.parse::<PublicIdentity>(),
             ) {
-                (Ok(market), Ok(h)) => check(&item.credential, &market, &h, now)
-                    .err()
-                    .map(|e| e.to_string()),
-                _ => Some("the stored credential names no valid did:key".to_owned()),
+                (Ok(market), Ok(h)) => match check(&item.credential, &market, &h, now) {
+                    Ok(status) => (Some(status.level), None),
+                    Err(e) => (None, Some(e.to_string())),
+                },
+                _ => (
+                    None,
+                    Some("the stored credential names no valid did:key".to_owned()),
+                ),
             };
             kept.push(KeptCredential {
                 file,
@@ -1103,6 +1138,7 @@ impl CredentialShelf {
                     .to_owned(),
                 valid_until: item.credential["validUntil"].as_str().map(str::to_owned),
                 holder,
+                level,
                 problem,
             });
         }
@@ -1114,6 +1150,55 @@ impl CredentialShelf {
 #[cfg(test)]
 mod shelf_tests {
     use super::*;
+
+    #[test]
+    fn a_replacing_credential_supersedes_only_its_marketplace_and_holders_earlier_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let shelf = CredentialShelf::new(&dir.path().join("credentials"));
+        let (market, other_market) = (SigningIdentity::generate(), SigningIdentity::generate());
+        let creator = SigningIdentity::generate();
+        let issued = |by: &SigningIdentity, name: &str| {
+            issue(
+                by,
+                &creator.public(),
+                name,
+                "2026-01-01T00:00:00Z",
+                "2027-01-01T00:00:00Z",
+            )
+            .unwrap()
+        };
+        let now = "2026-06-01T00:00:00Z";
+        let keep = |credential: &Value, by: &SigningIdentity| {
+            shelf
+                .replace(credential, &by.public(), &creator.public(), now)
+                .unwrap()
+                .unwrap()
+        };
+        keep(&issued(&market, "Ana"), &market);
+        keep(&issued(&other_market, "Ana elsewhere"), &other_market);
+        keep(&issued(&market, "Ana Lima"), &market);
+        let mut names: Vec<_> = shelf
+            .list(now)
+            .unwrap()
+            .into_iter()
+            .map(|k| k.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["Ana Lima", "Ana elsewhere"]);
+
+        let foreign = issued(&SigningIdentity::generate(), "Mallory");
+        assert!(
+            shelf
+                .replace(&foreign, &market.public(), &creator.public(), now)
+                .unwrap()
+                .is_err()
+        );
+        assert_eq!(
+            shelf.list(now).unwrap().len(),
+            2,
+            "a refused one removes nothing"
+        );
+    }
 
     #[test]
     fn only_valid_credentials_are_kept_and_expiry_shows_on_listing() {
@@ -1156,7 +1241,12 @@ mod shelf_tests {
         assert_eq!(kept.valid_until.as_deref(), Some("2027-01-01T00:00:00Z"));
         let now = shelf.list("2026-06-01T00:00:00Z").unwrap();
         assert_eq!((now.len(), now[0].problem.clone()), (1, None));
+        assert_eq!(now[0].level, Some(VerificationLevel::SelfAsserted));
         let later = shelf.list("2027-06-01T00:00:00Z").unwrap();
         assert!(later[0].problem.as_deref().unwrap().contains("expired"));
+        assert_eq!(
+            later[0].level, None,
+            "an expired credential vouches for nothing"
+        );
     }
 }

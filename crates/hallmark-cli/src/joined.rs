@@ -1,0 +1,211 @@
+//! What the CLI keeps about the marketplaces a creator joined, in `marketplaces/` in Hallmark's data
+//! folder: one record per origin (the pinned did:key, who joined) and one session token file (0600).
+//!
+//! These files are untrusted input (ARCHITECTURE "Trust"): read without following links, bounded,
+//! as strict JSON with no unknown fields, and checked (origin, did:keys, dates) before use. Their
+//! names are derived from the origin, never read from a file; they are written under random names
+//! and renamed into place.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use hallmark_client::{Origin, Session};
+use hallmark_core::datetime::Timestamp;
+use hallmark_core::did::PublicIdentity;
+use hallmark_core::digest::Sha256Digest;
+
+/// The largest record read; a record is a few hundred bytes.
+const MAX_RECORD_BYTES: u64 = 64 << 10;
+/// The largest session file read.
+const MAX_SESSION_BYTES: u64 = 4 << 10;
+/// The longest session token accepted from a file (it goes into an HTTP header and onto stdout).
+const MAX_TOKEN_CHARS: usize = 512;
+/// A stored token with less time left than this is not reused: a script needs time to use it.
+pub const TOKEN_MARGIN_SECONDS: i64 = 60;
+
+/// A marketplace the creator joined.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Joined {
+    /// Where it is, as an origin.
+    pub origin: String,
+    /// Its did:key, pinned when the creator joined.
+    pub marketplace: String,
+    /// The creator's did:key that joined.
+    pub creator: String,
+    /// The name registered.
+    pub name: String,
+    /// When the creator joined (RFC 3339).
+    pub joined_at: String,
+}
+
+impl Joined {
+    /// The pinned key.
+    pub fn marketplace_did(&self) -> anyhow::Result<PublicIdentity> {
+        self.marketplace
+            .parse()
+            .context("the stored marketplace key is not a did:key")
+    }
+}
+
+/// The session token stored for one origin.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StoredSession {
+    origin: String,
+    session: Session,
+}
+
+/// The `marketplaces` folder.
+#[derive(Debug, Clone)]
+pub struct JoinedStore {
+    dir: PathBuf,
+}
+
+impl JoinedStore {
+    pub fn new(data_dir: &Path) -> JoinedStore {
+        JoinedStore {
+            dir: data_dir.join("marketplaces"),
+        }
+    }
+
+    /// The file name stem for `origin`: derived from it, so that no text from a server or a file
+    /// becomes a path.
+    fn stem(origin: &Origin) -> String {
+        let digest = Sha256Digest::of(origin.as_str().as_bytes()).hex();
+        format!("market-{}", &digest[..32])
+    }
+
+    fn record_path(&self, origin: &Origin) -> PathBuf {
+        self.dir.join(format!("{}.json", Self::stem(origin)))
+    }
+
+    fn session_path(&self, origin: &Origin) -> PathBuf {
+        self.dir
+            .join(format!("{}.session.json", Self::stem(origin)))
+    }
+
+    /// Writes `bytes` to `path` through a new file under a random name (mode 0600), then renames it.
+    fn write(&self, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("cannot create {}", self.dir.display()))?;
+        let write = || -> std::io::Result<()> {
+            let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
+            file.write_all(bytes)?;
+            file.as_file().sync_all()?;
+            file.persist(path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        write().with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Reads `path` if it exists: a regular file (never through a link), at most `max` bytes,
+    /// strict JSON.
+    fn read(path: &Path, max: u64) -> anyhow::Result<Option<serde_json::Value>> {
+        let Some(bytes) = hallmark_core::untrusted::read_capped_if_present(path, max)? else {
+            return Ok(None);
+        };
+        let value = hallmark_core::json::from_slice(&bytes, max as usize).with_context(|| {
+            format!("{} is damaged; join the marketplace again", path.display())
+        })?;
+        Ok(Some(value))
+    }
+
+    /// Records that the creator joined.
+    pub fn save(&self, joined: &Joined) -> anyhow::Result<()> {
+        let origin = Origin::parse(&joined.origin)?;
+        let mut bytes = serde_json::to_vec_pretty(joined)?;
+        bytes.push(b'\n');
+        self.write(&self.record_path(&origin), &bytes)
+    }
+
+    /// The record of `origin`, if the creator joined it.
+    pub fn load(&self, origin: &Origin) -> anyhow::Result<Option<Joined>> {
+        let path = self.record_path(origin);
+        let Some(value) = Self::read(&path, MAX_RECORD_BYTES)? else {
+            return Ok(None);
+        };
+        let joined: Joined = serde_json::from_value(value).with_context(|| {
+            format!("{} is damaged; join the marketplace again", path.display())
+        })?;
+        let damaged = |what: &str| {
+            anyhow::anyhow!(
+                "{} is damaged ({what}); join {origin} again",
+                path.display()
+            )
+        };
+        if Origin::parse(&joined.origin).ok().as_ref() != Some(origin) {
+            return Err(damaged("it names another marketplace"));
+        }
+        if joined.marketplace_did().is_err() || joined.creator.parse::<PublicIdentity>().is_err() {
+            return Err(damaged("a key in it is not a did:key"));
+        }
+        Ok(Some(joined))
+    }
+
+    /// Every marketplace joined, by origin.
+    pub fn all(&self) -> anyhow::Result<Vec<Joined>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.dir.display())),
+        };
+        let mut joined = Vec::new();
+        for entry in entries {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if !name.ends_with(".json") || name.ends_with(".session.json") {
+                continue;
+            }
+            // The origin inside picks the record, which must then sit under its derived name.
+            let Some(value) = Self::read(&path, MAX_RECORD_BYTES)? else {
+                continue;
+            };
+            let origin = value["origin"].as_str().and_then(|o| Origin::parse(o).ok());
+            match origin {
+                Some(origin) if self.record_path(&origin) == path => {
+                    joined.extend(self.load(&origin)?);
+                }
+                _ => bail!(
+                    "{} is not a marketplace record Hallmark wrote; remove it",
+                    path.display()
+                ),
+            }
+        }
+        joined.sort_by(|a, b| a.origin.cmp(&b.origin));
+        Ok(joined)
+    }
+
+    /// Keeps `session` for `origin`, readable only by this user.
+    pub fn save_session(&self, origin: &Origin, session: &Session) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec_pretty(&StoredSession {
+            origin: origin.to_string(),
+            session: session.clone(),
+        })?;
+        self.write(&self.session_path(origin), &bytes)
+    }
+
+    /// The session stored for `origin` and `creator`, expired or not. A damaged or foreign file
+    /// counts as none: the worst it costs is a sign-in.
+    pub fn session(&self, origin: &Origin, creator: &str) -> Option<Session> {
+        let value = Self::read(&self.session_path(origin), MAX_SESSION_BYTES).ok()??;
+        let stored = serde_json::from_value::<StoredSession>(value).ok()?;
+        let session = stored.session;
+        let token_ok = !session.token.is_empty()
+            && session.token.len() <= MAX_TOKEN_CHARS
+            && session.token.bytes().all(|b| b.is_ascii_graphic());
+        (stored.origin == origin.as_str() && session.did == creator && token_ok).then_some(session)
+    }
+}
+
+/// Whether `session` is still valid `margin` seconds after `now` (a session whose expiry is not a
+/// date is not).
+pub fn valid_for(session: &Session, now: &str, margin: i64) -> anyhow::Result<bool> {
+    let now = Timestamp::parse("now", now)?;
+    Ok(Timestamp::parse("expiresAt", &session.expires_at)
+        .is_ok_and(|expires| expires >= now.plus_seconds(margin)))
+}

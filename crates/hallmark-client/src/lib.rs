@@ -1,0 +1,351 @@
+//! The one client of a Hallmark marketplace, for the CLI and the desktop app: it pins the
+//! marketplace's did:key, signs in with the creator's key (DID authentication), registers the
+//! creator and checks every creator credential it receives before handing it on.
+//!
+//! It does not store anything (the shells keep pins, tokens and credentials where they keep their
+//! state), does not read the clock (`now` is an RFC 3339 argument, as in the core), and does not
+//! depend on the server crate: the few JSON shapes are mirrored in [`wire`].
+//!
+//! ```
+//! use hallmark_client::{ClientError, MarketClient};
+//!
+//! let client = MarketClient::new("http://127.0.0.1:8787/")?;
+//! assert_eq!(client.origin().as_str(), "http://127.0.0.1:8787");
+//! // A marketplace is named by its origin alone.
+//! assert!(matches!(
+//!     MarketClient::new("http://127.0.0.1:8787/v1"),
+//!     Err(ClientError::BadUrl { .. })
+//! ));
+//! # Ok::<(), ClientError>(())
+//! ```
+
+pub mod error;
+pub mod origin;
+pub mod pin;
+pub mod wire;
+
+use std::time::Duration;
+
+use hallmark_core::creator::{self, CreatorStatus};
+use hallmark_core::did::{PublicIdentity, SigningIdentity};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+pub use crate::error::ClientError;
+pub use crate::origin::Origin;
+pub use crate::wire::{Challenge, CreatorRecord, MarketplaceInfo, Session};
+
+/// The largest answer read from a marketplace: its JSON answers are a few kilobytes, a creator
+/// credential at most [`creator::MAX_DOCUMENT_BYTES`].
+pub const MAX_RESPONSE_BYTES: usize = 2 * creator::MAX_DOCUMENT_BYTES;
+
+/// How long connecting may take before the marketplace counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one call may take in all.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A client of the marketplace at one origin.
+#[derive(Debug)]
+pub struct MarketClient {
+    origin: Origin,
+    http: reqwest::Client,
+    /// The key the creator joined, if they did; every contact checks the marketplace still has it.
+    pinned: Option<PublicIdentity>,
+    /// What `GET /v1/marketplace` said on this client's first contact, after the pin check.
+    identity: tokio::sync::OnceCell<Marketplace>,
+    session: Option<Session>,
+}
+
+/// The marketplace as checked on first contact.
+#[derive(Debug, Clone)]
+struct Marketplace {
+    did: PublicIdentity,
+    info: MarketplaceInfo,
+}
+
+/// A registered creator whose credential checked out against the pinned marketplace and the
+/// signed-in key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Creator {
+    /// As the marketplace sent it (the credential is its exact JSON).
+    pub record: CreatorRecord,
+    /// What the credential says, as the core checked it.
+    pub status: CreatorStatus,
+}
+
+impl MarketClient {
+    /// A client of the marketplace at `base_url`, which must be an http(s) origin with no path.
+    /// Nothing is sent yet; the first call learns (or, with [`MarketClient::pinned_to`], checks)
+    /// the marketplace's key.
+    pub fn new(base_url: &str) -> Result<MarketClient, ClientError> {
+        let origin = Origin::parse(base_url)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(CALL_TIMEOUT)
+            // A marketplace answers at its origin; following a redirect would send the token
+            // and the presentation somewhere the creator did not choose.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("hallmark-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Unreachable {
+                origin: origin.to_string(),
+                url: origin.to_string(),
+                detail: format!("cannot set up HTTP ({e})"),
+            })?;
+        Ok(MarketClient {
+            origin,
+            http,
+            pinned: None,
+            identity: tokio::sync::OnceCell::new(),
+            session: None,
+        })
+    }
+
+    /// Expects the marketplace to have `did`, the key pinned when the creator joined: every call
+    /// is refused with [`ClientError::IdentityChanged`] if it has another.
+    pub fn pinned_to(mut self, did: PublicIdentity) -> MarketClient {
+        self.pinned = Some(did);
+        self
+    }
+
+    /// Uses a session from an earlier sign-in (a stored token) instead of signing in again.
+    pub fn with_session(mut self, session: Session) -> MarketClient {
+        self.session = Some(session);
+        self
+    }
+
+    /// The marketplace's origin, the domain sign-ins are bound to.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The marketplace's key: the pin, or the key learned on first contact.
+    pub fn marketplace_did(&self) -> Option<&PublicIdentity> {
+        self.pinned
+            .as_ref()
+            .or_else(|| self.identity.get().map(|m| &m.did))
+    }
+
+    /// The current session, after [`MarketClient::sign_in`] or [`MarketClient::with_session`].
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    /// Who the marketplace is (`GET /v1/marketplace`, asked once per client), refused if its key
+    /// is not the pinned one.
+    pub async fn marketplace(&self) -> Result<MarketplaceInfo, ClientError> {
+        Ok(self.identity().await?.info.clone())
+    }
+
+    async fn identity(&self) -> Result<&Marketplace, ClientError> {
+        self.identity
+            .get_or_try_init(|| async {
+                let info: MarketplaceInfo = self
+                    .send(Method::GET, "/v1/marketplace", None, false)
+                    .await?;
+                let did = pin::check_identity(&self.origin, self.pinned.as_ref(), &info)?;
+                Ok(Marketplace { did, info })
+            })
+            .await
+    }
+
+    /// Signs in with `key`: gets a challenge, checks it is for this origin, answers it with a
+    /// presentation signed at `now` (RFC 3339) and keeps the session it is given.
+    pub async fn sign_in(
+        &mut self,
+        key: &SigningIdentity,
+        now: &str,
+    ) -> Result<Session, ClientError> {
+        let challenge: Challenge = self
+            .call(Method::POST, "/v1/auth/challenges", None, false)
+            .await?;
+        pin::check_domain(&self.origin, &challenge)?;
+        let presentation =
+            creator::present(key, &[], &challenge.challenge, self.origin.as_str(), now)?;
+        let session: Session = self
+            .call(
+                Method::POST,
+                "/v1/auth/sessions",
+                Some(presentation.to_string()),
+                false,
+            )
+            .await?;
+        if session.did != key.public().to_string() {
+            return Err(ClientError::BadResponse {
+                url: self.origin.join("/v1/auth/sessions"),
+                status: 201,
+                detail: format!(
+                    "the session is for {}, not for the key that signed in",
+                    hallmark_core::json::excerpt(&session.did, 200)
+                ),
+            });
+        }
+        self.session = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Registers the signed-in creator as `name` (or renames them); returns their new creator
+    /// credential, checked at `now`.
+    pub async fn register(&self, name: &str, now: &str) -> Result<Creator, ClientError> {
+        let body = serde_json::to_string(&wire::Registration { name }).map_err(|e| {
+            ClientError::BadResponse {
+                url: self.origin.join("/v1/creators/me"),
+                status: 0,
+                detail: format!("cannot write the registration ({e})"),
+            }
+        })?;
+        let record: CreatorRecord = self
+            .call(Method::PUT, "/v1/creators/me", Some(body), true)
+            .await?;
+        self.checked(record, now).await
+    }
+
+    /// The signed-in creator's registration and current credential, checked at `now`.
+    pub async fn creator(&self, now: &str) -> Result<Creator, ClientError> {
+        let record: CreatorRecord = self
+            .call(Method::GET, "/v1/creators/me", None, true)
+            .await?;
+        self.checked(record, now).await
+    }
+
+    /// Ends the session on the marketplace and forgets it.
+    pub async fn sign_out(&mut self) -> Result<(), ClientError> {
+        self.call::<serde::de::IgnoredAny>(Method::DELETE, "/v1/auth/sessions/current", None, true)
+            .await?;
+        self.session = None;
+        Ok(())
+    }
+
+    /// Checks `record`'s credential: issued by the pinned marketplace to the signed-in key, valid
+    /// at `now`.
+    async fn checked(&self, record: CreatorRecord, now: &str) -> Result<Creator, ClientError> {
+        let marketplace = self.identity().await?.did;
+        let holder = self.holder()?;
+        let status =
+            creator::check(&record.credential, &marketplace, &holder, now).map_err(|source| {
+                ClientError::Credential {
+                    origin: self.origin.to_string(),
+                    source,
+                }
+            })?;
+        Ok(Creator { record, status })
+    }
+
+    fn holder(&self) -> Result<PublicIdentity, ClientError> {
+        let session = self.session.as_ref().ok_or_else(|| self.not_signed_in())?;
+        session.did.parse().map_err(|_| self.not_signed_in())
+    }
+
+    fn not_signed_in(&self) -> ClientError {
+        ClientError::NotSignedIn {
+            origin: self.origin.to_string(),
+        }
+    }
+
+    /// [`MarketClient::send`] to the marketplace whose identity checked out.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        signed_in: bool,
+    ) -> Result<T, ClientError> {
+        self.identity().await?;
+        self.send(method, path, body, signed_in).await
+    }
+
+    /// Sends one request and reads its JSON answer (strict, at most [`MAX_RESPONSE_BYTES`]).
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        signed_in: bool,
+    ) -> Result<T, ClientError> {
+        let url = self.origin.join(path);
+        let mut request = self.http.request(method, &url);
+        if signed_in {
+            let session = self.session.as_ref().ok_or_else(|| self.not_signed_in())?;
+            request = request.bearer_auth(&session.token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            origin: self.origin.to_string(),
+            url: url.clone(),
+            detail: root_cause(&e),
+        };
+        let mut response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        let bad = |detail: String| ClientError::BadResponse {
+            url: url.clone(),
+            status: status.as_u16(),
+            detail,
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(bad(format!(
+                "the answer is larger than {MAX_RESPONSE_BYTES} bytes"
+            )));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(bad(format!(
+                    "the answer is larger than {MAX_RESPONSE_BYTES} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if !status.is_success() {
+            return Err(refusal(&self.origin, &url, status, &bytes));
+        }
+        let bytes = if status == StatusCode::NO_CONTENT {
+            b"null".as_slice()
+        } else {
+            &bytes
+        };
+        let value = hallmark_core::json::from_slice(bytes, MAX_RESPONSE_BYTES)
+            .map_err(|e| bad(format!("not strict JSON ({e})")))?;
+        serde_json::from_value(value).map_err(|e| bad(format!("unexpected JSON ({e})")))
+    }
+}
+
+/// The error for a non-2xx answer: the server's `{code, message}` when it sent one.
+fn refusal(origin: &Origin, url: &str, status: StatusCode, body: &[u8]) -> ClientError {
+    match serde_json::from_slice::<wire::ErrorBody>(body) {
+        Ok(error) => ClientError::Refused {
+            origin: origin.to_string(),
+            status: status.as_u16(),
+            code: hallmark_core::json::excerpt(&error.code, 100),
+            message: hallmark_core::json::excerpt(&error.message, 1000),
+        },
+        Err(_) => ClientError::BadResponse {
+            url: url.to_owned(),
+            status: status.as_u16(),
+            detail: if status.is_redirection() {
+                "a redirect; a marketplace must be reached at its own origin".into()
+            } else {
+                format!(
+                    "no {{code, message}} error body: {:?}",
+                    hallmark_core::json::excerpt(&String::from_utf8_lossy(body), 200)
+                )
+            },
+        },
+    }
+}
+
+/// Why a request got no answer, in the words of the innermost cause ("Connection refused (os
+/// error 111)"), which is the part a person can act on.
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
