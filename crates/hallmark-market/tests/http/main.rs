@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod harness;
+mod publish;
 mod servers;
 mod sign_in;
 
