@@ -454,13 +454,7 @@ mod tests {
 
     #[test]
     fn any_changed_byte_of_manifest_index_or_credential_is_caught_by_name() {
-        let (_src, out) = sealed();
-        sign_dataset(
-            out.path(),
-            &SigningIdentity::generate(),
-            "2026-11-23T10:00:00Z",
-        )
-        .unwrap();
+        let (out, ..) = signed_documents();
         let flip = |name: &str, at: usize| {
             let path = out.path().join(name);
             let mut bytes = std::fs::read(&path).unwrap();
@@ -519,6 +513,16 @@ mod tests {
 
     const NOW: &str = "2026-11-23T10:00:00Z";
 
+    /// The file and field of every difference found.
+    fn named(found: &DocumentsCheck) -> Vec<(&str, &'static str)> {
+        found
+            .check
+            .differences
+            .iter()
+            .map(|d| (d.path.as_str(), d.field))
+            .collect()
+    }
+
     #[test]
     fn documents_as_bytes_check_out_as_the_folder_does() {
         let (out, manifest, index, credential) = signed_documents();
@@ -545,14 +549,8 @@ mod tests {
         let mut changed = manifest.clone();
         changed[at] = b'V';
         let found = check_documents(&credential, &changed, &HashedFile::of(&index), NOW).unwrap();
-        let named: Vec<_> = found
-            .check
-            .differences
-            .iter()
-            .map(|d| (d.path.as_str(), d.field))
-            .collect();
         assert_eq!(
-            named,
+            named(&found),
             [
                 (MANIFEST_FILE, "digestSRI"),
                 (MANIFEST_FILE, "digestMultibase")
@@ -568,14 +566,8 @@ mod tests {
         let mut other = index.clone();
         other[0] ^= 1;
         let found = check_documents(&credential, &manifest, &HashedFile::of(&other), NOW).unwrap();
-        let fields: Vec<_> = found
-            .check
-            .differences
-            .iter()
-            .map(|d| (d.path.as_str(), d.field))
-            .collect();
         assert_eq!(
-            fields,
+            named(&found),
             [
                 (INDEX_FILE, "digestSRI"),
                 (INDEX_FILE, "digestMultibase"),

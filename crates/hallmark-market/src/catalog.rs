@@ -314,16 +314,21 @@ async fn detail(
     Ok(Json(VersionDetail { summary, shards }))
 }
 
-/// Streams the stored object `name` as `media_type`.
-async fn stored_file(
-    state: &AppState,
-    name: &str,
-    media_type: &'static str,
-) -> ApiResult<Response> {
+/// Streams the manifest (`index == false`) or the index of the version `version_id`, as stored.
+async fn published_file(state: &AppState, version_id: &str, index: bool) -> ApiResult<Response> {
+    let summary = existing(state, version_id).await?;
+    let (name, media_type) = if index {
+        (index_object(&summary.index_sha256), INDEX_MEDIA_TYPE)
+    } else {
+        (
+            manifest_object(&summary.manifest_sha256),
+            MANIFEST_MEDIA_TYPE,
+        )
+    };
     let found = state
         .blobs
         .store
-        .get(&state.blobs.path(name))
+        .get(&state.blobs.path(&name))
         .await
         .map_err(|e| ApiError::internal("reading a published file", e))?;
     let size = found.meta.size;
@@ -341,17 +346,8 @@ async fn stored_file(
         (status = 200, description = "The manifest's exact bytes", content_type = "application/ld+json", body = Vec<u8>),
         (status = 404, description = "No such version", body = ErrorBody),
     ))]
-async fn manifest(
-    State(state): State<AppState>,
-    Path(version_id): Path<String>,
-) -> ApiResult<Response> {
-    let summary = existing(&state, &version_id).await?;
-    stored_file(
-        &state,
-        &manifest_object(&summary.manifest_sha256),
-        MANIFEST_MEDIA_TYPE,
-    )
-    .await
+async fn manifest(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    published_file(&state, &id, false).await
 }
 
 /// The exact index bytes (`index.jsonl`) the version was published with.
@@ -361,17 +357,8 @@ async fn manifest(
         (status = 200, description = "The index's exact bytes", content_type = "application/jsonlines", body = Vec<u8>),
         (status = 404, description = "No such version", body = ErrorBody),
     ))]
-async fn index(
-    State(state): State<AppState>,
-    Path(version_id): Path<String>,
-) -> ApiResult<Response> {
-    let summary = existing(&state, &version_id).await?;
-    stored_file(
-        &state,
-        &index_object(&summary.index_sha256),
-        INDEX_MEDIA_TYPE,
-    )
-    .await
+async fn index(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    published_file(&state, &id, true).await
 }
 
 /// The dataset credential and the creator credential the version was published with.

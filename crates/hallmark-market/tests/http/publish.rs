@@ -120,6 +120,29 @@ async fn store_shards(market: &Market, sealed: &Sealed) {
     }
 }
 
+/// Ana, joined, and her dataset "takes" 1.0.0 sealed and signed; its shards stored when `stored`.
+async fn ana_and_takes(market: &Market, name: &str, stored: bool) -> (Creator, Sealed) {
+    let ana = creator(market, name).await;
+    let sealed = seal(
+        &ana.key,
+        "takes",
+        "1.0.0",
+        "voice takes",
+        &market.state.now(),
+    );
+    if stored {
+        store_shards(market, &sealed).await;
+    }
+    (ana, sealed)
+}
+
+/// Asserts that the catalog lists nothing.
+async fn assert_nothing_listed(market: &Market) {
+    let (status, page) = get_json(market, "/v1/catalog").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["versions"], serde_json::json!([]), "{page}");
+}
+
 /// A signed-in, registered creator.
 struct Creator {
     key: SigningIdentity,
@@ -193,16 +216,22 @@ async fn publish(market: &Market, token: &str, form: &Form) -> (u16, Value) {
         .part("presentation", part(&form.presentation))
         .text("price", form.price.clone())
         .text("currency", form.currency.clone());
-    let response = market
-        .http
-        .post(market.url("/v1/versions"))
-        .bearer_auth(token)
-        .multipart(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    post_form(market, token, body).await
+}
+
+/// Posts `body` to the publish endpoint as `token`.
+async fn post_form(market: &Market, token: &str, body: reqwest::multipart::Form) -> (u16, Value) {
+    answer(
+        market
+            .http
+            .post(market.url("/v1/versions"))
+            .bearer_auth(token)
+            .multipart(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 async fn get(market: &Market, path: &str) -> reqwest::Response {
@@ -210,21 +239,26 @@ async fn get(market: &Market, path: &str) -> reqwest::Response {
 }
 
 async fn get_json(market: &Market, path: &str) -> (u16, Value) {
-    let response = get(market, path).await;
+    answer(get(market, path).await).await
+}
+
+/// A response's status and JSON body (`null` when it has none).
+async fn answer(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
 async fn withdraw(market: &Market, token: &str, id: &str) -> (u16, Value) {
-    let response = market
-        .http
-        .post(market.url(&format!("/v1/versions/{id}/withdraw")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    answer(
+        market
+            .http
+            .post(market.url(&format!("/v1/versions/{id}/withdraw")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 fn message(body: &Value) -> &str {
@@ -245,15 +279,7 @@ async fn publish_list_and_withdraw(database: Database, store: Store) {
         ..Options::default()
     })
     .await;
-    let ana = creator(&market, "Ana Example").await;
-    let sealed = seal(
-        &ana.key,
-        "takes",
-        "1.0.0",
-        "voice takes",
-        &market.state.now(),
-    );
-    store_shards(&market, &sealed).await;
+    let (ana, sealed) = ana_and_takes(&market, "Ana Example", true).await;
 
     let form = Form::of(&market, &ana, &sealed).await;
     let (status, listed) = publish(&market, &ana.token, &form).await;
@@ -398,14 +424,7 @@ async fn a_signed_dataset_is_published_listed_and_withdrawn_on_postgresql_and_s3
 #[tokio::test]
 async fn every_shard_must_be_stored_with_its_size_and_digest() {
     let market = Market::start().await;
-    let ana = creator(&market, "Ana").await;
-    let sealed = seal(
-        &ana.key,
-        "takes",
-        "1.0.0",
-        "voice takes",
-        &market.state.now(),
-    );
+    let (ana, sealed) = ana_and_takes(&market, "Ana", false).await;
     let ((missing, bytes), stored) = sealed.shards.split_last().unwrap();
     for (cid, bytes) in stored {
         store_shard(&market, cid, bytes).await;
@@ -451,25 +470,14 @@ async fn every_shard_must_be_stored_with_its_size_and_digest() {
         "shard_mismatch",
     );
     assert!(text.contains(&"0".repeat(64)), "{text}");
-    assert_eq!(
-        get_json(&market, "/v1/catalog").await.1["versions"],
-        serde_json::json!([])
-    );
+    assert_nothing_listed(&market).await;
 }
 
 #[tokio::test]
 async fn presentations_must_be_fresh_and_the_signed_in_creators_own() {
     let market = Market::start().await;
-    let ana = creator(&market, "Ana").await;
+    let (ana, sealed) = ana_and_takes(&market, "Ana", true).await;
     let eve = creator(&market, "Eve").await;
-    let sealed = seal(
-        &ana.key,
-        "takes",
-        "1.0.0",
-        "voice takes",
-        &market.state.now(),
-    );
-    store_shards(&market, &sealed).await;
 
     // Ana's presentation sent with Eve's token.
     let form = Form::of(&market, &ana, &sealed).await;
@@ -554,15 +562,7 @@ async fn presentations_must_be_fresh_and_the_signed_in_creators_own() {
 #[tokio::test]
 async fn the_bytes_sent_must_be_the_bytes_signed() {
     let market = Market::start().await;
-    let ana = creator(&market, "Ana").await;
-    let sealed = seal(
-        &ana.key,
-        "takes",
-        "1.0.0",
-        "voice takes",
-        &market.state.now(),
-    );
-    store_shards(&market, &sealed).await;
+    let (ana, sealed) = ana_and_takes(&market, "Ana", true).await;
 
     // One byte of the manifest changed (inside its description): refused naming the digest.
     let mut form = Form::of(&market, &ana, &sealed).await;
@@ -600,24 +600,13 @@ async fn the_bytes_sent_must_be_the_bytes_signed() {
     );
     assert!(text.contains("croissant.json"), "{text}");
 
-    assert_eq!(
-        get_json(&market, "/v1/catalog").await.1["versions"],
-        serde_json::json!([])
-    );
+    assert_nothing_listed(&market).await;
 }
 
 #[tokio::test]
 async fn prices_are_exact_positive_decimals_in_an_iso_currency() {
     let market = Market::start().await;
-    let ana = creator(&market, "Ana").await;
-    let sealed = seal(
-        &ana.key,
-        "takes",
-        "1.0.0",
-        "voice takes",
-        &market.state.now(),
-    );
-    store_shards(&market, &sealed).await;
+    let (ana, sealed) = ana_and_takes(&market, "Ana", true).await;
     let good = Form::of(&market, &ana, &sealed).await;
     for price in [
         "1e-3",
@@ -668,14 +657,7 @@ async fn prices_are_exact_positive_decimals_in_an_iso_currency() {
 #[tokio::test]
 async fn oversized_parts_and_malformed_forms_are_refused() {
     let market = Market::start().await;
-    let ana = creator(&market, "Ana").await;
-    let sealed = seal(
-        &ana.key,
-        "takes",
-        "1.0.0",
-        "voice takes",
-        &market.state.now(),
-    );
+    let (ana, sealed) = ana_and_takes(&market, "Ana", false).await;
     let good = Form::of(&market, &ana, &sealed).await;
 
     let form = Form {
@@ -705,34 +687,18 @@ async fn oversized_parts_and_malformed_forms_are_refused() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 400);
-    assert_eq!(response.json::<Value>().await.unwrap()["code"], "bad_form");
+    let text = refused(&answer(response).await, 400, "bad_form");
+    assert!(text.contains("multipart/form-data"), "{text}");
     let body = reqwest::multipart::Form::new()
         .text("price", "1")
         .text("currency", "EUR")
         .text("colour", "blue");
-    let response = market
-        .http
-        .post(market.url("/v1/versions"))
-        .bearer_auth(&ana.token)
-        .multipart(body)
-        .send()
-        .await
-        .unwrap();
-    let answer = (response.status().as_u16(), response.json().await.unwrap());
+    let answer = post_form(&market, &ana.token, body).await;
     assert!(refused(&answer, 400, "bad_form").contains("colour"));
     let body = reqwest::multipart::Form::new()
         .text("price", "1")
         .text("currency", "EUR");
-    let response = market
-        .http
-        .post(market.url("/v1/versions"))
-        .bearer_auth(&ana.token)
-        .multipart(body)
-        .send()
-        .await
-        .unwrap();
-    let answer = (response.status().as_u16(), response.json().await.unwrap());
+    let answer = post_form(&market, &ana.token, body).await;
     assert!(refused(&answer, 400, "bad_form").contains("no manifest part"));
 }
 
