@@ -46,6 +46,7 @@ const PARTS: [&str; 5] = ["manifest", "index", "presentation", "price", "currenc
 
 /// What `POST /v1/versions` takes (multipart/form-data), for the OpenAPI document.
 #[derive(Debug, utoipa::ToSchema)]
+// Only its schema is used: the handler reads the parts as they stream in, bounded one by one.
 #[allow(dead_code)]
 pub struct PublishForm {
     /// The exact bytes of `croissant.json` (at most 64 MiB).
@@ -272,7 +273,7 @@ fn presentation_refused(error: CredentialError, public_url: &str) -> ApiError {
     }
 }
 
-/// `what` and then at most [`NAMED_AT_MOST`] of `items`, saying how many more there are.
+/// At most [`NAMED_AT_MOST`] of `items`, joined, saying how many more there are.
 fn named(items: &[String]) -> String {
     let mut text = items
         .iter()
