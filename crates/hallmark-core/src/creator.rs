@@ -379,6 +379,8 @@ pub fn present(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedPresentation {
     pub creator: CreatorStatus,
+    /// The creator credential as presented, for the marketplace to keep with what it lists.
+    pub creator_credential: Value,
     /// The dataset credentials in it, each issued and signed by the holder.
     pub datasets: Vec<Value>,
 }
@@ -461,7 +463,7 @@ pub fn check_presentation(
             }
             let status =
                 check(credential, marketplace, &holder, now).map_err(in_presentation(index))?;
-            creator = Some(status);
+            creator = Some((status, credential.clone()));
         } else {
             let status = check_dataset(credential, now).map_err(in_presentation(index))?;
             if status.issuer != holder {
@@ -473,11 +475,15 @@ pub fn check_presentation(
             datasets.push(credential.clone());
         }
     }
-    let creator = creator.ok_or(CredentialError::Field {
+    let (creator, creator_credential) = creator.ok_or(CredentialError::Field {
         field: "verifiableCredential",
         detail: "no creator credential; add the one the marketplace issued to you".into(),
     })?;
-    Ok(AcceptedPresentation { creator, datasets })
+    Ok(AcceptedPresentation {
+        creator,
+        creator_credential,
+        datasets,
+    })
 }
 
 #[cfg(test)]

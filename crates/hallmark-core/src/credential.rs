@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use serde_json::{Value, json};
 
+use crate::creator::MAX_DOCUMENT_BYTES;
 use crate::dataset::{self, DatasetFiles};
 use crate::did::{PublicIdentity, SigningIdentity};
 use crate::digest::Sha256Digest;
@@ -181,7 +182,6 @@ pub fn check_files(
     files: Option<&DatasetFiles>,
     now: &str,
 ) -> Result<Option<CredentialCheck>> {
-    use crate::creator::{self, CredentialError, MAX_DOCUMENT_BYTES};
     use std::io::Read as _;
 
     let path = out.join(CREDENTIAL_FILE);
@@ -197,20 +197,116 @@ pub fn check_files(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(crate::untrusted::io_error(&path, e)),
     }
-    let mut report = CredentialCheck::default();
     let credential: Value = match crate::json::from_slice(&bytes, MAX_DOCUMENT_BYTES) {
         Ok(v) => v,
         Err(e) => {
-            report.differences.push(difference(
-                "json",
-                "a strict JSON credential",
-                e.to_string(),
-            ));
-            return Ok(Some(report));
+            return Ok(Some(CredentialCheck {
+                signer: None,
+                differences: vec![difference(
+                    "json",
+                    "a strict JSON credential",
+                    e.to_string(),
+                )],
+            }));
         }
     };
+    let read;
+    let files = match files {
+        Some(files) => files,
+        None => {
+            read = DatasetFiles::read(out)?;
+            &read
+        }
+    };
+    Ok(Some(check_against(&credential, files, now)))
+}
+
+/// A file as its reader hashed it: its SHA-256 and length. The marketplace hashes an index as it
+/// arrives rather than holding it whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashedFile {
+    pub sha256: Sha256Digest,
+    pub size: u64,
+}
+
+impl HashedFile {
+    /// The digest and length of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        HashedFile {
+            sha256: Sha256Digest::of(bytes),
+            size: bytes.len() as u64,
+        }
+    }
+}
+
+/// What [`check_documents`] found: the manifest's facts and digests, and the credential's check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentsCheck {
+    pub facts: ManifestFacts,
+    pub manifest_sha256: Sha256Digest,
+    /// The RFC 9162 Merkle root over the manifest's shard digests, in its order.
+    pub shards_root: Sha256Digest,
+    /// The signer (when the proof verifies) and every difference; accept only when there are none.
+    pub check: CredentialCheck,
+}
+
+/// Checks a dataset credential against the exact bytes of the manifest it names and the index as
+/// hashed, with no folder: the marketplace's check of what a creator publishes. The proof
+/// (purpose `assertionMethod`, issuer = signer, validity at `now`), the manifest and index digests
+/// the credential names, the index the manifest names, the shard Merkle root, and the terms the
+/// credential restates must all agree; each disagreement is a [`Difference`]. A manifest that
+/// cannot be read (not Croissant as Hallmark writes it, no semantic version) is an error naming
+/// `croissant.json`.
+pub fn check_documents(
+    credential: &Value,
+    manifest: &[u8],
+    index: &HashedFile,
+    now: &str,
+) -> Result<DocumentsCheck> {
+    let path = Path::new(MANIFEST_FILE);
+    let facts = crate::manifest::read(manifest, path)?;
+    if let Err(e) = semver::Version::parse(&facts.version) {
+        return Err(Error::Damaged {
+            path: path.to_path_buf(),
+            detail: format!(
+                "its version {:?} is not a semantic version ({e}); seal it again with a version such as 1.0.0",
+                crate::json::excerpt(&facts.version, 120)
+            ),
+        });
+    }
+    let files = DatasetFiles {
+        manifest: Sha256Digest::of(manifest),
+        index: if index.size == facts.index_size {
+            Ok(index.sha256)
+        } else {
+            Err(format!(
+                "a file of {} bytes, not the {} bytes the manifest gives",
+                index.size, facts.index_size
+            ))
+        },
+        facts,
+    };
+    let mut check = check_against(credential, &files, now);
+    check
+        .differences
+        .extend(crate::verify::index_named_by_manifest(&files));
+    Ok(DocumentsCheck {
+        shards_root: crate::merkle::root(&files.facts.shard_digests()),
+        manifest_sha256: files.manifest,
+        facts: files.facts,
+        check,
+    })
+}
+
+/// The one check of a parsed credential against a dataset's files, whether read from a folder or
+/// received as bytes: its proof (purpose `assertionMethod`, issuer = signer, validity at `now`),
+/// the manifest and index digests it names, the terms it restates, and the shard Merkle root.
+fn check_against(credential: &Value, files: &DatasetFiles, now: &str) -> CredentialCheck {
+    use crate::creator::{self, CredentialError};
+
+    let mut report = CredentialCheck::default();
     // Type, proof (assertionMethod, judged at `now`), issuer = signer, validity period.
-    match creator::check_dataset(&credential, now) {
+    match creator::check_dataset(credential, now) {
         Ok(status) => report.signer = Some(status.issuer.to_string()),
         Err(e) => {
             let field = match &e {
@@ -232,14 +328,6 @@ pub fn check_files(
                 .push(difference(field, expected, e.to_string()));
         }
     }
-    let read;
-    let files = match files {
-        Some(files) => files,
-        None => {
-            read = DatasetFiles::read(out)?;
-            &read
-        }
-    };
     let facts = &files.facts;
     for (name, media) in [
         (MANIFEST_FILE, "application/ld+json"),
@@ -289,7 +377,7 @@ pub fn check_files(
     );
     report
         .differences
-        .extend(terms_differences(&credential, facts));
+        .extend(terms_differences(credential, facts));
     let named_root = credential["credentialSubject"]["shardsMerkleRoot"]
         .as_str()
         .unwrap_or("nothing");
@@ -298,7 +386,7 @@ pub fn check_files(
             .differences
             .push(difference("shardsMerkleRoot", named_root, root));
     }
-    Ok(Some(report))
+    report
 }
 
 #[cfg(test)]
@@ -366,13 +454,7 @@ mod tests {
 
     #[test]
     fn any_changed_byte_of_manifest_index_or_credential_is_caught_by_name() {
-        let (_src, out) = sealed();
-        sign_dataset(
-            out.path(),
-            &SigningIdentity::generate(),
-            "2026-11-23T10:00:00Z",
-        )
-        .unwrap();
+        let (out, ..) = signed_documents();
         let flip = |name: &str, at: usize| {
             let path = out.path().join(name);
             let mut bytes = std::fs::read(&path).unwrap();
@@ -412,5 +494,134 @@ mod tests {
             "{credential:?}"
         );
         assert!(credential.signer.is_none());
+    }
+
+    /// The manifest, index and credential of a freshly sealed and signed dataset, as bytes.
+    fn signed_documents() -> (tempfile::TempDir, Vec<u8>, Vec<u8>, Value) {
+        let (_src, out) = sealed();
+        sign_dataset(
+            out.path(),
+            &SigningIdentity::generate(),
+            "2026-11-23T10:00:00Z",
+        )
+        .unwrap();
+        let read = |name| std::fs::read(out.path().join(name)).unwrap();
+        let credential = serde_json::from_slice(&read(CREDENTIAL_FILE)).unwrap();
+        let (manifest, index) = (read(MANIFEST_FILE), read(INDEX_FILE));
+        (out, manifest, index, credential)
+    }
+
+    const NOW: &str = "2026-11-23T10:00:00Z";
+
+    /// The file and field of every difference found.
+    fn named(found: &DocumentsCheck) -> Vec<(&str, &'static str)> {
+        found
+            .check
+            .differences
+            .iter()
+            .map(|d| (d.path.as_str(), d.field))
+            .collect()
+    }
+
+    #[test]
+    fn documents_as_bytes_check_out_as_the_folder_does() {
+        let (out, manifest, index, credential) = signed_documents();
+        let found = check_documents(&credential, &manifest, &HashedFile::of(&index), NOW).unwrap();
+        assert!(
+            found.check.differences.is_empty(),
+            "{:?}",
+            found.check.differences
+        );
+        assert_eq!(found.check, check(out.path(), NOW).unwrap().unwrap());
+        assert_eq!(found.manifest_sha256, Sha256Digest::of(&manifest));
+        assert_eq!(
+            credential["credentialSubject"]["shardsMerkleRoot"],
+            format!("sha256:{}", found.shards_root.hex())
+        );
+        assert!(found.facts.shards.len() > 1);
+        assert_eq!(found.facts.index_sha256, Sha256Digest::of(&index).hex());
+    }
+
+    #[test]
+    fn a_changed_byte_or_another_index_is_named_by_its_digest() {
+        let (_out, manifest, index, credential) = signed_documents();
+        let at = manifest.windows(5).position(|w| w == b"voice").unwrap();
+        let mut changed = manifest.clone();
+        changed[at] = b'V';
+        let found = check_documents(&credential, &changed, &HashedFile::of(&index), NOW).unwrap();
+        assert_eq!(
+            named(&found),
+            [
+                (MANIFEST_FILE, "digestSRI"),
+                (MANIFEST_FILE, "digestMultibase")
+            ]
+        );
+        assert!(
+            found.check.differences[0]
+                .found
+                .starts_with(&digest_sri(&Sha256Digest::of(&changed)))
+        );
+
+        // The same length, other bytes: the credential and the manifest both name another index.
+        let mut other = index.clone();
+        other[0] ^= 1;
+        let found = check_documents(&credential, &manifest, &HashedFile::of(&other), NOW).unwrap();
+        assert_eq!(
+            named(&found),
+            [
+                (INDEX_FILE, "digestSRI"),
+                (INDEX_FILE, "digestMultibase"),
+                (INDEX_FILE, "manifest")
+            ]
+        );
+        // Another length is not that index at all.
+        let found =
+            check_documents(&credential, &manifest, &HashedFile::of(&index[1..]), NOW).unwrap();
+        assert!(
+            found
+                .check
+                .differences
+                .iter()
+                .any(|d| d.field == "sha256" && d.found.contains("bytes, not the")),
+            "{:?}",
+            found.check.differences
+        );
+    }
+
+    #[test]
+    fn a_signed_but_wrong_root_or_wrong_terms_are_differences() {
+        let (_out, manifest, index, credential) = signed_documents();
+        let key = SigningIdentity::generate();
+        let mut unsigned = credential.clone();
+        unsigned.as_object_mut().unwrap().remove("proof");
+        unsigned["issuer"] = key.public().to_string().into();
+        unsigned["credentialSubject"]["shardsMerkleRoot"] =
+            format!("sha256:{}", "0".repeat(64)).into();
+        unsigned["credentialSubject"]["license"] = "CC0-1.0".into();
+        let forged = integrity::sign(&unsigned, &key, NOW, "assertionMethod").unwrap();
+        let found = check_documents(&forged, &manifest, &HashedFile::of(&index), NOW).unwrap();
+        assert_eq!(found.check.signer, Some(key.public().to_string()));
+        let fields: Vec<_> = found.check.differences.iter().map(|d| d.field).collect();
+        assert_eq!(fields, ["license", "shardsMerkleRoot"]);
+
+        // Someone else's edit after signing: the proof fails.
+        let mut edited = credential.clone();
+        edited["credentialSubject"]["version"] = "9.9.9".into();
+        let found = check_documents(&edited, &manifest, &HashedFile::of(&index), NOW).unwrap();
+        assert_eq!(found.check.signer, None);
+        assert!(found.check.differences.iter().any(|d| d.field == "proof"));
+    }
+
+    #[test]
+    fn an_unreadable_manifest_or_a_version_that_is_not_semver_is_an_error() {
+        let (_out, manifest, index, credential) = signed_documents();
+        let hashed = HashedFile::of(&index);
+        let error = check_documents(&credential, b"{\"name\": 1}", &hashed, NOW).unwrap_err();
+        assert!(error.to_string().contains(MANIFEST_FILE), "{error}");
+        let mut document: Value = serde_json::from_slice(&manifest).unwrap();
+        document["version"] = "first".into();
+        let bytes = serde_json::to_vec(&document).unwrap();
+        let error = check_documents(&credential, &bytes, &hashed, NOW).unwrap_err();
+        assert!(error.to_string().contains("semantic version"), "{error}");
     }
 }

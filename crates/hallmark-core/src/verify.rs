@@ -193,7 +193,6 @@ fn check_dataset_files(
     report: &mut VerifyReport,
 ) -> Result<DatasetFiles> {
     let files = DatasetFiles::read(out)?;
-    let facts = &files.facts;
     let manifest_digest = files.manifest.hex();
     if manifest_digest != state.manifest_sha256 {
         report.differences.push(Difference {
@@ -203,20 +202,25 @@ fn check_dataset_files(
             found: manifest_digest,
         });
     }
+    report.differences.extend(index_named_by_manifest(&files));
+    Ok(files)
+}
+
+/// A difference when the index is not the one the manifest names (by SHA-256, or by size).
+pub(crate) fn index_named_by_manifest(files: &DatasetFiles) -> Option<Difference> {
     let index_digest = match &files.index {
         Ok(digest) => digest.hex(),
         Err(found) => found.clone(),
     };
-    // The index the manifest names must be the index on disk.
-    if facts.index_sha256 != index_digest {
-        report.differences.push(Difference {
-            path: INDEX_FILE.into(),
-            field: "manifest",
-            expected: format!("the sha256 croissant.json gives ({})", facts.index_sha256),
-            found: index_digest,
-        });
-    }
-    Ok(files)
+    (files.facts.index_sha256 != index_digest).then(|| Difference {
+        path: INDEX_FILE.into(),
+        field: "manifest",
+        expected: format!(
+            "the sha256 croissant.json gives ({})",
+            files.facts.index_sha256
+        ),
+        found: index_digest,
+    })
 }
 
 /// Reads one line of at most `max` bytes into `line` (without its newline); false at the end.

@@ -7,12 +7,14 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod creators;
 pub mod db;
 pub mod error;
 pub mod identity;
+pub mod publish;
 
 use std::sync::Arc;
 
@@ -135,6 +137,8 @@ impl AppState {
         (name = "marketplace", description = "Who this marketplace is"),
         (name = "sign-in", description = "DID authentication: challenge, presentation, bearer token"),
         (name = "creators", description = "Registration and creator credentials"),
+        (name = "publishing", description = "Publishing and withdrawing dataset versions"),
+        (name = "catalog", description = "Published versions with their manifests, indexes and credentials, for buyers"),
     )
 )]
 struct ApiDoc;
@@ -163,6 +167,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(marketplace))
         .merge(auth::routes())
         .merge(creators::routes())
+        .merge(publish::routes())
+        .merge(catalog::routes())
 }
 
 /// The OpenAPI document of every route, as served at `/openapi.json` and committed as

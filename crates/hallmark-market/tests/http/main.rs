@@ -6,6 +6,7 @@
 
 mod admin;
 mod harness;
+mod publish;
 mod servers;
 mod sign_in;
 

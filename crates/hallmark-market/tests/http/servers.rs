@@ -133,9 +133,17 @@ pub async fn postgres_database() -> String {
     use sqlx::Connection as _;
     let cluster = postgres();
     let admin = format!("postgres://hallmark@127.0.0.1:{}/postgres", cluster.port);
-    let mut connection = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("connect to the test cluster");
+    // The port opens before the cluster takes sessions ("the database system is starting up").
+    let started = Instant::now();
+    let mut connection = loop {
+        match sqlx::PgConnection::connect(&admin).await {
+            Ok(connection) => break connection,
+            Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("connect to the test cluster: {e}"),
+        }
+    };
     let name = format!("t_{}", hex_random());
     sqlx::Executor::execute(&mut connection, format!("CREATE DATABASE {name}").as_str())
         .await
