@@ -13,6 +13,7 @@ pub mod creators;
 pub mod db;
 pub mod error;
 pub mod identity;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -135,6 +136,7 @@ impl AppState {
         (name = "marketplace", description = "Who this marketplace is"),
         (name = "sign-in", description = "DID authentication: challenge, presentation, bearer token"),
         (name = "creators", description = "Registration and creator credentials"),
+        (name = "uploads", description = "Resumable, verified shard uploads (tus 1.0.0) and which shards are missing"),
     )
 )]
 struct ApiDoc;
@@ -163,6 +165,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(marketplace))
         .merge(auth::routes())
         .merge(creators::routes())
+        .merge(uploads::routes())
 }
 
 /// The OpenAPI document of every route, as served at `/openapi.json` and committed as
