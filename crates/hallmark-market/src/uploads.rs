@@ -236,8 +236,8 @@ async fn create(
         return created(&state, &upload, offset);
     }
 
-    let (count, pending): (i64, Option<i64>) = sqlx::query_as(
-        "SELECT COUNT(*), SUM(length) FROM uploads WHERE creator = $1 AND completed_at IS NULL AND expires_at > $2",
+    let (count, pending): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(length), 0) AS BIGINT) FROM uploads WHERE creator = $1 AND completed_at IS NULL AND expires_at > $2",
     )
     .bind(&signed_in.did)
     .bind(now)
@@ -254,7 +254,7 @@ async fn create(
             ),
         ));
     }
-    let pending = u64::try_from(pending.unwrap_or(0)).unwrap_or(0);
+    let pending = u64::try_from(pending).unwrap_or(0);
     if pending.saturating_add(length) > limits.max_pending_bytes {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

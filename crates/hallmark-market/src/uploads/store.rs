@@ -578,7 +578,12 @@ impl Writer {
         // The bytes after the whole parts start the next spool, written and fsync'd before the
         // offset that relies on them is recorded; the old spool stays until then.
         let next = spool_file(&self.state, &self.upload.id, parts.len() as u64);
-        let mut fresh = tokio::fs::File::create(&next)
+        let mut fresh = tokio::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&next)
             .await
             .map_err(io_error("creating an upload's spool file"))?;
         file.seek(std::io::SeekFrom::Start(whole * PART_BYTES))

@@ -7,6 +7,7 @@
 mod harness;
 mod servers;
 mod sign_in;
+mod uploads;
 
 use hallmark_market::Health;
 
