@@ -35,7 +35,10 @@ async fn main() {
         .json()
         .await
         .expect("not a session");
-    let token = session["token"].as_str().expect("sign-in refused").to_owned();
+    let token = session["token"]
+        .as_str()
+        .expect("sign-in refused")
+        .to_owned();
     let registered = http
         .put(format!("{base}/v1/creators/me"))
         .bearer_auth(&token)

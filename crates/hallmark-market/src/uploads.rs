@@ -38,7 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     let tus = OpenApiRouter::new()
         .routes(routes!(options, create))
         .routes(routes!(status, append, terminate))
-        .layer(axum::middleware::from_fn(tus::protocol));
+        .route_layer(axum::middleware::from_fn(tus::protocol));
     tus.routes(routes!(missing))
 }
 

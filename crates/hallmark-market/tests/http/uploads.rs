@@ -49,11 +49,16 @@ impl Tus {
         }
     }
 
-    async fn create(&self, cid: &str, length: usize) -> Response {
+    /// An authenticated tus `POST /v1/uploads`, to add headers to.
+    fn post(&self) -> reqwest::RequestBuilder {
         self.http
             .post(format!("{}/v1/uploads", self.base))
             .bearer_auth(&self.token)
             .header("Tus-Resumable", "1.0.0")
+    }
+
+    async fn create(&self, cid: &str, length: usize) -> Response {
+        self.post()
             .header("Upload-Length", length.to_string())
             .header("Upload-Metadata", format!("cid {}", metadata_value(cid)))
             .send()
@@ -295,11 +300,8 @@ async fn a_shard_uploaded_in_chunks_is_stored_under_its_cid(database: Database) 
 
     // Creation with upload: the whole shard in the POST.
     let (small, small_cid) = shard(1000);
-    let response = market
-        .http
-        .post(market.url("/v1/uploads"))
-        .bearer_auth(&tus.token)
-        .header("Tus-Resumable", "1.0.0")
+    let response = tus
+        .post()
         .header("Upload-Length", "1000")
         .header(
             "Upload-Metadata",
@@ -426,11 +428,8 @@ async fn sizes_counts_and_names_are_checked_at_creation() {
     assert!(message.contains(&(10 * MIB).to_string()), "{message}");
 
     let (_, cid) = shard(1);
-    let no_cid = market
-        .http
-        .post(market.url("/v1/uploads"))
-        .bearer_auth(&tus.token)
-        .header("Tus-Resumable", "1.0.0")
+    let no_cid = tus
+        .post()
         .header("Upload-Length", "1")
         .header(
             "Upload-Metadata",
@@ -443,11 +442,8 @@ async fn sizes_counts_and_names_are_checked_at_creation() {
     let (status, code, message) = error(tus.create(&cid.to_uppercase(), 1).await).await;
     assert_eq!((status, code.as_str()), (400, "bad_cid"));
     assert!(message.contains("Upload-Metadata's cid"), "{message}");
-    let deferred = market
-        .http
-        .post(market.url("/v1/uploads"))
-        .bearer_auth(&tus.token)
-        .header("Tus-Resumable", "1.0.0")
+    let deferred = tus
+        .post()
         .header("Upload-Defer-Length", "1")
         .header("Upload-Metadata", format!("cid {}", metadata_value(&cid)))
         .send()
