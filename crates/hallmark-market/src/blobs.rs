@@ -101,4 +101,31 @@ impl Blobs {
             .chain(StorePath::from(name).parts())
             .collect()
     }
+
+    /// Where the shard whose CID is `cid` is stored: `shards/<cid>.tar`. Only uploads write there,
+    /// and only bytes whose SHA-256 and size matched the CID.
+    pub fn shard(&self, cid: &str) -> StorePath {
+        self.path(&format!("shards/{cid}.tar"))
+    }
+
+    /// The file an object is kept in, for a local store (so a finished upload can be renamed into
+    /// place); `None` for S3.
+    pub fn local_file(&self, location: &StorePath) -> Option<PathBuf> {
+        match &self.kind {
+            BlobKind::Local { root } => Some(
+                location
+                    .parts()
+                    .fold(root.clone(), |path, part| path.join(part.as_ref())),
+            ),
+            BlobKind::S3 { .. } => None,
+        }
+    }
+
+    /// The S3 client, for multipart uploads whose ids outlive this process; `None` for local files.
+    pub fn multipart(&self) -> Option<&Arc<AmazonS3>> {
+        match &self.kind {
+            BlobKind::S3 { s3, .. } => Some(s3),
+            BlobKind::Local { .. } => None,
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod identity;
 pub mod publish;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -139,6 +140,7 @@ impl AppState {
         (name = "creators", description = "Registration and creator credentials"),
         (name = "publishing", description = "Publishing and withdrawing dataset versions"),
         (name = "catalog", description = "Published versions with their manifests, indexes and credentials, for buyers"),
+        (name = "uploads", description = "Resumable, verified shard uploads (tus 1.0.0) and which shards are missing"),
     )
 )]
 struct ApiDoc;
@@ -169,6 +171,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(creators::routes())
         .merge(publish::routes())
         .merge(catalog::routes())
+        .merge(uploads::routes())
 }
 
 /// The OpenAPI document of every route, as served at `/openapi.json` and committed as

@@ -9,6 +9,7 @@ mod harness;
 mod publish;
 mod servers;
 mod sign_in;
+mod uploads;
 
 use hallmark_market::Health;
 
