@@ -213,6 +213,35 @@ async fn sign_out(State(state): State<AppState>, signed_in: SignedIn) -> ApiResu
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Refuses a signed-in did:key that has not registered a name (uploads and publishing are for
+/// creators the marketplace knows).
+pub async fn require_registered(state: &AppState, signed_in: &SignedIn) -> ApiResult<()> {
+    let registered: Option<String> = sqlx::query_scalar("SELECT did FROM creators WHERE did = $1")
+        .bind(&signed_in.did)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    match registered {
+        Some(_) => Ok(()),
+        None => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_registered",
+            "register a name first (PUT /v1/creators/me, or hallmark market join)",
+        )),
+    }
+}
+
+/// Deletes expired challenges and sessions.
+pub async fn remove_expired(state: &AppState) -> ApiResult<()> {
+    let now = state.now_unix();
+    for table in ["challenges", "sessions"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE expires_at <= $1"))
+            .bind(now)
+            .execute(&state.db.pool)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The creator a request's bearer token belongs to. A handler that takes this answers 401 to a
 /// request without a valid, unexpired token.
 #[derive(Debug, Clone)]

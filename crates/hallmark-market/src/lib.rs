@@ -220,13 +220,37 @@ async fn marketplace(State(state): State<AppState>) -> Json<MarketplaceInfo> {
     })
 }
 
-/// Serves the marketplace over `state` on `listener` until `shutdown` completes.
+/// How often expired challenges, sessions and uploads are removed, in seconds.
+pub const SWEEP_SECONDS: u64 = 10 * 60;
+
+/// Removes what has expired: challenges, sessions, and unfinished uploads with their partial
+/// files and multipart uploads.
+pub async fn sweep(state: &AppState) -> error::ApiResult<()> {
+    auth::remove_expired(state).await?;
+    uploads::store::remove_expired(state).await
+}
+
+/// Serves the marketplace over `state` on `listener` until `shutdown` completes, sweeping
+/// expired records every [`SWEEP_SECONDS`].
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let sweeper = tokio::spawn({
+        let state = state.clone();
+        async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(SWEEP_SECONDS));
+            loop {
+                every.tick().await;
+                // A failed sweep is logged by ApiError::internal and tried again next time.
+                let _ = sweep(&state).await;
+            }
+        }
+    });
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    sweeper.abort();
+    served
 }

@@ -129,6 +129,7 @@ async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, HeaderMap)> {
+    crate::auth::require_registered(&state, &signed_in).await?;
     if headers.contains_key(tus::UPLOAD_DEFER_LENGTH) {
         return Err(ApiError::bad_request(
             "defer_length",

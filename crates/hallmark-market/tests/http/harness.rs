@@ -131,57 +131,69 @@ impl Market {
 
     /// A fresh challenge's text.
     pub async fn challenge(&self) -> String {
-        let response = self
-            .http
-            .post(self.url("/v1/auth/challenges"))
-            .send()
-            .await
-            .expect("challenge request");
-        assert_eq!(response.status(), 201);
-        let body: Value = response.json().await.expect("challenge json");
-        body["challenge"].as_str().expect("challenge").to_owned()
+        challenge_at(&self.http, &self.base).await
     }
 
     /// Signs `key` in over a fresh challenge: the bearer token.
     pub async fn sign_in(&self, key: &SigningIdentity) -> String {
-        let challenge = self.challenge().await;
-        let presentation =
-            creator::present(key, &[], &challenge, &self.base, &self.state.now()).expect("present");
-        let response = self
-            .http
-            .post(self.url("/v1/auth/sessions"))
-            .json(&presentation)
-            .send()
-            .await
-            .expect("sign-in request");
-        assert_eq!(
-            response.status(),
-            201,
-            "{}",
-            response.text().await.unwrap_or_default()
-        );
-        let body: Value = response.json().await.expect("session json");
-        body["token"].as_str().expect("token").to_owned()
+        sign_in_at(&self.http, &self.base, key, &self.state.now()).await
     }
 
     /// Signs `key` in and registers it as `name`: its token and creator credential.
     pub async fn join(&self, key: &SigningIdentity, name: &str) -> (String, Value) {
-        let token = self.sign_in(key).await;
-        let response = self
-            .http
-            .put(self.url("/v1/creators/me"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({ "name": name }))
-            .send()
-            .await
-            .expect("register request");
-        assert_eq!(
-            response.status(),
-            200,
-            "{}",
-            response.text().await.unwrap_or_default()
-        );
-        let body: Value = response.json().await.expect("creator json");
-        (token, body["credential"].clone())
+        join_at(&self.http, &self.base, key, name, &self.state.now()).await
     }
+}
+
+/// A fresh challenge's text from the marketplace at `base`.
+pub async fn challenge_at(http: &reqwest::Client, base: &str) -> String {
+    let response = http
+        .post(format!("{base}/v1/auth/challenges"))
+        .send()
+        .await
+        .expect("challenge request");
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.expect("challenge json");
+    body["challenge"].as_str().expect("challenge").to_owned()
+}
+
+/// Signs `key` in at the marketplace at `base` (also its domain) at `now`: the bearer token.
+pub async fn sign_in_at(
+    http: &reqwest::Client,
+    base: &str,
+    key: &SigningIdentity,
+    now: &str,
+) -> String {
+    let challenge = challenge_at(http, base).await;
+    let presentation = creator::present(key, &[], &challenge, base, now).expect("present");
+    let response = http
+        .post(format!("{base}/v1/auth/sessions"))
+        .json(&presentation)
+        .send()
+        .await
+        .expect("sign-in request");
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap_or_default());
+    let body: Value = response.json().await.expect("session json");
+    body["token"].as_str().expect("token").to_owned()
+}
+
+/// Signs `key` in at `base` and registers it as `name`: its token and creator credential.
+pub async fn join_at(
+    http: &reqwest::Client,
+    base: &str,
+    key: &SigningIdentity,
+    name: &str,
+    now: &str,
+) -> (String, Value) {
+    let token = sign_in_at(http, base, key, now).await;
+    let response = http
+        .put(format!("{base}/v1/creators/me"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "name": name }))
+        .send()
+        .await
+        .expect("register request");
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+    let body: Value = response.json().await.expect("creator json");
+    (token, body["credential"].clone())
 }

@@ -89,34 +89,37 @@ fn seal(key: &SigningIdentity, name: &str, version: &str, description: &str, now
     }
 }
 
-/// Puts a shard into the store under `shards/<cid>.tar` and records it as uploads would.
-async fn store_shard(market: &Market, cid: &str, bytes: &[u8]) {
-    let blobs = &market.state.blobs;
-    blobs
-        .store
-        .put(
-            &blobs.path(&format!("shards/{cid}.tar")),
-            bytes.to_vec().into(),
+/// Uploads a shard as a studio does: one tus creation-with-upload request carrying every byte.
+async fn store_shard(market: &Market, token: &str, cid: &str, bytes: &[u8]) {
+    use base64::Engine as _;
+    let response = market
+        .http
+        .post(market.url("/v1/uploads"))
+        .bearer_auth(token)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", bytes.len().to_string())
+        .header(
+            "Upload-Metadata",
+            format!(
+                "cid {}",
+                base64::engine::general_purpose::STANDARD.encode(cid)
+            ),
         )
+        .header("Content-Type", "application/offset+octet-stream")
+        .body(bytes.to_vec())
+        .send()
         .await
         .unwrap();
-    let sha256 = hallmark_core::digest::Sha256Digest::of(bytes).hex();
-    sqlx::query(
-        "INSERT INTO shards (cid, sha256, size, stored_at, first_creator) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(cid)
-    .bind(sha256)
-    .bind(bytes.len() as i64)
-    .bind(market.state.now_unix())
-    .bind("did:key:test")
-    .execute(&market.state.db.pool)
-    .await
-    .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        response.headers()["upload-offset"].to_str().unwrap(),
+        bytes.len().to_string()
+    );
 }
 
-async fn store_shards(market: &Market, sealed: &Sealed) {
+async fn store_shards(market: &Market, token: &str, sealed: &Sealed) {
     for (cid, bytes) in &sealed.shards {
-        store_shard(market, cid, bytes).await;
+        store_shard(market, token, cid, bytes).await;
     }
 }
 
@@ -131,7 +134,7 @@ async fn ana_and_takes(market: &Market, name: &str, stored: bool) -> (Creator, S
         &market.state.now(),
     );
     if stored {
-        store_shards(market, &sealed).await;
+        store_shards(market, &ana.token, &sealed).await;
     }
     (ana, sealed)
 }
@@ -427,7 +430,7 @@ async fn every_shard_must_be_stored_with_its_size_and_digest() {
     let (ana, sealed) = ana_and_takes(&market, "Ana", false).await;
     let ((missing, bytes), stored) = sealed.shards.split_last().unwrap();
     for (cid, bytes) in stored {
-        store_shard(&market, cid, bytes).await;
+        store_shard(&market, &ana.token, cid, bytes).await;
     }
     let form = Form::of(&market, &ana, &sealed).await;
     let text = refused(
@@ -439,7 +442,7 @@ async fn every_shard_must_be_stored_with_its_size_and_digest() {
     assert!(text.starts_with("1 of the"), "{text}");
 
     // Recorded with another size, then with another digest: refused by name.
-    store_shard(&market, missing, bytes).await;
+    store_shard(&market, &ana.token, missing, bytes).await;
     let set = |column: &'static str, value: Value| {
         let pool = market.state.db.pool.clone();
         let missing = missing.clone();
@@ -716,7 +719,7 @@ async fn the_catalog_pages_newest_first_and_unknown_ids_are_not_found() {
             &market.state.now(),
         );
         if ids.is_empty() {
-            store_shards(&market, &sealed).await;
+            store_shards(&market, &ana.token, &sealed).await;
         }
         let form = Form::of(&market, &ana, &sealed).await;
         let (status, listed) = publish(&market, &ana.token, &form).await;

@@ -744,35 +744,13 @@ impl Binary {
     }
 }
 
-/// Signs a new key in over HTTP, as a studio would: the bearer token.
-async fn sign_in_over_http(http: &Client, base: &str) -> String {
-    let challenge: Value = http
-        .post(format!("{base}/v1/auth/challenges"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+
+/// A new creator, joined at the server at `base`: the token.
+async fn join_over_http(http: &Client, base: &str) -> String {
     let now = hallmark_market::clock::rfc3339(time::OffsetDateTime::now_utc());
-    let presentation = hallmark_core::creator::present(
-        &SigningIdentity::generate(),
-        &[],
-        challenge["challenge"].as_str().unwrap(),
-        base,
-        &now,
-    )
-    .unwrap();
-    let session: Value = http
-        .post(format!("{base}/v1/auth/sessions"))
-        .json(&presentation)
-        .send()
+    crate::harness::join_at(http, base, &SigningIdentity::generate(), "Kim", &now)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    session["token"].as_str().unwrap().to_owned()
+        .0
 }
 
 /// Starts a real server, streams part of a shard, kills the server with SIGKILL mid-PATCH,
@@ -793,7 +771,7 @@ async fn resume_after_kill_9(
     let http = Client::new();
     let mut server = Binary::serve(&data, port, store.as_ref());
     let tus = Tus {
-        token: sign_in_over_http(&http, &base).await,
+        token: join_over_http(&http, &base).await,
         http,
         base,
     };
@@ -892,4 +870,22 @@ async fn an_s3_upload_resumes_as_multipart_after_kill_9() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, vec![format!("{cid}.tar")]);
+}
+
+#[tokio::test]
+async fn only_a_registered_creator_uploads() {
+    let market = Market::start().await;
+    let token = market.sign_in(&SigningIdentity::generate()).await;
+    let response = market
+        .http
+        .post(market.url("/v1/uploads"))
+        .bearer_auth(&token)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", "3")
+        .send()
+        .await
+        .unwrap();
+    let (status, code, message) = error(response).await;
+    assert_eq!((status, code.as_str()), (403, "not_registered"));
+    assert!(message.contains("PUT /v1/creators/me"), "{message}");
 }
