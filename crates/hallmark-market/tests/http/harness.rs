@@ -172,7 +172,12 @@ pub async fn sign_in_at(
         .send()
         .await
         .expect("sign-in request");
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap_or_default());
+    assert_eq!(
+        response.status(),
+        201,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
     let body: Value = response.json().await.expect("session json");
     body["token"].as_str().expect("token").to_owned()
 }
@@ -193,7 +198,12 @@ pub async fn join_at(
         .send()
         .await
         .expect("register request");
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+    assert_eq!(
+        response.status(),
+        200,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
     let body: Value = response.json().await.expect("creator json");
     (token, body["credential"].clone())
 }

@@ -744,7 +744,6 @@ impl Binary {
     }
 }
 
-
 /// A new creator, joined at the server at `base`: the token.
 async fn join_over_http(http: &Client, base: &str) -> String {
     let now = hallmark_market::clock::rfc3339(time::OffsetDateTime::now_utc());
