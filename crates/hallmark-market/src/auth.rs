@@ -20,8 +20,6 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 pub const CHALLENGE_TTL_SECONDS: i64 = 5 * 60;
 /// How long a session token is valid, in seconds.
 pub const SESSION_TTL_SECONDS: i64 = 60 * 60;
-/// How many unanswered challenges the marketplace keeps before it refuses new ones.
-pub const MAX_OPEN_CHALLENGES: i64 = 100_000;
 /// Session tokens start with this, so that secret scanners and people recognise them.
 pub const TOKEN_PREFIX: &str = "hmk_";
 
@@ -69,55 +67,50 @@ pub fn token_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// What a challenge signs, before its nonce and expiry.
+const CHALLENGE_CONTEXT: &[u8] = b"hallmark-market challenge\0";
+/// A challenge's bytes: a 16-byte nonce, the expiry (Unix seconds, big-endian) and the
+/// marketplace's Ed25519 signature over both.
+const CHALLENGE_BYTES: usize = 16 + 8 + 64;
+
+fn challenge_message(nonce_and_expiry: &[u8]) -> Vec<u8> {
+    [CHALLENGE_CONTEXT, nonce_and_expiry].concat()
+}
+
 /// Issues a single-use challenge, for signing in and for publishing.
+///
+/// Challenges are signed, not stored: issuing one writes nothing, so no flood of requests can
+/// fill the database or lock others out. A challenge is recorded only when it is answered, to
+/// refuse it the second time, until it expires.
 #[utoipa::path(post, path = "/v1/auth/challenges", tag = "sign-in",
     responses(
         (status = 201, description = "A challenge to sign", body = Challenge),
-        (status = 503, description = "Too many open challenges", body = ErrorBody),
     ))]
-async fn new_challenge(State(state): State<AppState>) -> ApiResult<(StatusCode, Json<Challenge>)> {
-    let now = state.now_unix();
-    let db = &state.db.pool;
-    sqlx::query("DELETE FROM challenges WHERE expires_at <= $1")
-        .bind(now)
-        .execute(db)
-        .await?;
-    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM challenges")
-        .fetch_one(db)
-        .await?;
-    if open >= MAX_OPEN_CHALLENGES {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "the marketplace has too many unanswered sign-in challenges; try again in a few minutes",
-        ));
-    }
-    let challenge = random_token(24);
-    let expires_at = now + CHALLENGE_TTL_SECONDS;
-    sqlx::query("INSERT INTO challenges (challenge, expires_at) VALUES ($1, $2)")
-        .bind(&challenge)
-        .bind(expires_at)
-        .execute(db)
-        .await?;
-    Ok((
+async fn new_challenge(State(state): State<AppState>) -> (StatusCode, Json<Challenge>) {
+    let expires_at = state.now_unix() + CHALLENGE_TTL_SECONDS;
+    let mut bytes = vec![0u8; 16];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    bytes.extend_from_slice(&expires_at.to_be_bytes());
+    let signature = state.identity.sign(&challenge_message(&bytes));
+    bytes.extend_from_slice(&signature.to_bytes());
+    (
         StatusCode::CREATED,
         Json(Challenge {
-            challenge,
+            challenge: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
             domain: state.config.public_url.clone(),
             expires_at: rfc3339_from_unix(expires_at),
         }),
-    ))
+    )
 }
 
-/// Uses up the challenge `presentation`'s proof answers: it must have been issued here, be unused
-/// and unexpired. Returns the challenge text.
+/// Uses up the challenge `presentation`'s proof answers: this marketplace must have signed it, it
+/// must be unexpired and not answered before. Returns the challenge text.
 pub async fn consume_challenge(
     state: &AppState,
     presentation: &serde_json::Value,
 ) -> ApiResult<String> {
     let challenge = presentation["proof"]["challenge"]
         .as_str()
-        .filter(|c| c.len() <= 128)
         .ok_or_else(|| {
             ApiError::bad_request(
                 "no_challenge",
@@ -125,21 +118,46 @@ pub async fn consume_challenge(
             )
         })?
         .to_owned();
-    let expires_at: Option<i64> =
-        sqlx::query_scalar("DELETE FROM challenges WHERE challenge = $1 RETURNING expires_at")
-            .bind(&challenge)
-            .fetch_optional(&state.db.pool)
-            .await?;
-    match expires_at {
-        None => Err(ApiError::unauthorized(
-            "the challenge is unknown or was already used; get a new one from POST /v1/auth/challenges",
-        )),
-        Some(expiry) if expiry <= state.now_unix() => Err(ApiError::unauthorized(format!(
+    let unknown = || {
+        ApiError::unauthorized(
+            "the challenge was not issued by this marketplace; get one from POST /v1/auth/challenges",
+        )
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&challenge)
+        .ok()
+        .filter(|b| b.len() == CHALLENGE_BYTES)
+        .ok_or_else(unknown)?;
+    let (signed, signature) = bytes.split_at(24);
+    let signature = ed25519_dalek::Signature::from_slice(signature).map_err(|_| unknown())?;
+    state
+        .identity
+        .public()
+        .key()
+        .verify_strict(&challenge_message(signed), &signature)
+        .map_err(|_| unknown())?;
+    let mut expiry = [0u8; 8];
+    expiry.copy_from_slice(&signed[16..]);
+    let expires_at = i64::from_be_bytes(expiry);
+    if expires_at <= state.now_unix() {
+        return Err(ApiError::unauthorized(format!(
             "the challenge expired at {}; get a new one from POST /v1/auth/challenges",
-            rfc3339_from_unix(expiry)
-        ))),
-        Some(_) => Ok(challenge),
+            rfc3339_from_unix(expires_at)
+        )));
     }
+    let answered = sqlx::query(
+        "INSERT INTO challenges (challenge, expires_at) VALUES ($1, $2) ON CONFLICT (challenge) DO NOTHING",
+    )
+    .bind(&challenge)
+    .bind(expires_at)
+    .execute(&state.db.pool)
+    .await?;
+    if answered.rows_affected() == 0 {
+        return Err(ApiError::unauthorized(
+            "the challenge was already used; get a new one from POST /v1/auth/challenges",
+        ));
+    }
+    Ok(challenge)
 }
 
 /// Parses a presentation from a request body (strict JSON, bounded).
@@ -174,10 +192,6 @@ async fn sign_in(
     let created_at = state.now_unix();
     let expires_at = created_at + SESSION_TTL_SECONDS;
     let db = &state.db.pool;
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-        .bind(created_at)
-        .execute(db)
-        .await?;
     sqlx::query(
         "INSERT INTO sessions (token_sha256, creator, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )

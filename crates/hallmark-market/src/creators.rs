@@ -60,7 +60,30 @@ pub fn validated_name(name: &str) -> Result<String, String> {
     if name.chars().any(char::is_control) {
         return Err("the name contains control characters (a newline or tab); remove them".into());
     }
+    if let Some(c) = name.chars().find(|c| is_invisible(*c)) {
+        return Err(format!(
+            "the name contains an invisible character (U+{:04X}: a direction override, joiner or \
+             zero-width space) that would make it read differently from what it is; remove it",
+            u32::from(c)
+        ));
+    }
     Ok(name.to_owned())
+}
+
+/// Unicode format characters that change how a name reads without showing: bidirectional
+/// overrides, embeddings and isolates, zero-width spaces and joiners, the byte-order mark.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+    )
 }
 
 /// Issues and stores a fresh credential for `did` with its stored name and level.
@@ -188,6 +211,18 @@ async fn register(
     })?;
     let name =
         validated_name(&registration.name).map_err(|e| ApiError::bad_request("bad_name", e))?;
+    let taken: Option<String> =
+        sqlx::query_scalar("SELECT did FROM creators WHERE lower(name) = lower($1) AND did <> $2")
+            .bind(&name)
+            .bind(&signed_in.did)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    if taken.is_some() {
+        return Err(ApiError::conflict(
+            "name_taken",
+            format!("another creator here is named {name:?}; choose a name buyers can tell apart"),
+        ));
+    }
     let now = state.now_unix();
     sqlx::query(
         "INSERT INTO creators (did, name, level, registered_at, credential, credential_valid_until) \

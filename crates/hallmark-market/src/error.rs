@@ -97,3 +97,58 @@ impl IntoResponse for ApiError {
 
 /// What handlers return.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The longest plain-text error body (from the HTTP layers: body limits, unreadable requests)
+/// that is carried over into the JSON shape.
+const MAX_PLAIN_ERROR_BYTES: usize = 4096;
+
+/// Gives every error response the one JSON shape: errors from the HTTP layers below the handlers
+/// (a body over its limit, an unknown path, a wrong method) arrive as plain text or empty.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_PLAIN_ERROR_BYTES)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let (code, fix) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such endpoint; /openapi.json lists them"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this endpoint does not take that method; /openapi.json lists them",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too_large",
+            "the request body is over this endpoint's limit; send less",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send the Content-Type this endpoint documents",
+        ),
+        _ if status.is_client_error() => ("bad_request", "see /openapi.json for what it takes"),
+        _ => (
+            "internal",
+            "try again, and tell the marketplace's operator if it persists",
+        ),
+    };
+    let message = if text.is_empty() {
+        fix.to_owned()
+    } else {
+        format!("{text}; {fix}")
+    };
+    let mut response = ApiError::new(status, code, message).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    response
+}

@@ -75,6 +75,8 @@ pub struct Inner {
     /// The marketplace's own key.
     pub identity: SigningIdentity,
     pub clock: Arc<dyn Clock>,
+    /// Held while serving: one server per data folder (partial uploads live there).
+    _data_lock: std::fs::File,
 }
 
 impl std::ops::Deref for AppState {
@@ -88,12 +90,18 @@ impl AppState {
     /// Opens the data folder (creating it, the key, the database and the blob store as needed).
     pub async fn open(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
         use anyhow::Context as _;
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "cannot create the data folder {}; pass --data with a folder you can write",
-                config.data_dir.display()
-            )
-        })?;
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&config.data_dir)
+            .with_context(|| {
+                format!(
+                    "cannot create the data folder {}; pass --data with a folder you can write",
+                    config.data_dir.display()
+                )
+            })?;
+        let data_lock = lock_data_folder(&config.data_dir)?;
         let identity = identity::load_or_create(&config.data_dir)?;
         let url = match &config.database_url {
             Some(url) => url.clone(),
@@ -111,6 +119,7 @@ impl AppState {
             blobs,
             identity,
             clock,
+            _data_lock: data_lock,
         })))
     }
 
@@ -122,6 +131,46 @@ impl AppState {
     /// Now, as Unix seconds.
     pub fn now_unix(&self) -> i64 {
         self.clock.now().unix_timestamp()
+    }
+}
+
+/// The lock file that keeps a second server off a data folder.
+pub const LOCK_FILE: &str = "server.lock";
+
+/// Takes the data folder for this process: refuses a folder others can write (they could swap
+/// the key or plant partial uploads), and a folder another server is serving from (two servers
+/// writing one partial upload would store bytes no one hashed).
+fn lock_data_folder(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(data_dir)
+        .with_context(|| format!("cannot read the data folder {}", data_dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o022 != 0 {
+        anyhow::bail!(
+            "the data folder {} can be written by others (mode {:o}); run chmod go-w on it",
+            data_dir.display(),
+            mode & 0o777
+        );
+    }
+    let path = data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another hallmark-market is serving from {} (it holds {LOCK_FILE}); stop it, or pass \
+             --data with another folder",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
     }
 }
 
@@ -192,6 +241,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::get(move || async move { Json(document) }),
         )
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(state)
 }
 
@@ -248,9 +298,26 @@ pub async fn serve(
             }
         }
     });
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    });
+    // Requests in flight get a grace period; a client that stalls cannot hold the stop forever.
+    let deadline = async {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(std::time::Duration::from_secs(SHUTDOWN_GRACE_SECONDS)).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let served = tokio::select! {
+        served = server => served,
+        () = deadline => Ok(()),
+    };
     sweeper.abort();
     served
 }
+
+/// How long requests in flight may take to finish once a stop is asked for, in seconds.
+pub const SHUTDOWN_GRACE_SECONDS: u64 = 20;

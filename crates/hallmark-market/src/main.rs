@@ -97,6 +97,8 @@ struct ServeArgs {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Everything the marketplace writes (key, database, partial uploads, shards) is its own.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -40,6 +40,9 @@ pub const MAX_PRICE: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 const NAMED_AT_MOST: usize = 20;
 /// How many rows one statement reads or writes (under SQLite's variable limit).
 const ROWS_PER_STATEMENT: usize = 300;
+/// How many publishes are checked at once.
+const PUBLISHES_AT_ONCE: usize = 2;
+static PUBLISHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PUBLISHES_AT_ONCE);
 
 /// The form parts of `POST /v1/versions`.
 const PARTS: [&str; 5] = ["manifest", "index", "presentation", "price", "currency"];
@@ -287,19 +290,41 @@ fn named(items: &[String]) -> String {
     text
 }
 
-/// Refuses the version unless every shard the manifest lists is stored with its size and digest.
-async fn check_shards_stored(state: &AppState, facts: &ManifestFacts) -> ApiResult<()> {
+/// Refuses the version unless it lists shards, each once, every one stored with its size and
+/// digest and uploaded by `creator` (who thereby proved to hold its bytes: a creator cannot list
+/// shards someone else uploaded, even though the marketplace stores each shard once).
+async fn check_shards_stored(
+    state: &AppState,
+    creator: &str,
+    facts: &ManifestFacts,
+) -> ApiResult<()> {
     let mut stored: HashMap<String, (String, i64)> = HashMap::new();
     let mut cids: Vec<&str> = facts.shards.iter().map(|s| s.cid.as_str()).collect();
     cids.sort_unstable();
     cids.dedup();
+    if cids.is_empty() {
+        return Err(ApiError::bad_request(
+            "bad_manifest",
+            "the manifest lists no shards; seal a folder with at least one file",
+        ));
+    }
+    if cids.len() != facts.shards.len() {
+        return Err(ApiError::bad_request(
+            "bad_manifest",
+            "the manifest lists a shard more than once; seal the dataset again",
+        ));
+    }
     for batch in cids.chunks(ROWS_PER_STATEMENT) {
-        let placeholders = (1..=batch.len())
+        let placeholders = (2..=batch.len() + 1)
             .map(|i| format!("${i}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = format!("SELECT cid, sha256, size FROM shards WHERE cid IN ({placeholders})");
-        let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql);
+        let sql = format!(
+            "SELECT s.cid, s.sha256, s.size FROM shards s \
+             JOIN shard_holders h ON h.cid = s.cid AND h.creator = $1 \
+             WHERE s.cid IN ({placeholders})"
+        );
+        let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql).bind(creator);
         for cid in batch {
             query = query.bind(*cid);
         }
@@ -326,8 +351,9 @@ async fn check_shards_stored(state: &AppState, facts: &ManifestFacts) -> ApiResu
         return Err(ApiError::conflict(
             "shards_missing",
             format!(
-                "{} of the {} shards the manifest lists are not stored here: {}; upload them \
-                 (tus, POST /v1/uploads) and publish again",
+                "{} of the {} shards the manifest lists are not uploaded by you: {}; upload them \
+                 (tus, POST /v1/uploads; you send a shard's bytes even if the marketplace has it \
+                 from someone else) and publish again",
                 missing.len(),
                 facts.shards.len(),
                 named(&missing)
@@ -607,6 +633,27 @@ async fn check(state: &AppState, signed_in: &SignedIn, form: Received) -> ApiRes
         ("version", &documents.facts.version, 64),
     ];
     for (field, value, most) in names {
+        if value
+            .chars()
+            .any(|c| c.is_control() || crate::creators::is_invisible(c))
+        {
+            return Err(ApiError::bad_request(
+                "bad_manifest",
+                format!(
+                    "the manifest's {field} contains a control or invisible character (a newline, \
+                     a direction override); seal again with a plain one"
+                ),
+            ));
+        }
+        if field == "version" && value.contains('+') {
+            return Err(ApiError::bad_request(
+                "bad_manifest",
+                format!(
+                    "the manifest's version {value:?} has build metadata (+…), which semver ignores \
+                     when comparing versions; seal again without it"
+                ),
+            ));
+        }
         if value.trim().is_empty() || value.chars().count() > most {
             return Err(ApiError::bad_request(
                 "bad_manifest",
@@ -655,6 +702,12 @@ async fn publish(
             format!("send the version as multipart/form-data: {}", e.body_text()),
         )
     })?;
+    // A manifest part is held in memory while it is checked: few publishes at a time keep the
+    // server's memory bounded however many creators publish at once (the rest wait their turn).
+    let _turn = PUBLISHING
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal("waiting to publish", e))?;
     let received = receive(&state, form).await?;
     let mut checked = check(&state, &signed_in, received).await?;
     let facts = &checked.documents.facts;
@@ -664,7 +717,7 @@ async fn publish(
             Json(same_or_conflict(&state, &checked, found).await?),
         ));
     }
-    check_shards_stored(&state, facts).await?;
+    check_shards_stored(&state, &checked.creator, facts).await?;
     let manifest = std::mem::take(&mut checked.manifest);
     let Some(index_file) = checked.index_file.take() else {
         return Err(ApiError::internal(

@@ -78,3 +78,37 @@ async fn the_admin_raises_a_creators_level_and_their_next_credential_states_it()
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_data_folder_is_refused() {
+    let market = Market::start().await;
+    let output = Command::new(env!("CARGO_BIN_EXE_hallmark-market"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(market.data.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("another hallmark-market is serving"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_data_folder_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("market");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_hallmark-market"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("chmod go-w"), "{stderr}");
+    assert!(!data.join("marketplace.key").exists());
+}

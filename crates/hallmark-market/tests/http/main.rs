@@ -24,6 +24,11 @@ async fn health_answers_over_real_http() {
 
     let missing = reqwest::get(market.url("/v1/nothing")).await.unwrap();
     assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(
+        body["code"], "not_found",
+        "errors below the handlers are JSON too"
+    );
 }
 
 /// `docs/openapi.json` is the document the handlers generate; regenerate it with

@@ -785,3 +785,50 @@ async fn the_catalog_pages_newest_first_and_unknown_ids_are_not_found() {
     let (_, page) = get_json(&market, "/v1/catalog").await;
     assert_eq!(listed(&page).len(), 3);
 }
+
+/// Mallory downloads Ana's published manifest and index, signs them as her own dataset and
+/// presents them: refused, because she never uploaded the shards' bytes (the marketplace has
+/// them from Ana, which proves nothing about Mallory).
+#[tokio::test]
+async fn no_one_publishes_shards_they_did_not_upload() {
+    let market = Market::start().await;
+    let (ana, sealed) = ana_and_takes(&market, "Ana", true).await;
+    let form = Form::of(&market, &ana, &sealed).await;
+    let (status, listed) = publish(&market, &ana.token, &form).await;
+    assert_eq!(status, 201, "{listed}");
+    let id = listed["id"].as_str().unwrap();
+
+    let mallory = creator(&market, "Mallory").await;
+    let copy = tempfile::tempdir().unwrap();
+    let manifest = get(&market, &format!("/v1/catalog/{id}/manifest")).await;
+    std::fs::write(
+        copy.path().join("croissant.json"),
+        manifest.bytes().await.unwrap(),
+    )
+    .unwrap();
+    let index = get(&market, &format!("/v1/catalog/{id}/index")).await;
+    std::fs::write(
+        copy.path().join("index.jsonl"),
+        index.bytes().await.unwrap(),
+    )
+    .unwrap();
+    credential::sign_dataset(copy.path(), &mallory.key, &market.state.now()).unwrap();
+    let stolen = Sealed {
+        manifest: std::fs::read(copy.path().join("croissant.json")).unwrap(),
+        index: std::fs::read(copy.path().join("index.jsonl")).unwrap(),
+        credential: serde_json::from_slice(
+            &std::fs::read(copy.path().join("credential.json")).unwrap(),
+        )
+        .unwrap(),
+        shards: sealed.shards.clone(),
+    };
+    let form = Form::of(&market, &mallory, &stolen).await;
+    let text = refused(
+        &publish(&market, &mallory.token, &form).await,
+        409,
+        "shards_missing",
+    );
+    assert!(text.contains("not uploaded by you"), "{text}");
+    let (_, page) = get_json(&market, "/v1/catalog").await;
+    assert_eq!(page["versions"].as_array().unwrap().len(), 1, "{page}");
+}

@@ -113,9 +113,31 @@ async fn replayed_expired_foreign_and_misdirected_sign_ins_are_refused() {
         "{body}"
     );
 
-    // A challenge the marketplace never issued.
+    // A challenge the marketplace never issued, and one signed by another marketplace.
     let foreign = creator::present(&key, &[], "made-up-challenge", &market.base, &now).unwrap();
     assert_eq!(post_presentation(&market, &foreign).await.0, 401);
+    let other = Market::start().await;
+    let theirs = other.challenge().await;
+    let foreign = creator::present(&key, &[], &theirs, &market.base, &now).unwrap();
+    let (status, body) = post_presentation(&market, &foreign).await;
+    assert_eq!(status, 401);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("not issued by this marketplace"),
+        "{body}"
+    );
+
+    // Challenges are signed, not stored: asking for many writes nothing.
+    for _ in 0..50 {
+        market.challenge().await;
+    }
+    let recorded: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM challenges")
+        .fetch_one(&market.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 1, "only the answered challenge is recorded");
 
     // Another domain: a presentation made for a different marketplace is not accepted here.
     let challenge = market.challenge().await;
@@ -215,6 +237,26 @@ async fn sessions_expire_end_on_sign_out_and_need_a_bearer_token() {
 }
 
 #[tokio::test]
+async fn a_name_taken_by_another_creator_is_refused_in_any_case() {
+    let market = Market::start().await;
+    market
+        .join(&SigningIdentity::generate(), "Ana Example")
+        .await;
+    let token = market.sign_in(&SigningIdentity::generate()).await;
+    let response = market
+        .http
+        .put(market.url("/v1/creators/me"))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "ana example" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["code"], "name_taken");
+}
+
+#[tokio::test]
 async fn a_name_must_be_one_to_a_hundred_printable_characters() {
     let market = Market::start().await;
     let token = market.sign_in(&SigningIdentity::generate()).await;
@@ -222,6 +264,8 @@ async fn a_name_must_be_one_to_a_hundred_printable_characters() {
         (json!({ "name": "   " }), "bad_name"),
         (json!({ "name": "x".repeat(101) }), "bad_name"),
         (json!({ "name": "Ana\nEve" }), "bad_name"),
+        (json!({ "name": "\u{200B}" }), "bad_name"),
+        (json!({ "name": "Ana \u{202E}evE" }), "bad_name"),
         (json!({ "nom": "Ana" }), "bad_registration"),
     ] {
         let response = market
