@@ -510,11 +510,12 @@ async fn a_stored_shard_completes_at_once_and_is_kept_once() {
     let url = ana.start(&cid, bytes.len()).await;
     assert_eq!(ana.patch(&url, 0, &bytes).await.status(), 204);
 
-    let response = ben.create(&cid, bytes.len()).await;
+    // For the creator who sent its bytes; another creator must send them too (below).
+    let response = ana.create(&cid, bytes.len()).await;
     assert_eq!(response.status(), 201);
     assert_eq!(header(&response, "upload-offset"), bytes.len().to_string());
     let url = header(&response, "location");
-    assert_eq!(ben.offset(&url).await, bytes.len() as u64);
+    assert_eq!(ana.offset(&url).await, bytes.len() as u64);
     let wrong_size = ben.create(&cid, bytes.len() + 1).await;
     assert_eq!(error(wrong_size).await.1, "wrong_length");
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shards")
@@ -887,4 +888,65 @@ async fn only_a_registered_creator_uploads() {
     let (status, code, message) = error(response).await;
     assert_eq!((status, code.as_str()), (403, "not_registered"));
     assert!(message.contains("PUT /v1/creators/me"), "{message}");
+}
+
+#[tokio::test]
+async fn a_repeated_tus_header_is_refused_naming_it() {
+    let market = Market::start().await;
+    let tus = Tus::of(&market, "Ana").await;
+    let (bytes, cid) = shard(5);
+    let metadata = format!("cid {}", metadata_value(&cid));
+    let twice = tus
+        .post()
+        .header("Upload-Length", "5")
+        .header("Upload-Length", "7")
+        .header("Upload-Metadata", &metadata)
+        .send()
+        .await
+        .unwrap();
+    let (status, _, message) = error(twice).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("upload-length"), "{message}");
+    let twice = tus
+        .post()
+        .header("Upload-Length", "5")
+        .header("Upload-Metadata", &metadata)
+        .header("Upload-Metadata", &metadata)
+        .send()
+        .await
+        .unwrap();
+    let (status, _, message) = error(twice).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("upload-metadata"), "{message}");
+
+    let url = tus.start(&cid, bytes.len()).await;
+    let twice = tus
+        .patch_request(&url, 0)
+        .header("Upload-Offset", "0")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, _, message) = error(twice).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("upload-offset"), "{message}");
+    let checksum = format!(
+        "sha256 {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            Sha256Digest::of(&bytes).0
+        )
+    );
+    let twice = tus
+        .patch_request(&url, 0)
+        .header("Upload-Checksum", &checksum)
+        .header("Upload-Checksum", &checksum)
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, _, message) = error(twice).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("upload-checksum"), "{message}");
+    assert_eq!(tus.offset(&url).await, 0);
 }
