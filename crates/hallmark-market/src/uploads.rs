@@ -13,6 +13,9 @@
 pub mod store;
 pub mod tus;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -40,6 +43,30 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(status, append, terminate))
         .route_layer(axum::middleware::from_fn(tus::protocol));
     tus.routes(routes!(missing))
+}
+
+/// Waits for the signed-in creator's turn to create an upload. Creations by one creator run one
+/// at a time in this process, so counting their open uploads and adding one cannot interleave and
+/// the limit holds under concurrent requests (the count in the database stays the check).
+async fn creation_turn(creator: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    type Turns = HashMap<String, Weak<tokio::sync::Mutex<()>>>;
+    static TURNS: OnceLock<Mutex<Turns>> = OnceLock::new();
+    let turn = {
+        let mut turns = TURNS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        turns.retain(|_, turn| turn.strong_count() > 0);
+        match turns.get(creator).and_then(Weak::upgrade) {
+            Some(turn) => turn,
+            None => {
+                let turn = Arc::new(tokio::sync::Mutex::new(()));
+                turns.insert(creator.to_owned(), Arc::downgrade(&turn));
+                turn
+            }
+        }
+    };
+    turn.lock_owned().await
 }
 
 fn random_id() -> String {
@@ -209,6 +236,8 @@ async fn create(
         return created(&state, &upload, length);
     }
 
+    // From here to the new row, one creation per creator at a time (the open-upload limit).
+    let turn = creation_turn(&signed_in.did).await;
     // The creator's own unfinished upload of this shard is resumed, not duplicated.
     let open = sqlx::query_as::<_, Upload>(&format!(
         "SELECT {} FROM uploads WHERE creator = $1 AND cid = $2 AND completed_at IS NULL \
@@ -230,6 +259,7 @@ async fn create(
                 ),
             ));
         }
+        drop(turn);
         if with_data && upload.upload_offset == 0 {
             return write_then_answer(state, upload, body, checksum, StatusCode::CREATED).await;
         }
@@ -314,6 +344,7 @@ async fn create(
         None,
     )
     .await?;
+    drop(turn);
     if with_data {
         return write_then_answer(state, upload, body, checksum, StatusCode::CREATED).await;
     }

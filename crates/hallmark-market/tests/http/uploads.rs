@@ -950,3 +950,33 @@ async fn a_repeated_tus_header_is_refused_naming_it() {
     assert!(message.contains("upload-checksum"), "{message}");
     assert_eq!(tus.offset(&url).await, 0);
 }
+
+#[tokio::test]
+async fn concurrent_creations_never_pass_the_open_upload_limit() {
+    let market = Market::start_with(Options {
+        limits: Limits {
+            max_open_uploads: 3,
+            ..Limits::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let tus = std::sync::Arc::new(Tus::of(&market, "Ana").await);
+    let mut creations = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let tus = tus.clone();
+        creations.spawn(async move { tus.create(&shard(32).1, 32).await.status() });
+    }
+    let mut created = 0;
+    while let Some(status) = creations.join_next().await {
+        let status = status.unwrap();
+        assert!(status == 201 || status == 429, "{status}");
+        created += usize::from(status == 201);
+    }
+    assert_eq!(created, 3);
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE completed_at IS NULL")
+        .fetch_one(&market.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(open, 3);
+}
