@@ -1058,6 +1058,20 @@ async fn a_patch_past_the_length_after_the_whole_shard_still_stores_it() {
     let (status, code, _) = error(tus.patch(&url, 0, &longer).await).await;
     assert_eq!((status, code.as_str()), (400, "body_too_long"));
     assert_eq!(tus.offset(&url).await, 0);
+    // Without waiting for a body that has not come yet.
+    let (_writer, reader) = tokio::io::duplex(64);
+    let stalled = tus
+        .patch_request(&url, 0)
+        .header("Content-Length", "99999999999")
+        .body(reqwest::Body::wrap_stream(
+            tokio_util::io::ReaderStream::new(reader),
+        ))
+        .send();
+    let response = tokio::time::timeout(Duration::from_secs(10), stalled)
+        .await
+        .expect("an overlong Content-Length is refused at once")
+        .unwrap();
+    assert_eq!(error(response).await.1, "body_too_long");
     assert_eq!(stored(&market, &cid).await, None);
     let whole = tus.patch(&url, 0, &bytes).await;
     assert_eq!(whole.status(), 204);
