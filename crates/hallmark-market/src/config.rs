@@ -16,6 +16,8 @@ pub struct Limits {
     pub max_pending_bytes: u64,
     /// How long an unfinished upload is kept after its last write, in seconds (tus expiration).
     pub upload_ttl_seconds: i64,
+    /// How long a request body may send nothing before the request is ended (408), in seconds.
+    pub body_idle_seconds: u64,
 }
 
 impl Default for Limits {
@@ -25,6 +27,7 @@ impl Default for Limits {
             max_open_uploads: 64,
             max_pending_bytes: 256 << 30,
             upload_ttl_seconds: 7 * 24 * 3600,
+            body_idle_seconds: 60,
         }
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! One upload per shard, named by its CID in `Upload-Metadata` (`cid`), whose SHA-256 and
 //! `Upload-Length` are what the bytes must match before anything is stored under the shard's name
-//! ([`store`]). A shard already stored completes at creation. Creating an upload for a CID the
+//! ([`store`]). A shard stored already completes at creation only for a creator who holds it
+//! (who sent its bytes before); anyone else sends every byte like a first uploader, which proves
+//! they have them, and the stored shard is not written again. Creating an upload for a CID the
 //! same creator already has an unfinished upload for answers that upload's `Location` and offset,
 //! so a client that lost its upload URL resumes instead of starting over. Each creator sees only
 //! their own uploads: any other id answers 404. Expired uploads are removed whenever an upload is
@@ -12,6 +14,9 @@
 
 pub mod store;
 pub mod tus;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use axum::Json;
 use axum::body::Body;
@@ -40,6 +45,30 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(status, append, terminate))
         .route_layer(axum::middleware::from_fn(tus::protocol));
     tus.routes(routes!(missing))
+}
+
+/// Waits for the signed-in creator's turn to create an upload. Creations by one creator run one
+/// at a time in this process, so counting their open uploads and adding one cannot interleave and
+/// the limit holds under concurrent requests (the count in the database stays the check).
+async fn creation_turn(creator: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    type Turns = HashMap<String, Weak<tokio::sync::Mutex<()>>>;
+    static TURNS: OnceLock<Mutex<Turns>> = OnceLock::new();
+    let turn = {
+        let mut turns = TURNS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        turns.retain(|_, turn| turn.strong_count() > 0);
+        match turns.get(creator).and_then(Weak::upgrade) {
+            Some(turn) => turn,
+            None => {
+                let turn = Arc::new(tokio::sync::Mutex::new(()));
+                turns.insert(creator.to_owned(), Arc::downgrade(&turn));
+                turn
+            }
+        }
+    };
+    turn.lock_owned().await
 }
 
 fn random_id() -> String {
@@ -109,19 +138,20 @@ async fn options(State(state): State<AppState>) -> (StatusCode, HeaderMap) {
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream",
         description = "Optional: the shard's first bytes"),
     responses(
-        (status = 201, description = "Created (or the creator's unfinished upload of this CID, or complete at once when the shard is stored already)",
+        (status = 201, description = "Created (or the creator's unfinished upload of this CID, or complete at once when the shard is stored and the creator sent its bytes before)",
             headers(
                 ("Location" = String, description = "The upload's URL"),
                 ("Upload-Offset" = u64, description = "Bytes stored so far"),
                 ("Upload-Expires" = String, description = "When an unfinished upload is removed"),
                 ("Tus-Resumable" = String, description = "1.0.0"),
             )),
-        (status = 400, description = "No or malformed Upload-Length or Upload-Metadata cid; Upload-Defer-Length; the shard's digest does not match its CID", body = ErrorBody),
+        (status = 400, description = "No, repeated or malformed Upload-Length or Upload-Metadata cid; Upload-Defer-Length; the shard's digest does not match its CID", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 412, description = "Tus-Resumable is not 1.0.0", body = ErrorBody),
         (status = 413, description = "Upload-Length is over the marketplace's shard limit", body = ErrorBody),
         (status = 429, description = "Too many unfinished uploads, or too many bytes declared by them", body = ErrorBody),
         (status = 460, description = "The body does not match Upload-Checksum", body = ErrorBody),
+        (status = 507, description = "The marketplace's disk is too full for this upload (nothing started), or filled while writing the body (what was checkpointed is kept)", body = ErrorBody),
     ))]
 async fn create(
     State(state): State<AppState>,
@@ -181,20 +211,23 @@ async fn create(
     let now = state.now_unix();
     let db = &state.db.pool;
 
-    // A shard stored already (by anyone) completes at once.
+    // A shard stored already completes at once for a creator who holds it; anyone else must
+    // send its bytes (storage is deduplicated, the proof of possession is not).
     let stored: Option<i64> = sqlx::query_scalar("SELECT size FROM shards WHERE cid = $1")
         .bind(&cid)
         .fetch_optional(db)
         .await?;
-    if let Some(size) = stored {
-        if u64::try_from(size).ok() != Some(length) {
-            return Err(ApiError::bad_request(
-                "wrong_length",
-                format!(
-                    "shard {cid} is {size} bytes, but Upload-Length says {length}; send the shard's exact size"
-                ),
-            ));
-        }
+    if let Some(size) = stored
+        && u64::try_from(size).ok() != Some(length)
+    {
+        return Err(ApiError::bad_request(
+            "wrong_length",
+            format!(
+                "shard {cid} is {size} bytes, but Upload-Length says {length}; send the shard's exact size"
+            ),
+        ));
+    }
+    if stored.is_some() && store::holds(&state, &cid, &signed_in.did).await? {
         let upload = insert(
             &state,
             &signed_in.did,
@@ -209,6 +242,8 @@ async fn create(
         return created(&state, &upload, length);
     }
 
+    // From here to the new row, one creation per creator at a time (the open-upload limit).
+    let turn = creation_turn(&signed_in.did).await;
     // The creator's own unfinished upload of this shard is resumed, not duplicated.
     let open = sqlx::query_as::<_, Upload>(&format!(
         "SELECT {} FROM uploads WHERE creator = $1 AND cid = $2 AND completed_at IS NULL \
@@ -221,6 +256,7 @@ async fn create(
     .fetch_optional(db)
     .await?;
     if let Some(upload) = open {
+        let upload = store::complete_if_full(&state, upload).await?;
         if upload.length() != length {
             return Err(ApiError::conflict(
                 "wrong_length",
@@ -230,6 +266,7 @@ async fn create(
                 ),
             ));
         }
+        drop(turn);
         if with_data && upload.upload_offset == 0 {
             return write_then_answer(state, upload, body, checksum, StatusCode::CREATED).await;
         }
@@ -292,6 +329,7 @@ async fn create(
         return created(&state, &upload, 0);
     }
 
+    store::ensure_room(&state, length)?;
     let multipart = match state.blobs.multipart() {
         Some(s3) => Some(
             object_store::multipart::MultipartStore::create_multipart(
@@ -314,6 +352,7 @@ async fn create(
         None,
     )
     .await?;
+    drop(turn);
     if with_data {
         return write_then_answer(state, upload, body, checksum, StatusCode::CREATED).await;
     }
@@ -433,7 +472,9 @@ async fn write_then_answer(
     Ok((status, headers))
 }
 
-/// An upload's offset: how many bytes are stored durably, where the next PATCH starts.
+/// An upload's offset: how many bytes are stored durably, where the next PATCH starts. An upload
+/// that holds all its bytes but was not stored (a crash or failure before the commit) is
+/// verified and stored first, so the offset equals the length only for a stored shard.
 #[utoipa::path(head, path = "/v1/uploads/{id}", tag = "uploads",
     security(("bearer" = [])),
     params(
@@ -450,9 +491,11 @@ async fn write_then_answer(
                 ("Cache-Control" = String, description = "no-store"),
                 ("Tus-Resumable" = String, description = "1.0.0"),
             )),
+        (status = 400, description = "All its bytes had arrived but do not match the CID: the upload was deleted"),
         (status = 404, description = "No such upload of yours"),
         (status = 410, description = "The upload expired and was removed"),
         (status = 412, description = "Tus-Resumable is not 1.0.0"),
+        (status = 507, description = "All its bytes had arrived, but the marketplace's disk is too full to store the shard; the upload is kept"),
     ))]
 async fn status(
     State(state): State<AppState>,
@@ -460,6 +503,7 @@ async fn status(
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, HeaderMap)> {
     let upload = owned(&state, &id, &signed_in).await?;
+    let upload = store::complete_if_full(&state, upload).await?;
     let mut headers = upload_headers(&state, &upload, upload.offset());
     headers.insert(tus::UPLOAD_LENGTH, HeaderValue::from(upload.length()));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -489,14 +533,16 @@ async fn status(
                 ("Upload-Expires" = String, description = "When it is removed if unfinished"),
                 ("Tus-Resumable" = String, description = "1.0.0"),
             )),
-        (status = 400, description = "Bad headers, a body past Upload-Length, a body cut short (what arrived is kept), or the shard's digest does not match its CID (the upload is deleted)", body = ErrorBody),
+        (status = 400, description = "Bad or repeated headers; a body past Upload-Length (refused before writing when its Content-Length says so; otherwise nothing after the last checkpoint is kept, and a shard whose last checkpoint reached its length is stored); a body cut short (what arrived is kept); or the shard's digest does not match its CID (the upload is deleted)", body = ErrorBody),
         (status = 404, description = "No such upload of yours", body = ErrorBody),
+        (status = 408, description = "The body sent nothing for a minute (Limits::body_idle_seconds) and was ended; what arrived is kept", body = ErrorBody),
         (status = 409, description = "Upload-Offset is not the upload's offset (the message names it)", body = ErrorBody),
         (status = 410, description = "The upload expired and was removed", body = ErrorBody),
         (status = 412, description = "Tus-Resumable is not 1.0.0", body = ErrorBody),
         (status = 415, description = "Content-Type is not application/offset+octet-stream", body = ErrorBody),
         (status = 423, description = "Another request is writing to this upload", body = ErrorBody),
         (status = 460, description = "The body does not match Upload-Checksum; none of it was kept", body = ErrorBody),
+        (status = 507, description = "The marketplace's disk is full: the upload is kept up to the offset named (its last checkpoint); resume later", body = ErrorBody),
     ))]
 async fn append(
     State(state): State<AppState>,
@@ -520,6 +566,7 @@ async fn append(
     })?;
     let checksum = tus::checksum(&headers)?;
     let upload = owned(&state, &id, &signed_in).await?;
+    let upload = store::complete_if_full(&state, upload).await?;
     if offset != upload.offset() {
         return Err(ApiError::conflict(
             "wrong_offset",
@@ -571,25 +618,27 @@ pub struct MissingQuery {
     pub cids: Vec<String>,
 }
 
-/// The shards the marketplace lacks.
+/// The shards the caller still needs to upload.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct MissingShards {
-    /// The asked CIDs that are not stored, in the order asked, each once: upload these.
+    /// The asked CIDs you do not hold (not stored, or stored from someone else's upload), in
+    /// the order asked, each once: upload these.
     pub missing: Vec<String>,
 }
 
-/// Lists which of a set of shards the marketplace does not store yet, so a publisher uploads only those.
+/// Lists which of these shards you still need to upload: those the marketplace does not store,
+/// and those it stores but you never sent (a version lists only shards its creator sent).
 #[utoipa::path(post, path = "/v1/shards/missing", tag = "uploads",
     security(("bearer" = [])),
     request_body = MissingQuery,
     responses(
-        (status = 200, description = "The CIDs not stored", body = MissingShards),
+        (status = 200, description = "Which of these shards you still need to upload", body = MissingShards),
         (status = 400, description = "Not JSON, more than 262,144 CIDs, or CIDs that are not shard CIDs (named)", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
     ))]
 async fn missing(
     State(state): State<AppState>,
-    _signed_in: SignedIn,
+    signed_in: SignedIn,
     body: Body,
 ) -> ApiResult<Json<MissingShards>> {
     let bytes = axum::body::to_bytes(body, MAX_MISSING_BODY)
@@ -651,23 +700,26 @@ async fn missing(
             wanted.push(cid);
         }
     }
-    let mut stored = std::collections::HashSet::new();
+    let mut held = std::collections::HashSet::new();
     for batch in wanted.chunks(LOOKUP_BATCH) {
-        let placeholders = (1..=batch.len())
+        let placeholders = (2..=batch.len() + 1)
             .map(|i| format!("${i}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = format!("SELECT cid FROM shards WHERE cid IN ({placeholders})");
-        let mut lookup = sqlx::query_scalar::<_, String>(&sql);
+        let sql = format!(
+            "SELECT h.cid FROM shard_holders h JOIN shards s ON s.cid = h.cid \
+             WHERE h.creator = $1 AND h.cid IN ({placeholders})"
+        );
+        let mut lookup = sqlx::query_scalar::<_, String>(&sql).bind(&signed_in.did);
         for cid in batch {
             lookup = lookup.bind(cid);
         }
-        stored.extend(lookup.fetch_all(&state.db.pool).await?);
+        held.extend(lookup.fetch_all(&state.db.pool).await?);
     }
     Ok(Json(MissingShards {
         missing: wanted
             .into_iter()
-            .filter(|cid| !stored.contains(cid))
+            .filter(|cid| !held.contains(cid))
             .collect(),
     }))
 }

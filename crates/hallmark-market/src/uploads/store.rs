@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::StatusCode;
@@ -146,7 +147,71 @@ fn spool_file(state: &AppState, id: &str, part: u64) -> PathBuf {
 }
 
 fn io_error(context: &'static str) -> impl Fn(std::io::Error) -> ApiError {
-    move |e| ApiError::internal(context, e)
+    move |e| {
+        if is_storage_full(&e) {
+            eprintln!("hallmark-market: {context}: {e}");
+            storage_full(None)
+        } else {
+            ApiError::internal(context, e)
+        }
+    }
+}
+
+/// Whether an I/O error means the volume (or the user's quota on it) is full.
+fn is_storage_full(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// The code of [`storage_full`] errors.
+pub const STORAGE_FULL: &str = "storage_full";
+
+/// 507: the marketplace's disk is full. `kept` is the offset the upload keeps, when known.
+pub fn storage_full(kept: Option<u64>) -> ApiError {
+    let kept = match kept {
+        Some(offset) => format!("the upload was kept up to offset {offset}"),
+        None => "the upload was kept up to its last checkpoint (HEAD gives the offset)".to_owned(),
+    };
+    ApiError::new(
+        StatusCode::INSUFFICIENT_STORAGE,
+        STORAGE_FULL,
+        format!(
+            "the marketplace's disk is full; {kept}: resume it later, once its operator has made room"
+        ),
+    )
+}
+
+/// Below this much free space (or 2 % of the volume, whichever is smaller) no upload is started,
+/// so the database and sign-in keep working when the disk fills.
+pub const RESERVE_BYTES: u64 = 256 << 20;
+
+/// Refuses (507) an upload of `length` bytes whose partial file would not fit on the uploads
+/// folder's volume with the reserve left over. An S3 upload spools at most two parts locally.
+pub fn ensure_room(state: &AppState, length: u64) -> ApiResult<()> {
+    let folder = folder(state);
+    std::fs::create_dir_all(&folder).map_err(io_error("creating the uploads folder"))?;
+    let stats = rustix::fs::statvfs(&folder)
+        .map_err(|e| ApiError::internal("measuring the free disk space", e))?;
+    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+    let total = stats.f_blocks.saturating_mul(stats.f_frsize);
+    let reserve = RESERVE_BYTES.min(total / 50);
+    let needed = match state.blobs.multipart() {
+        Some(_) => length.min(2 * PART_BYTES),
+        None => length,
+    };
+    if needed.saturating_add(reserve) > free {
+        return Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            STORAGE_FULL,
+            format!(
+                "the marketplace's disk is too full for an upload of {length} bytes: it has {free} bytes free and keeps \
+                 {reserve} in reserve; nothing was started: try again once its operator has made room"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn store_error(context: &'static str) -> impl Fn(object_store::Error) -> ApiError {
@@ -225,8 +290,8 @@ pub async fn remove_expired(state: &AppState) -> ApiResult<()> {
     Ok(())
 }
 
-/// Records a stored shard. Deduplicated by CID: a second upload of the same bytes (by anyone)
-/// changes nothing.
+/// Records a stored shard, and its uploader as one who holds it. Deduplicated by CID: a second
+/// upload of the same bytes (by anyone) changes nothing in `shards`.
 pub async fn record_shard(state: &AppState, upload: &Upload) -> ApiResult<()> {
     sqlx::query(
         "INSERT INTO shards (cid, sha256, size, stored_at, first_creator) VALUES ($1, $2, $3, $4, $5) \
@@ -239,7 +304,66 @@ pub async fn record_shard(state: &AppState, upload: &Upload) -> ApiResult<()> {
     .bind(&upload.creator)
     .execute(&state.db.pool)
     .await?;
+    record_holder(state, &upload.cid, &upload.creator).await
+}
+
+/// Records that `creator` proved they hold shard `cid`'s bytes (they sent them all).
+pub async fn record_holder(state: &AppState, cid: &str, creator: &str) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO shard_holders (cid, creator, since) VALUES ($1, $2, $3) \
+         ON CONFLICT (cid, creator) DO NOTHING",
+    )
+    .bind(cid)
+    .bind(creator)
+    .bind(state.now_unix())
+    .execute(&state.db.pool)
+    .await?;
     Ok(())
+}
+
+/// Whether `creator` holds stored shard `cid` (sent its bytes, or stored it first).
+pub async fn holds(state: &AppState, cid: &str, creator: &str) -> ApiResult<bool> {
+    let held: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM shard_holders WHERE cid = $1 AND creator = $2")
+            .bind(cid)
+            .bind(creator)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    Ok(held.is_some())
+}
+
+async fn is_stored(state: &AppState, cid: &str) -> ApiResult<bool> {
+    let stored: Option<i64> = sqlx::query_scalar("SELECT 1 FROM shards WHERE cid = $1")
+        .bind(cid)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    Ok(stored.is_some())
+}
+
+/// Finishes an upload whose recorded offset reached its length without being stored (a crash
+/// or a failure between the last checkpoint and the commit): the digest from the saved hash
+/// state is checked and the shard stored, or the upload deleted, as at the last byte. Returns
+/// the upload as it is now; unchanged when it is not in that state or another request is
+/// writing to it.
+pub async fn complete_if_full(state: &AppState, upload: Upload) -> ApiResult<Upload> {
+    if upload.is_complete() || upload.offset() < upload.length() {
+        return Ok(upload);
+    }
+    let Some(_lock) = WriteLock::claim(&upload.id) else {
+        return Ok(upload);
+    };
+    // Another request may have finished it before the lock was ours.
+    let Some(current) = load(state, &upload.id, &upload.creator).await? else {
+        return Ok(upload);
+    };
+    if current.is_complete() || current.offset() < current.length() {
+        return Ok(current);
+    }
+    let mut writer = Writer::open(state.clone(), current.clone(), None).await?;
+    writer.store_shard().await?;
+    Ok(load(state, &current.id, &current.creator)
+        .await?
+        .unwrap_or(current))
 }
 
 /// Marks an upload finished: its offset is its length, and it no longer counts as open.
@@ -316,15 +440,46 @@ struct Writer {
 /// Appends `body` to `upload` at its recorded offset, hashing as it writes, and stores the shard
 /// when the last byte arrives. Runs to the end even when the client goes away, so what arrived is
 /// made durable.
+///
+/// A body that says (by its `Content-Length`) that it goes past `Upload-Length` is refused before
+/// a byte is written; one that turns out longer as it arrives keeps nothing past the last
+/// checkpoint, and nothing past `Upload-Length` is ever written.
 pub async fn write(
     state: AppState,
     upload: Upload,
     body: Body,
     checksum: Option<[u8; 32]>,
 ) -> ApiResult<Written> {
+    let room = upload.length().saturating_sub(upload.offset());
+    if body.size_hint().lower() > room {
+        return Err(too_long(&upload, upload.offset(), false));
+    }
     let mut writer = Writer::open(state, upload, checksum).await?;
     let ended = writer.receive(body).await;
-    writer.finish(ended).await
+    match writer.finish(ended).await {
+        Err(error) if error.code == STORAGE_FULL => Err(writer.give_back_space().await),
+        written => written,
+    }
+}
+
+/// 400: the request's body goes past `Upload-Length`.
+fn too_long(upload: &Upload, kept: u64, stored: bool) -> ApiError {
+    let then = if stored {
+        format!(
+            "its first {kept} bytes completed the shard, which was verified and stored; the rest was dropped"
+        )
+    } else {
+        format!(
+            "the bytes of this request after offset {kept} were dropped: HEAD the upload and resume from its offset"
+        )
+    };
+    ApiError::bad_request(
+        "body_too_long",
+        format!(
+            "the request sends more than the {} bytes Upload-Length declared; {then}",
+            upload.length
+        ),
+    )
 }
 
 /// Why the body stopped before the upload was complete.
@@ -336,6 +491,8 @@ enum Ended {
     Broken(String),
     /// The body went past the declared length.
     TooLong,
+    /// No bytes arrived for the idle timeout.
+    Idle,
     /// Writing or checkpointing failed.
     Failed(ApiError),
 }
@@ -424,9 +581,13 @@ impl Writer {
     /// Reads the body to its end (or failure), writing and checkpointing as it goes.
     async fn receive(&mut self, mut body: Body) -> Ended {
         let length = self.upload.length();
+        let idle = Duration::from_secs(self.state.config.limits.body_idle_seconds.max(1));
         loop {
             let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx));
-            let data: Bytes = match frame.await {
+            let Ok(frame) = tokio::time::timeout(idle, frame).await else {
+                return Ended::Idle;
+            };
+            let data: Bytes = match frame {
                 None => return Ended::Whole,
                 Some(Err(e)) => return Ended::Broken(e.to_string()),
                 Some(Ok(frame)) => match frame.into_data() {
@@ -599,30 +760,31 @@ impl Writer {
 
     /// Ends the request: records what arrived (or discards it when its checksum does not
     /// match), and stores the shard when it is complete.
-    async fn finish(mut self, ended: Ended) -> ApiResult<Written> {
+    async fn finish(&mut self, ended: Ended) -> ApiResult<Written> {
         let broken = match ended {
             Ended::Whole => None,
-            Ended::Broken(why) => Some(why),
+            Ended::Broken(why) => Some(Ended::Broken(why)),
+            Ended::Idle => Some(Ended::Idle),
             Ended::TooLong => {
-                return Err(ApiError::bad_request(
-                    "body_too_long",
-                    format!(
-                        "the request sends more than the {} bytes Upload-Length declared; the bytes of this request \
-                         after offset {} were dropped: HEAD the upload and resume from its offset",
-                        self.upload.length, self.durable
-                    ),
-                ));
+                // Nothing past Upload-Length was written, and what followed the last checkpoint
+                // is dropped; if that checkpoint reached the length, the shard is finished now.
+                if self.durable == self.upload.length() {
+                    self.received = self.durable;
+                    self.store_shard().await?;
+                    return Err(too_long(&self.upload, self.durable, true));
+                }
+                return Err(too_long(&self.upload, self.durable, false));
             }
             Ended::Failed(error) => return Err(error),
         };
         if let Some((expected, request)) = self.checksum.take() {
-            if broken.is_some() {
+            if let Some(broken) = &broken {
                 // A checksummed chunk that did not arrive whole cannot be checked: none of it counts.
-                return Err(ApiError::bad_request(
-                    "body_incomplete",
+                return Err(ended_early(
+                    broken,
+                    self.state.config.limits.body_idle_seconds,
                     format!(
-                        "the request body ended early; its Upload-Checksum could not be checked, so none of it was kept: \
-                         resume from offset {}",
+                        "its Upload-Checksum could not be checked, so none of it was kept: resume from offset {}",
                         self.durable
                     ),
                 ));
@@ -634,11 +796,12 @@ impl Writer {
         }
         if self.received < self.upload.length() {
             self.checkpoint().await?;
-            if let Some(why) = broken {
-                return Err(ApiError::bad_request(
-                    "body_incomplete",
+            if let Some(broken) = &broken {
+                return Err(ended_early(
+                    broken,
+                    self.state.config.limits.body_idle_seconds,
                     format!(
-                        "the request body ended early ({why}); the {} bytes received so far are kept: resume from offset {}",
+                        "the {} bytes received so far are kept: resume from offset {}",
                         self.received, self.received
                     ),
                 ));
@@ -653,11 +816,33 @@ impl Writer {
         self.store_shard().await
     }
 
+    /// After a full disk: cuts the file back to the last checkpoint, so the space the failed
+    /// chunk used is free again, and says where the upload resumes.
+    async fn give_back_space(&mut self) -> ApiError {
+        let position = match &self.target {
+            Target::Local { .. } => Some(self.durable),
+            // Only the spool the last checkpoint left is cut; one a failed send left behind is
+            // cleaned up when the upload resumes.
+            Target::S3 { parts, .. } => (parts.len() as u64 == self.durable / PART_BYTES)
+                .then_some(self.durable % PART_BYTES),
+        };
+        if let Some(position) = position
+            && let Err(e) = self.file.get_ref().set_len(position).await
+        {
+            eprintln!(
+                "hallmark-market: truncating an upload's partial file after a full disk: {e}"
+            );
+        }
+        self.received = self.durable;
+        storage_full(Some(self.durable))
+    }
+
     /// All bytes are here: stores the shard under its CID if and only if the digest matches.
-    async fn store_shard(mut self) -> ApiResult<Written> {
+    /// A shard stored already is not stored again: the upload proved that its creator holds
+    /// the bytes, and its own copy goes.
+    async fn store_shard(&mut self) -> ApiResult<Written> {
         let actual = Sha256Digest(self.hasher.clone().finalize().into());
         if actual.hex() != self.upload.sha256 {
-            drop(self.file);
             discard(&self.state, &self.upload).await?;
             return Err(ApiError::bad_request(
                 "digest_mismatch",
@@ -673,12 +858,33 @@ impl Writer {
                 ),
             ));
         }
+        if is_stored(&self.state, &self.upload.cid).await? {
+            if let Target::S3 {
+                s3,
+                location,
+                multipart,
+                ..
+            } = &self.target
+            {
+                match s3.abort_multipart(location, multipart).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(ApiError::internal("aborting an S3 multipart upload", e)),
+                }
+            }
+            remove_files(&self.state, &self.upload.id, None).await?;
+            record_holder(&self.state, &self.upload.cid, &self.upload.creator).await?;
+            return self.completed().await;
+        }
         self.file
             .flush()
             .await
             .map_err(io_error("writing an upload's partial file"))?;
         match &self.target {
             Target::Local { partial } => {
+                // Every byte made durable first: if storing fails (a full blob store, a crash),
+                // the upload keeps its whole length and HEAD, PATCH or POST finish it later.
+                let partial = partial.clone();
+                self.checkpoint().await?;
                 self.file
                     .get_ref()
                     .sync_all()
@@ -691,7 +897,7 @@ impl Writer {
                         "a local upload on a store that is not local",
                     ));
                 };
-                move_into_place(partial, &destination).await?;
+                move_into_place(&partial, &destination).await?;
             }
             Target::S3 { .. } => {
                 self.send_parts(true).await?;
@@ -711,6 +917,11 @@ impl Writer {
             }
         }
         record_shard(&self.state, &self.upload).await?;
+        self.completed().await
+    }
+
+    /// Records the upload as finished.
+    async fn completed(&self) -> ApiResult<Written> {
         mark_complete(
             &self.state,
             &self.upload.id,
@@ -721,6 +932,26 @@ impl Writer {
             offset: self.upload.length(),
             expires_at: None,
         })
+    }
+}
+
+/// The answer to a body that stopped before its end: 408 when it sent nothing for the idle
+/// timeout, 400 when the connection broke.
+fn ended_early(ended: &Ended, idle_seconds: u64, kept: String) -> ApiError {
+    match ended {
+        Ended::Idle => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("the request body sent nothing for {idle_seconds} s and was ended; {kept}"),
+        ),
+        Ended::Broken(why) => ApiError::bad_request(
+            "body_incomplete",
+            format!("the request body ended early ({why}); {kept}"),
+        ),
+        _ => ApiError::bad_request(
+            "body_incomplete",
+            format!("the request body ended early; {kept}"),
+        ),
     }
 }
 
@@ -822,4 +1053,26 @@ pub async fn store_empty(state: &AppState, cid: &str) -> ApiResult<()> {
         .await
         .map_err(store_error("storing an empty shard"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_or_quota_is_507_storage_full_and_other_faults_are_500() {
+        for errno in [rustix::io::Errno::NOSPC, rustix::io::Errno::DQUOT] {
+            let error = io_error("writing an upload's partial file")(
+                std::io::Error::from_raw_os_error(errno.raw_os_error()),
+            );
+            assert_eq!(error.status, StatusCode::INSUFFICIENT_STORAGE);
+            assert_eq!(error.code, STORAGE_FULL);
+            assert!(error.message.contains("disk is full"), "{}", error.message);
+        }
+        let other = io_error("writing an upload's partial file")(
+            std::io::Error::from_raw_os_error(rustix::io::Errno::IO.raw_os_error()),
+        );
+        assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(storage_full(Some(17)).message.contains("offset 17"));
+    }
 }

@@ -60,10 +60,18 @@ pub async fn protocol(request: Request, next: Next) -> Response {
     response
 }
 
-/// A header as text, `None` when absent; 400 when it is not visible ASCII.
+/// A header as text, `None` when absent; 400 when it is not visible ASCII or sent more than once
+/// (a repeated `Upload-Length` or `Upload-Offset` would leave the server and a proxy disagreeing).
 pub fn text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> ApiResult<Option<&'a str>> {
-    headers
-        .get(name)
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(
+            "repeated_header",
+            format!("the {name} header is sent more than once; send it once"),
+        ));
+    }
+    first
         .map(|value| {
             value.to_str().map(str::trim).map_err(|_| {
                 ApiError::bad_request(
@@ -275,5 +283,7 @@ mod tests {
         assert_eq!(checksum(&headers).unwrap(), Some(digest.0));
         headers.insert(UPLOAD_CHECKSUM, HeaderValue::from_static("md5 AAAA"));
         assert_eq!(checksum(&headers).unwrap_err().code, "checksum_algorithm");
+        headers.append(UPLOAD_CHECKSUM, HeaderValue::from_static("md5 AAAA"));
+        assert_eq!(checksum(&headers).unwrap_err().code, "repeated_header");
     }
 }

@@ -176,6 +176,17 @@ fn partial_files(data: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// A marketplace on SQLite and local files with `limits`, and Ana, a creator joined there.
+async fn ana_with(limits: Limits) -> (Market, Tus) {
+    let market = Market::start_with(Options {
+        limits,
+        ..Options::default()
+    })
+    .await;
+    let ana = Tus::of(&market, "Ana").await;
+    (market, ana)
+}
+
 async fn a_shard_uploaded_in_chunks_is_stored_under_its_cid(database: Database) {
     let market = Market::start_with(Options {
         database,
@@ -411,17 +422,13 @@ async fn a_chunk_that_does_not_match_its_checksum_is_dropped() {
 
 #[tokio::test]
 async fn sizes_counts_and_names_are_checked_at_creation() {
-    let market = Market::start_with(Options {
-        limits: Limits {
-            max_shard_bytes: 10 * MIB as u64,
-            max_open_uploads: 2,
-            max_pending_bytes: 15 * MIB as u64,
-            ..Limits::default()
-        },
-        ..Options::default()
+    let (market, tus) = ana_with(Limits {
+        max_shard_bytes: 10 * MIB as u64,
+        max_open_uploads: 2,
+        max_pending_bytes: 15 * MIB as u64,
+        ..Limits::default()
     })
     .await;
-    let tus = Tus::of(&market, "Ana").await;
 
     let (status, code, message) = error(tus.create(&shard(1).1, 10 * MIB + 1).await).await;
     assert_eq!((status, code.as_str()), (413, "shard_too_large"));
@@ -502,29 +509,6 @@ async fn another_creators_upload_does_not_exist_for_you() {
 }
 
 #[tokio::test]
-async fn a_stored_shard_completes_at_once_and_is_kept_once() {
-    let market = Market::start().await;
-    let ana = Tus::of(&market, "Ana").await;
-    let ben = Tus::of(&market, "Ben").await;
-    let (bytes, cid) = shard(5 * MIB + 3);
-    let url = ana.start(&cid, bytes.len()).await;
-    assert_eq!(ana.patch(&url, 0, &bytes).await.status(), 204);
-
-    let response = ben.create(&cid, bytes.len()).await;
-    assert_eq!(response.status(), 201);
-    assert_eq!(header(&response, "upload-offset"), bytes.len().to_string());
-    let url = header(&response, "location");
-    assert_eq!(ben.offset(&url).await, bytes.len() as u64);
-    let wrong_size = ben.create(&cid, bytes.len() + 1).await;
-    assert_eq!(error(wrong_size).await.1, "wrong_length");
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shards")
-        .fetch_one(&market.state.db.pool)
-        .await
-        .unwrap();
-    assert_eq!(rows, 1);
-}
-
-#[tokio::test]
 async fn two_creators_uploading_the_same_shard_at_once_both_finish() {
     let market = Market::start().await;
     let ana = Tus::of(&market, "Ana").await;
@@ -600,15 +584,11 @@ async fn a_client_that_goes_away_keeps_what_arrived_and_resumes() {
 
 #[tokio::test]
 async fn an_expired_upload_is_gone_with_its_partial_file() {
-    let market = Market::start_with(Options {
-        limits: Limits {
-            upload_ttl_seconds: 60,
-            ..Limits::default()
-        },
-        ..Options::default()
+    let (market, tus) = ana_with(Limits {
+        upload_ttl_seconds: 60,
+        ..Limits::default()
     })
     .await;
-    let tus = Tus::of(&market, "Ana").await;
     let (bytes, cid) = shard(1000);
     let url = tus.start(&cid, bytes.len()).await;
     assert_eq!(tus.patch(&url, 0, &bytes[..500]).await.status(), 204);
@@ -887,4 +867,378 @@ async fn only_a_registered_creator_uploads() {
     let (status, code, message) = error(response).await;
     assert_eq!((status, code.as_str()), (403, "not_registered"));
     assert!(message.contains("PUT /v1/creators/me"), "{message}");
+}
+
+/// Sends `request` and checks that it is refused for repeating the header `name`.
+async fn refused_as_repeated(request: reqwest::RequestBuilder, name: &str) {
+    let (status, code, message) = error(request.send().await.unwrap()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "repeated_header"),
+        "{message}"
+    );
+    assert!(message.contains(name), "{message}");
+}
+
+#[tokio::test]
+async fn a_repeated_tus_header_is_refused_naming_it() {
+    let market = Market::start().await;
+    let tus = Tus::of(&market, "Ana").await;
+    let (bytes, cid) = shard(5);
+    let metadata = format!("cid {}", metadata_value(&cid));
+    let post = || tus.post().header("Upload-Metadata", &metadata);
+    refused_as_repeated(
+        post()
+            .header("Upload-Length", "5")
+            .header("Upload-Length", "7"),
+        "upload-length",
+    )
+    .await;
+    refused_as_repeated(
+        post()
+            .header("Upload-Length", "5")
+            .header("Upload-Metadata", &metadata),
+        "upload-metadata",
+    )
+    .await;
+
+    let url = tus.start(&cid, bytes.len()).await;
+    let patch = || tus.patch_request(&url, 0).body(bytes.clone());
+    refused_as_repeated(patch().header("Upload-Offset", "0"), "upload-offset").await;
+    let checksum = format!(
+        "sha256 {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            Sha256Digest::of(&bytes).0
+        )
+    );
+    refused_as_repeated(
+        patch()
+            .header("Upload-Checksum", &checksum)
+            .header("Upload-Checksum", &checksum),
+        "upload-checksum",
+    )
+    .await;
+    assert_eq!(tus.offset(&url).await, 0);
+}
+
+#[tokio::test]
+async fn concurrent_creations_never_pass_the_open_upload_limit() {
+    let (market, tus) = ana_with(Limits {
+        max_open_uploads: 3,
+        ..Limits::default()
+    })
+    .await;
+    let tus = std::sync::Arc::new(tus);
+    let mut creations = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let tus = tus.clone();
+        creations.spawn(async move { tus.create(&shard(32).1, 32).await.status() });
+    }
+    let mut created = 0;
+    while let Some(status) = creations.join_next().await {
+        let status = status.unwrap();
+        assert!(status == 201 || status == 429, "{status}");
+        created += usize::from(status == 201);
+    }
+    assert_eq!(created, 3);
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE completed_at IS NULL")
+        .fetch_one(&market.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(open, 3);
+}
+
+/// The creators recorded as holding a shard's bytes.
+async fn holders(market: &Market, cid: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM shard_holders WHERE cid = $1")
+        .bind(cid)
+        .fetch_one(&market.state.db.pool)
+        .await
+        .unwrap()
+}
+
+/// The stored shard file's inode and modification time, to see that it was not written again.
+fn shard_file_identity(market: &Market, cid: &str) -> (u64, std::time::SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    let path = market
+        .data
+        .path()
+        .join("blobs")
+        .join("shards")
+        .join(format!("{cid}.tar"));
+    let metadata = std::fs::metadata(&path).unwrap();
+    (metadata.ino(), metadata.modified().unwrap())
+}
+
+#[tokio::test]
+async fn a_stored_shard_completes_at_once_only_for_a_creator_who_sent_its_bytes() {
+    let market = Market::start().await;
+    let ana = Tus::of(&market, "Ana").await;
+    let ben = Tus::of(&market, "Ben").await;
+    let (bytes, cid) = shard(3 * MIB + 7);
+    let url = ana.start(&cid, bytes.len()).await;
+    assert_eq!(ana.patch(&url, 0, &bytes).await.status(), 204);
+    assert_eq!(holders(&market, &cid).await, 1);
+    let before = shard_file_identity(&market, &cid);
+
+    // Ana sent its bytes: asking again completes at once.
+    let response = ana.create(&cid, bytes.len()).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(header(&response, "upload-offset"), bytes.len().to_string());
+    let again = header(&response, "location");
+    assert_eq!(ana.offset(&again).await, bytes.len() as u64);
+    let wrong_size = ben.create(&cid, bytes.len() + 1).await;
+    assert_eq!(error(wrong_size).await.1, "wrong_length");
+
+    // Stored, but not by Ben: for him it is missing, and his upload starts at 0.
+    assert!(!ana.lacks(&cid).await);
+    assert!(ben.lacks(&cid).await);
+    let response = ben.create(&cid, bytes.len()).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(header(&response, "upload-offset"), "0");
+    let ben_url = header(&response, "location");
+    assert_eq!(ben.offset(&ben_url).await, 0);
+    // Wrong bytes prove nothing.
+    let mut wrong = bytes.clone();
+    wrong[0] ^= 1;
+    let (status, code, _) = error(ben.patch(&ben_url, 0, &wrong).await).await;
+    assert_eq!((status, code.as_str()), (400, "digest_mismatch"));
+    assert!(ben.lacks(&cid).await);
+
+    // Sending every byte makes him a holder; the stored shard is not written again.
+    let ben_url = ben.start(&cid, bytes.len()).await;
+    let half = bytes.len() / 2;
+    assert_eq!(ben.patch(&ben_url, 0, &bytes[..half]).await.status(), 204);
+    let done = ben.patch(&ben_url, half as u64, &bytes[half..]).await;
+    assert_eq!(done.status(), 204, "{}", text(done).await);
+    assert_eq!(ben.offset(&ben_url).await, bytes.len() as u64);
+    assert!(!ben.lacks(&cid).await);
+    assert_eq!(holders(&market, &cid).await, 2);
+    assert_eq!(shard_file_identity(&market, &cid), before);
+    assert!(stored(&market, &cid).await == Some(bytes.clone()));
+    assert!(partial_files(market.data.path()).is_empty());
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shards")
+        .fetch_one(&market.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    // Now it completes at once for him too.
+    let again = ben.create(&cid, bytes.len()).await;
+    assert_eq!(header(&again, "upload-offset"), bytes.len().to_string());
+}
+
+#[tokio::test]
+async fn a_patch_past_the_length_after_the_whole_shard_still_stores_it() {
+    let market = Market::start().await;
+    let tus = Tus::of(&market, "Ana").await;
+    // A multiple of the checkpoint size, sent in one request, then one byte too many.
+    let (bytes, cid) = shard(16 * MIB);
+    let url = tus.start(&cid, bytes.len()).await;
+    let (mut writer, request) = streaming_patch(&tus, &url, 0);
+    writer.write_all(&bytes).await.unwrap();
+    writer.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    writer.write_all(b"x").await.unwrap();
+    drop(writer);
+    let response = request.await.unwrap().unwrap();
+    let (status, code, message) = error(response).await;
+    assert_eq!((status, code.as_str()), (400, "body_too_long"), "{message}");
+    // Never "done" without the shard: HEAD says the whole length only once it is stored.
+    let offset = tus.offset(&url).await;
+    assert_eq!(offset, bytes.len() as u64);
+    assert!(stored(&market, &cid).await == Some(bytes.clone()));
+    assert!(!tus.lacks(&cid).await);
+
+    // A body whose Content-Length goes past Upload-Length is refused before a byte is written.
+    let (bytes, cid) = shard(1000);
+    let url = tus.start(&cid, bytes.len()).await;
+    let mut longer = bytes.clone();
+    longer.push(0);
+    let (status, code, _) = error(tus.patch(&url, 0, &longer).await).await;
+    assert_eq!((status, code.as_str()), (400, "body_too_long"));
+    assert_eq!(tus.offset(&url).await, 0);
+    // Without waiting for a body that has not come yet.
+    let (_writer, reader) = tokio::io::duplex(64);
+    let stalled = tus
+        .patch_request(&url, 0)
+        .header("Content-Length", "99999999999")
+        .body(reqwest::Body::wrap_stream(
+            tokio_util::io::ReaderStream::new(reader),
+        ))
+        .send();
+    let response = tokio::time::timeout(Duration::from_secs(10), stalled)
+        .await
+        .expect("an overlong Content-Length is refused at once")
+        .unwrap();
+    assert_eq!(error(response).await.1, "body_too_long");
+    assert_eq!(stored(&market, &cid).await, None);
+    let whole = tus.patch(&url, 0, &bytes).await;
+    assert_eq!(whole.status(), 204);
+    assert!(stored(&market, &cid).await == Some(bytes));
+}
+
+/// Puts upload `url` in the state a crash between the last checkpoint and the commit leaves:
+/// every byte in the partial file, the offset at the length, not stored.
+async fn leave_at_full_length(market: &Market, url: &str, bytes: &[u8]) {
+    use sha2::Digest;
+    use sha2::digest::common::hazmat::SerializableState;
+    let id = url.rsplit('/').next().unwrap();
+    std::fs::write(
+        market
+            .data
+            .path()
+            .join("uploads")
+            .join(format!("{id}.partial")),
+        bytes,
+    )
+    .unwrap();
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(bytes);
+    sqlx::query("UPDATE uploads SET upload_offset = length, hash_state = $1 WHERE id = $2")
+        .bind(hex::encode(hasher.serialize()))
+        .bind(id)
+        .execute(&market.state.db.pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_upload_left_at_its_full_length_is_finished_by_head_or_post() {
+    let market = Market::start().await;
+    let tus = Tus::of(&market, "Ana").await;
+    for by_head in [true, false] {
+        let (bytes, cid) = shard(MIB + 3);
+        let url = tus.start(&cid, bytes.len()).await;
+        assert_eq!(tus.patch(&url, 0, &bytes[..MIB]).await.status(), 204);
+        leave_at_full_length(&market, &url, &bytes).await;
+        assert_eq!(stored(&market, &cid).await, None);
+        if by_head {
+            assert_eq!(tus.offset(&url).await, bytes.len() as u64);
+        } else {
+            let response = tus.create(&cid, bytes.len()).await;
+            assert_eq!(response.status(), 201);
+            assert_eq!(header(&response, "location"), url);
+            assert_eq!(header(&response, "upload-offset"), bytes.len().to_string());
+        }
+        assert!(stored(&market, &cid).await == Some(bytes));
+        assert!(!tus.lacks(&cid).await);
+    }
+    assert!(partial_files(market.data.path()).is_empty());
+
+    // Bytes that do not match the CID are not stored that way either.
+    let (mut bytes, cid) = shard(1000);
+    let url = tus.start(&cid, bytes.len()).await;
+    assert_eq!(tus.patch(&url, 0, &bytes[..10]).await.status(), 204);
+    bytes[0] ^= 1;
+    leave_at_full_length(&market, &url, &bytes).await;
+    // (A HEAD answer has no body for the error's code.)
+    assert_eq!(tus.head(&url).await.status(), 400);
+    assert_eq!(stored(&market, &cid).await, None);
+    assert_eq!(tus.head(&url).await.status(), 404);
+}
+
+/// The bytes free to an unprivileged writer on the volume holding `path`.
+fn free_bytes(path: &Path) -> u64 {
+    let stats = rustix::fs::statvfs(path).unwrap();
+    stats.f_bavail * stats.f_frsize
+}
+
+#[tokio::test]
+async fn an_upload_larger_than_the_free_disk_space_is_refused_at_creation() {
+    let (market, tus) = ana_with(Limits {
+        max_shard_bytes: i64::MAX as u64,
+        max_pending_bytes: i64::MAX as u64,
+        ..Limits::default()
+    })
+    .await;
+    let free = free_bytes(market.data.path());
+    let (status, code, message) = error(tus.create(&shard(1).1, free as usize).await).await;
+    assert_eq!((status, code.as_str()), (507, "storage_full"), "{message}");
+    assert!(message.contains("disk"), "{message}");
+    tus.start(&shard(1).1, MIB).await;
+}
+
+/// A small tmpfs mounted on a folder for one test, unmounted however the test ends.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// `None` when this process may not mount (not root, or no CAP_SYS_ADMIN).
+    fn mount(path: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(path).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| SmallDisk(path.to_owned()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_507_and_keeps_the_upload_to_its_last_checkpoint() {
+    let market = Market::start().await;
+    let tus = Tus::of(&market, "Ana").await;
+    let Some(_disk) = SmallDisk::mount(&market.data.path().join("uploads"), "8m") else {
+        eprintln!("skipped: this process cannot mount a tmpfs");
+        return;
+    };
+    let (first, first_cid) = shard(5 * MIB);
+    let (second, second_cid) = shard(5 * MIB);
+    let first_url = tus.start(&first_cid, first.len()).await;
+    let second_url = tus.start(&second_cid, second.len()).await;
+    assert_eq!(
+        tus.patch(&first_url, 0, &first[..4 * MIB]).await.status(),
+        204
+    );
+    let (status, code, message) = error(tus.patch(&second_url, 0, &second).await).await;
+    assert_eq!((status, code.as_str()), (507, "storage_full"), "{message}");
+    assert!(message.contains("disk is full"), "{message}");
+    assert!(message.contains("offset 0"), "{message}");
+    assert_eq!(tus.offset(&second_url).await, 0);
+    // The failed chunk's space is given back.
+    let id = second_url.rsplit('/').next().unwrap();
+    let partial = market
+        .data
+        .path()
+        .join("uploads")
+        .join(format!("{id}.partial"));
+    assert_eq!(std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0), 0);
+    // Room made, the upload resumes.
+    assert_eq!(tus.delete(&first_url).await.status(), 204);
+    assert_eq!(tus.patch(&second_url, 0, &second).await.status(), 204);
+    assert!(stored(&market, &second_cid).await == Some(second));
+}
+
+#[tokio::test]
+async fn a_stalled_patch_body_ends_with_408_keeping_what_arrived() {
+    let (market, tus) = ana_with(Limits {
+        body_idle_seconds: 1,
+        ..Limits::default()
+    })
+    .await;
+    let (bytes, cid) = shard(2 * MIB);
+    let url = tus.start(&cid, bytes.len()).await;
+    let (mut writer, request) = streaming_patch(&tus, &url, 0);
+    writer.write_all(&bytes[..MIB]).await.unwrap();
+    writer.flush().await.unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(20), request)
+        .await
+        .expect("a stalled body must not keep the request open")
+        .unwrap()
+        .unwrap();
+    let (status, code, _) = error(response).await;
+    assert_eq!((status, code.as_str()), (408, "body_timeout"));
+    drop(writer);
+    assert_eq!(tus.offset(&url).await, MIB as u64);
+    let rest = tus.patch(&url, MIB as u64, &bytes[MIB..]).await;
+    assert_eq!(rest.status(), 204);
+    assert!(stored(&market, &cid).await == Some(bytes));
 }
