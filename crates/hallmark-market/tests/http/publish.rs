@@ -799,27 +799,27 @@ async fn no_one_publishes_shards_they_did_not_upload() {
     let id = listed["id"].as_str().unwrap();
 
     let mallory = creator(&market, "Mallory").await;
-    let copy = tempfile::tempdir().unwrap();
     let manifest = get(&market, &format!("/v1/catalog/{id}/manifest")).await;
-    std::fs::write(
-        copy.path().join("croissant.json"),
-        manifest.bytes().await.unwrap(),
-    )
-    .unwrap();
+    let manifest = manifest.bytes().await.unwrap().to_vec();
     let index = get(&market, &format!("/v1/catalog/{id}/index")).await;
-    std::fs::write(
-        copy.path().join("index.jsonl"),
-        index.bytes().await.unwrap(),
+    let index = index.bytes().await.unwrap().to_vec();
+    assert_eq!((&manifest, &index), (&sealed.manifest, &sealed.index));
+    // Ana's credential, re-issued and signed by Mallory: it names the same bytes.
+    let mut unsigned = sealed.credential.clone();
+    unsigned.as_object_mut().unwrap().remove("proof");
+    unsigned["issuer"] = mallory.key.public().to_string().into();
+    let now = market.state.now();
+    let credential = hallmark_core::integrity::sign(
+        &unsigned,
+        &mallory.key,
+        &now,
+        hallmark_core::integrity::ASSERTION_METHOD,
     )
     .unwrap();
-    credential::sign_dataset(copy.path(), &mallory.key, &market.state.now()).unwrap();
     let stolen = Sealed {
-        manifest: std::fs::read(copy.path().join("croissant.json")).unwrap(),
-        index: std::fs::read(copy.path().join("index.jsonl")).unwrap(),
-        credential: serde_json::from_slice(
-            &std::fs::read(copy.path().join("credential.json")).unwrap(),
-        )
-        .unwrap(),
+        manifest,
+        index,
+        credential,
         shards: sealed.shards.clone(),
     };
     let form = Form::of(&market, &mallory, &stolen).await;
