@@ -641,6 +641,13 @@ async fn missing(
     signed_in: SignedIn,
     body: Body,
 ) -> ApiResult<Json<MissingShards>> {
+    // A full question (262,144 CIDs) takes tens of MiB to parse and look up: two at a time keep
+    // the server's memory bounded however many are asked at once (the rest wait their turn).
+    static ANSWERING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let _turn = ANSWERING
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal("waiting to answer", e))?;
     let bytes = axum::body::to_bytes(body, MAX_MISSING_BODY)
         .await
         .map_err(|_| {
