@@ -435,6 +435,17 @@ struct Writer {
     received: u64,
     /// The offset recorded in the database.
     durable: u64,
+    /// A local checkpoint whose `fsync` runs while more bytes arrive; recorded once it is done.
+    pending: Option<PendingSync>,
+}
+
+/// A checkpoint in flight: the `fsync` of the partial file up to `offset`, and the hash state
+/// at that offset, to record when the `fsync` is done.
+#[derive(Debug)]
+struct PendingSync {
+    sync: tokio::task::JoinHandle<std::io::Result<()>>,
+    offset: u64,
+    hash_state: String,
 }
 
 /// Appends `body` to `upload` at its recorded offset, hashing as it writes, and stores the shard
@@ -575,6 +586,7 @@ impl Writer {
             checksum: checksum.map(|expected| (expected, Sha256::new())),
             received: durable,
             durable,
+            pending: None,
         })
     }
 
@@ -617,13 +629,78 @@ impl Writer {
     }
 
     async fn checkpoint_if_due(&mut self) -> ApiResult<()> {
-        let due = match &self.target {
-            Target::Local { .. } => self.received - self.durable >= CHECKPOINT_BYTES,
-            Target::S3 { .. } => self.spooled() >= PART_BYTES,
-        };
-        if due {
-            self.checkpoint().await?;
+        match &self.target {
+            Target::Local { .. } => {
+                let synced = self.pending.as_ref().map_or(self.durable, |p| p.offset);
+                if self.received - synced >= CHECKPOINT_BYTES {
+                    self.checkpoint_in_background().await?;
+                }
+            }
+            Target::S3 { .. } => {
+                if self.spooled() >= PART_BYTES {
+                    self.checkpoint().await?;
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// A local checkpoint that does not stall the request: the previous one is awaited and
+    /// recorded, then this one's `fsync` starts in the background while bytes keep arriving (the
+    /// disk writes one checkpoint while the network fills the next). At most one is in flight.
+    async fn checkpoint_in_background(&mut self) -> ApiResult<()> {
+        self.file
+            .flush()
+            .await
+            .map_err(io_error("writing an upload's partial file"))?;
+        self.settle().await?;
+        let file = self
+            .file
+            .get_ref()
+            .try_clone()
+            .await
+            .map_err(io_error("opening an upload's partial file"))?;
+        self.pending = Some(PendingSync {
+            sync: tokio::spawn(async move { file.sync_data().await }),
+            offset: self.received,
+            hash_state: hex::encode(self.hasher.serialize()),
+        });
+        Ok(())
+    }
+
+    /// Waits for the checkpoint in flight, if any, and records it.
+    async fn settle(&mut self) -> ApiResult<()> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
+        pending
+            .sync
+            .await
+            .map_err(|e| ApiError::internal("flushing an upload's partial file to disk", e))?
+            .map_err(io_error("flushing an upload's partial file to disk"))?;
+        self.record(pending.offset, pending.hash_state).await
+    }
+
+    /// Records `offset` and the hash state there as durable (only if no one else moved the
+    /// offset meanwhile).
+    async fn record(&mut self, offset: u64, hash_state: String) -> ApiResult<()> {
+        let recorded = i64::try_from(offset).unwrap_or(i64::MAX);
+        let updated = sqlx::query(
+            "UPDATE uploads SET upload_offset = $1, hash_state = $2, expires_at = $3 \
+             WHERE id = $4 AND upload_offset = $5",
+        )
+        .bind(recorded)
+        .bind(hash_state)
+        .bind(self.state.now_unix() + self.state.config.limits.upload_ttl_seconds)
+        .bind(&self.upload.id)
+        .bind(i64::try_from(self.durable).unwrap_or(i64::MAX))
+        .execute(&self.state.db.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(moved_on());
+        }
+        self.durable = offset;
+        self.upload.upload_offset = recorded;
         Ok(())
     }
 
@@ -638,6 +715,7 @@ impl Writer {
     /// Makes everything received durable: whole S3 parts are sent, the rest fsync'd, then the
     /// offset and the hash state are recorded (only if no one else moved the offset meanwhile).
     async fn checkpoint(&mut self) -> ApiResult<()> {
+        self.settle().await?;
         if self.received == self.durable {
             return Ok(());
         }
@@ -651,23 +729,8 @@ impl Writer {
             .sync_data()
             .await
             .map_err(io_error("flushing an upload's partial file to disk"))?;
-        let received = i64::try_from(self.received).unwrap_or(i64::MAX);
-        let updated = sqlx::query(
-            "UPDATE uploads SET upload_offset = $1, hash_state = $2, expires_at = $3 \
-             WHERE id = $4 AND upload_offset = $5",
-        )
-        .bind(received)
-        .bind(hex::encode(self.hasher.serialize()))
-        .bind(self.state.now_unix() + self.state.config.limits.upload_ttl_seconds)
-        .bind(&self.upload.id)
-        .bind(i64::try_from(self.durable).unwrap_or(i64::MAX))
-        .execute(&self.state.db.pool)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(moved_on());
-        }
-        self.durable = self.received;
-        self.upload.upload_offset = received;
+        self.record(self.received, hex::encode(self.hasher.serialize()))
+            .await?;
         if let Some(old) = old_spool {
             remove_file(&old).await?;
         }
@@ -761,6 +824,11 @@ impl Writer {
     /// Ends the request: records what arrived (or discards it when its checksum does not
     /// match), and stores the shard when it is complete.
     async fn finish(&mut self, ended: Ended) -> ApiResult<Written> {
+        // The checkpoint in flight counts if its fsync and record succeed; if not, the offset
+        // recorded before it stands and what followed is sent again (nothing is lost or wrong).
+        if let Err(e) = self.settle().await {
+            eprintln!("hallmark-market: a background checkpoint failed: {e}");
+        }
         let broken = match ended {
             Ended::Whole => None,
             Ended::Broken(why) => Some(Ended::Broken(why)),
@@ -819,6 +887,8 @@ impl Writer {
     /// After a full disk: cuts the file back to the last checkpoint, so the space the failed
     /// chunk used is free again, and says where the upload resumes.
     async fn give_back_space(&mut self) -> ApiError {
+        // A checkpoint in flight is abandoned: the file is cut back to the offset recorded.
+        self.pending = None;
         let position = match &self.target {
             Target::Local { .. } => Some(self.durable),
             // Only the spool the last checkpoint left is cut; one a failed send left behind is
