@@ -67,7 +67,8 @@ pub fn validated_name(name: &str) -> Result<String, String> {
             u32::from(c)
         ));
     }
-    Ok(name.to_owned())
+    // Runs of spaces collapse to one, so that "Ana  Example" is not a second "Ana Example".
+    Ok(name.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Unicode format characters that change how a name reads without showing: bidirectional

@@ -290,6 +290,28 @@ fn named(items: &[String]) -> String {
     text
 }
 
+/// Refuses a manifest another creator already published: holding a copy of a dataset's bytes
+/// (a buyer has them) does not make it yours to sell.
+async fn check_not_anothers(state: &AppState, checked: &Checked) -> ApiResult<()> {
+    let first: Option<String> = sqlx::query_scalar(
+        "SELECT d.creator FROM versions v JOIN datasets d ON d.id = v.dataset_id \
+         WHERE v.manifest_sha256 = $1 AND d.creator <> $2 ORDER BY v.published_at LIMIT 1",
+    )
+    .bind(checked.documents.manifest_sha256.hex())
+    .bind(&checked.creator)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    match first {
+        None => Ok(()),
+        Some(creator) => Err(ApiError::conflict(
+            "published_by_another",
+            format!(
+                "this exact manifest is already published here by {creator}; publish your own work"
+            ),
+        )),
+    }
+}
+
 /// Refuses the version unless it lists shards, each once, every one stored with its size and
 /// digest and uploaded by `creator` (who thereby proved to hold its bytes: a creator cannot list
 /// shards someone else uploaded, even though the marketplace stores each shard once).
@@ -718,6 +740,7 @@ async fn publish(
         ));
     }
     check_shards_stored(&state, &checked.creator, facts).await?;
+    check_not_anothers(&state, &checked).await?;
     let manifest = std::mem::take(&mut checked.manifest);
     let Some(index_file) = checked.index_file.take() else {
         return Err(ApiError::internal(

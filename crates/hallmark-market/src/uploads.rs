@@ -217,7 +217,10 @@ async fn create(
         .bind(&cid)
         .fetch_optional(db)
         .await?;
-    if let Some(size) = stored
+    // Only a holder learns that a shard is stored (and its size): to anyone else a stored and an
+    // unknown CID look the same, and a wrong length shows as a wrong digest at the last byte.
+    let holder = stored.is_some() && store::holds(&state, &cid, &signed_in.did).await?;
+    if let Some(size) = stored.filter(|_| holder)
         && u64::try_from(size).ok() != Some(length)
     {
         return Err(ApiError::bad_request(
@@ -227,7 +230,7 @@ async fn create(
             ),
         ));
     }
-    if stored.is_some() && store::holds(&state, &cid, &signed_in.did).await? {
+    if holder {
         let upload = insert(
             &state,
             &signed_in.did,
@@ -329,7 +332,7 @@ async fn create(
         return created(&state, &upload, 0);
     }
 
-    store::ensure_room(&state, length)?;
+    store::ensure_room(&state, length).await?;
     let multipart = match state.blobs.multipart() {
         Some(s3) => Some(
             object_store::multipart::MultipartStore::create_multipart(

@@ -188,8 +188,17 @@ pub fn storage_full(kept: Option<u64>) -> ApiError {
 pub const RESERVE_BYTES: u64 = 256 << 20;
 
 /// Refuses (507) an upload of `length` bytes whose partial file would not fit on the uploads
-/// folder's volume with the reserve left over. An S3 upload spools at most two parts locally.
-pub fn ensure_room(state: &AppState, length: u64) -> ApiResult<()> {
+/// folder's volume with the reserve left over, counting what the unfinished uploads still have to
+/// write there. An S3 upload spools at most two parts locally.
+pub async fn ensure_room(state: &AppState, length: u64) -> ApiResult<()> {
+    let promised: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(length - upload_offset), 0) AS BIGINT) FROM uploads \
+         WHERE completed_at IS NULL AND expires_at > $1",
+    )
+    .bind(state.now_unix())
+    .fetch_one(&state.db.pool)
+    .await?;
+    let promised = u64::try_from(promised).unwrap_or(0);
     let folder = folder(state);
     std::fs::create_dir_all(&folder).map_err(io_error("creating the uploads folder"))?;
     let stats = rustix::fs::statvfs(&folder)
@@ -199,15 +208,16 @@ pub fn ensure_room(state: &AppState, length: u64) -> ApiResult<()> {
     let reserve = RESERVE_BYTES.min(total / 50);
     let needed = match state.blobs.multipart() {
         Some(_) => length.min(2 * PART_BYTES),
-        None => length,
+        None => length.saturating_add(promised),
     };
     if needed.saturating_add(reserve) > free {
         return Err(ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             STORAGE_FULL,
             format!(
-                "the marketplace's disk is too full for an upload of {length} bytes: it has {free} bytes free and keeps \
-                 {reserve} in reserve; nothing was started: try again once its operator has made room"
+                "the marketplace's disk is too full for an upload of {length} bytes: it has {free} bytes free, \
+                 {promised} promised to unfinished uploads and keeps {reserve} in reserve; nothing was started: \
+                 try again once its operator has made room"
             ),
         ));
     }
@@ -616,7 +626,7 @@ impl Writer {
                 request.update(&data);
             }
             if let Err(e) = self.file.write_all(&data).await {
-                return Ended::Failed(ApiError::internal("writing an upload's partial file", e));
+                return Ended::Failed(io_error("writing an upload's partial file")(e));
             }
             self.received += len;
             // With Upload-Checksum the request's bytes count only once they are checked.
@@ -631,6 +641,10 @@ impl Writer {
     async fn checkpoint_if_due(&mut self) -> ApiResult<()> {
         match &self.target {
             Target::Local { .. } => {
+                // A checkpoint whose fsync is done is recorded at once, not when the next is due.
+                if self.pending.as_ref().is_some_and(|p| p.sync.is_finished()) {
+                    self.settle().await?;
+                }
                 let synced = self.pending.as_ref().map_or(self.durable, |p| p.offset);
                 if self.received - synced >= CHECKPOINT_BYTES {
                     self.checkpoint_in_background().await?;

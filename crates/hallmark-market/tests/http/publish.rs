@@ -831,4 +831,17 @@ async fn no_one_publishes_shards_they_did_not_upload() {
     assert!(text.contains("not uploaded by you"), "{text}");
     let (_, page) = get_json(&market, "/v1/catalog").await;
     assert_eq!(page["versions"].as_array().unwrap().len(), 1, "{page}");
+
+    // Even after sending every shard's bytes (as a buyer who holds them could), the exact
+    // manifest another creator published is not hers to sell.
+    for (cid, bytes) in &sealed.shards {
+        store_shard(&market, &mallory.token, cid, bytes).await;
+    }
+    let form = Form::of(&market, &mallory, &stolen).await;
+    let text = refused(
+        &publish(&market, &mallory.token, &form).await,
+        409,
+        "published_by_another",
+    );
+    assert!(text.contains(&ana.key.public().to_string()), "{text}");
 }

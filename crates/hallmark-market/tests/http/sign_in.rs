@@ -247,7 +247,7 @@ async fn a_name_taken_by_another_creator_is_refused_in_any_case() {
         .http
         .put(market.url("/v1/creators/me"))
         .bearer_auth(&token)
-        .json(&json!({ "name": "ana example" }))
+        .json(&json!({ "name": "ana  example" }))
         .send()
         .await
         .unwrap();

@@ -988,8 +988,14 @@ async fn a_stored_shard_completes_at_once_only_for_a_creator_who_sent_its_bytes(
     assert_eq!(header(&response, "upload-offset"), bytes.len().to_string());
     let again = header(&response, "location");
     assert_eq!(ana.offset(&again).await, bytes.len() as u64);
-    let wrong_size = ben.create(&cid, bytes.len() + 1).await;
+    let wrong_size = ana.create(&cid, bytes.len() + 1).await;
     assert_eq!(error(wrong_size).await.1, "wrong_length");
+    // To Ben, who does not hold it, a stored CID looks like an unknown one: no size is given away.
+    let probe = ben.create(&cid, 1).await;
+    assert_eq!(probe.status(), 201);
+    assert_eq!(header(&probe, "upload-offset"), "0");
+    let probe_url = header(&probe, "location");
+    assert_eq!(ben.delete(&probe_url).await.status(), 204);
 
     // Stored, but not by Ben: for him it is missing, and his upload starts at 0.
     assert!(!ana.lacks(&cid).await);
@@ -1192,12 +1198,18 @@ async fn a_full_disk_answers_507_and_keeps_the_upload_to_its_last_checkpoint() {
     };
     let (first, first_cid) = shard(5 * MIB);
     let (second, second_cid) = shard(5 * MIB);
-    let first_url = tus.start(&first_cid, first.len()).await;
     let second_url = tus.start(&second_cid, second.len()).await;
-    assert_eq!(
-        tus.patch(&first_url, 0, &first[..4 * MIB]).await.status(),
-        204
+    // What unfinished uploads still have to write counts: a second 5 MiB does not fit in 8 MiB.
+    let (status, code, message) = error(tus.create(&first_cid, first.len()).await).await;
+    assert_eq!((status, code.as_str()), (507, "storage_full"), "{message}");
+    assert!(
+        message.contains("promised to unfinished uploads"),
+        "{message}"
     );
+    // Something else fills the disk after the upload was accepted.
+    let uploads = market.data.path().join("uploads");
+    let filler = uploads.join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 6 * MIB]);
     let (status, code, message) = error(tus.patch(&second_url, 0, &second).await).await;
     assert_eq!((status, code.as_str()), (507, "storage_full"), "{message}");
     assert!(message.contains("disk is full"), "{message}");
@@ -1205,14 +1217,10 @@ async fn a_full_disk_answers_507_and_keeps_the_upload_to_its_last_checkpoint() {
     assert_eq!(tus.offset(&second_url).await, 0);
     // The failed chunk's space is given back.
     let id = second_url.rsplit('/').next().unwrap();
-    let partial = market
-        .data
-        .path()
-        .join("uploads")
-        .join(format!("{id}.partial"));
+    let partial = uploads.join(format!("{id}.partial"));
     assert_eq!(std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0), 0);
     // Room made, the upload resumes.
-    assert_eq!(tus.delete(&first_url).await.status(), 204);
+    std::fs::remove_file(&filler).unwrap();
     assert_eq!(tus.patch(&second_url, 0, &second).await.status(), 204);
     assert!(stored(&market, &second_cid).await == Some(second));
 }
