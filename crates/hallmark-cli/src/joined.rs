@@ -6,7 +6,6 @@
 //! names are derived from the origin, never read from a file; they are written under random names
 //! and renamed into place.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -19,8 +18,6 @@ use hallmark_core::digest::Sha256Digest;
 const MAX_RECORD_BYTES: u64 = 64 << 10;
 /// The largest session file read.
 const MAX_SESSION_BYTES: u64 = 4 << 10;
-/// The longest session token accepted from a file (it goes into an HTTP header and onto stdout).
-const MAX_TOKEN_CHARS: usize = 512;
 /// A stored token with less time left than this is not reused: a script needs time to use it.
 pub const TOKEN_MARGIN_SECONDS: i64 = 60;
 
@@ -77,27 +74,29 @@ impl JoinedStore {
         format!("market-{}", &digest[..32])
     }
 
+    fn record_name(origin: &Origin) -> String {
+        format!("{}.json", Self::stem(origin))
+    }
+
+    fn session_name(origin: &Origin) -> String {
+        format!("{}.session.json", Self::stem(origin))
+    }
+
     fn record_path(&self, origin: &Origin) -> PathBuf {
-        self.dir.join(format!("{}.json", Self::stem(origin)))
+        self.dir.join(Self::record_name(origin))
     }
 
     fn session_path(&self, origin: &Origin) -> PathBuf {
-        self.dir
-            .join(format!("{}.session.json", Self::stem(origin)))
+        self.dir.join(Self::session_name(origin))
     }
 
-    /// Writes `bytes` to `path` through a new file under a random name (mode 0600), then renames it.
-    fn write(&self, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    /// Writes `bytes` as `name` in the folder, through a new file under a random name (mode 0600)
+    /// renamed into place.
+    fn write(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
-        let write = || -> std::io::Result<()> {
-            let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
-            file.write_all(bytes)?;
-            file.as_file().sync_all()?;
-            file.persist(path).map_err(|e| e.error)?;
-            Ok(())
-        };
-        write().with_context(|| format!("cannot write {}", path.display()))
+        hallmark_core::dataset::write_atomic(&self.dir, name, bytes)?;
+        Ok(())
     }
 
     /// Reads `path` if it exists: a regular file (never through a link), at most `max` bytes,
@@ -117,7 +116,7 @@ impl JoinedStore {
         let origin = Origin::parse(&joined.origin)?;
         let mut bytes = serde_json::to_vec_pretty(joined)?;
         bytes.push(b'\n');
-        self.write(&self.record_path(&origin), &bytes)
+        self.write(&Self::record_name(&origin), &bytes)
     }
 
     /// The record of `origin`, if the creator joined it.
@@ -186,7 +185,7 @@ impl JoinedStore {
             origin: origin.to_string(),
             session: session.clone(),
         })?;
-        self.write(&self.session_path(origin), &bytes)
+        self.write(&Self::session_name(origin), &bytes)
     }
 
     /// The session stored for `origin` and `creator`, expired or not. A damaged or foreign file
@@ -195,10 +194,8 @@ impl JoinedStore {
         let value = Self::read(&self.session_path(origin), MAX_SESSION_BYTES).ok()??;
         let stored = serde_json::from_value::<StoredSession>(value).ok()?;
         let session = stored.session;
-        let token_ok = !session.token.is_empty()
-            && session.token.len() <= MAX_TOKEN_CHARS
-            && session.token.bytes().all(|b| b.is_ascii_graphic());
-        (stored.origin == origin.as_str() && session.did == creator && token_ok).then_some(session)
+        let usable = hallmark_client::token_ok(&session.token);
+        (stored.origin == origin.as_str() && session.did == creator && usable).then_some(session)
     }
 }
 

@@ -39,6 +39,17 @@ pub use crate::wire::{Challenge, CreatorRecord, MarketplaceInfo, Session};
 /// credential at most [`creator::MAX_DOCUMENT_BYTES`].
 pub const MAX_RESPONSE_BYTES: usize = 2 * creator::MAX_DOCUMENT_BYTES;
 
+/// The longest session token accepted (it goes into an HTTP header and onto a script's stdout).
+pub const MAX_TOKEN_CHARS: usize = 512;
+
+/// Whether `token`, from a marketplace or a file, can be used as a bearer token: 1 to
+/// [`MAX_TOKEN_CHARS`] printable ASCII characters (no spaces, controls or escapes).
+pub fn token_ok(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= MAX_TOKEN_CHARS
+        && token.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// How long connecting may take before the marketplace counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one call may take in all.
@@ -180,6 +191,15 @@ impl MarketClient {
                 ),
             });
         }
+        if !token_ok(&session.token) || !session.token_type.eq_ignore_ascii_case("Bearer") {
+            return Err(ClientError::BadResponse {
+                url: self.origin.join("/v1/auth/sessions"),
+                status: 201,
+                detail: format!(
+                    "the session token is not a bearer token of at most {MAX_TOKEN_CHARS} printable characters"
+                ),
+            });
+        }
         self.session = Some(session.clone());
         Ok(session)
     }
@@ -187,13 +207,7 @@ impl MarketClient {
     /// Registers the signed-in creator as `name` (or renames them); returns their new creator
     /// credential, checked at `now`.
     pub async fn register(&self, name: &str, now: &str) -> Result<Creator, ClientError> {
-        let body = serde_json::to_string(&wire::Registration { name }).map_err(|e| {
-            ClientError::BadResponse {
-                url: self.origin.join("/v1/creators/me"),
-                status: 0,
-                detail: format!("cannot write the registration ({e})"),
-            }
-        })?;
+        let body = serde_json::json!({ "name": name }).to_string();
         let record: CreatorRecord = self
             .call(Method::PUT, "/v1/creators/me", Some(body), true)
             .await?;
@@ -348,4 +362,20 @@ fn root_cause(error: &dyn std::error::Error) -> String {
         cause = source;
     }
     cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_printable_ascii_and_bounded() {
+        assert!(token_ok("hmk_abc-DEF_123"));
+        assert!(!token_ok(""));
+        assert!(!token_ok("hmk_a b"));
+        assert!(!token_ok("hmk_\u{1b}[2J"));
+        assert!(!token_ok("hmk_\r\nSet-Cookie: x"));
+        assert!(!token_ok(&"a".repeat(MAX_TOKEN_CHARS + 1)));
+        assert!(token_ok(&"a".repeat(MAX_TOKEN_CHARS)));
+    }
 }

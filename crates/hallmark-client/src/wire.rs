@@ -53,12 +53,6 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// `PUT /v1/creators/me`: the display name to register.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Registration<'a> {
-    pub name: &'a str,
-}
-
 /// `GET` and `PUT /v1/creators/me`: a registered creator and the credential the marketplace issued.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -633,7 +633,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes `dir/name` through a temporary file created exclusively under a random name, flushed,
 /// then renamed over `name` (a link at `name` is replaced, never written through).
-pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let path = dir.join(name);
     let mut tmp = tempfile::Builder::new()

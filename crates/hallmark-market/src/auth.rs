@@ -8,7 +8,6 @@ use axum::http::request::Parts;
 use axum::{Json, body::Bytes};
 use base64::Engine;
 use hallmark_core::creator;
-use rand_core::RngCore;
 use sha2::{Digest, Sha256};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -56,10 +55,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_out))
 }
 
-fn random_token(bytes: usize) -> String {
-    let mut buffer = vec![0u8; bytes];
-    rand_core::OsRng.fill_bytes(&mut buffer);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
+fn random_token() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crate::random_bytes::<32>())
 }
 
 /// The stored form of a session token.
@@ -88,8 +85,7 @@ fn challenge_message(nonce_and_expiry: &[u8]) -> Vec<u8> {
     ))]
 async fn new_challenge(State(state): State<AppState>) -> (StatusCode, Json<Challenge>) {
     let expires_at = state.now_unix() + CHALLENGE_TTL_SECONDS;
-    let mut bytes = vec![0u8; 16];
-    rand_core::OsRng.fill_bytes(&mut bytes);
+    let mut bytes = crate::random_bytes::<16>().to_vec();
     bytes.extend_from_slice(&expires_at.to_be_bytes());
     let signature = state.identity.sign(&challenge_message(&bytes));
     bytes.extend_from_slice(&signature.to_bytes());
@@ -188,7 +184,7 @@ async fn sign_in(
     let now = state.now();
     let holder = creator::check_sign_in(&presentation, &challenge, &state.config.public_url, &now)
         .map_err(|e| ApiError::unauthorized(format!("the sign-in presentation is refused: {e}")))?;
-    let token = format!("{TOKEN_PREFIX}{}", random_token(32));
+    let token = format!("{TOKEN_PREFIX}{}", random_token());
     let created_at = state.now_unix();
     let expires_at = created_at + SESSION_TTL_SECONDS;
     let db = &state.db.pool;

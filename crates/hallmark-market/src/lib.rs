@@ -30,6 +30,14 @@ pub use crate::clock::{Clock, ShiftedClock, SystemClock};
 pub use crate::config::{Config, Limits};
 use crate::db::Db;
 
+/// `N` bytes from the OS's random source, for ids, tokens and nonces.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    use rand_core::RngCore as _;
+    let mut bytes = [0u8; N];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
 /// The largest JSON body a handler reads unless it sets its own limit.
 pub const MAX_JSON_BODY: usize = 1 << 20;
 

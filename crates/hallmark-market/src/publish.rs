@@ -13,7 +13,6 @@ use hallmark_core::creator::{AcceptedPresentation, CredentialError};
 use hallmark_core::credential::{self, DocumentsCheck, HashedFile};
 use hallmark_core::digest::Sha256Digest;
 use hallmark_core::manifest::ManifestFacts;
-use rand_core::RngCore;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
@@ -438,11 +437,9 @@ async fn store_documents(
 
 fn random_id() -> String {
     use base64::Engine;
-    let mut bytes = [0u8; 16];
-    rand_core::OsRng.fill_bytes(&mut bytes);
     format!(
         "v_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crate::random_bytes::<16>())
     )
 }
 

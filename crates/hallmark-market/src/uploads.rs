@@ -23,7 +23,6 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use base64::Engine;
-use rand_core::RngCore;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
@@ -72,9 +71,7 @@ async fn creation_turn(creator: &str) -> tokio::sync::OwnedMutexGuard<()> {
 }
 
 fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand_core::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
+    hex::encode(crate::random_bytes::<16>())
 }
 
 /// Headers every answer about one upload carries.
