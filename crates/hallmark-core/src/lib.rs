@@ -27,6 +27,7 @@ pub mod dataset;
 pub mod datetime;
 pub mod did;
 pub mod digest;
+pub mod earnings;
 pub mod error;
 pub mod folder;
 pub mod integrity;

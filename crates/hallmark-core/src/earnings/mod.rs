@@ -1,0 +1,12 @@
+//! What a dataset earns: per-access receipts, the money rules they follow, and the statements a
+//! marketplace signs over them.
+//!
+//! The marketplace writes these types and a creator's studio checks them, with the same code, so
+//! the two can never disagree on a byte: a receipt's commitment (the leaf of the public log) is the
+//! SHA-256 of its JCS bytes, and every amount is an exact decimal computed by [`money`]'s rules.
+
+pub mod money;
+pub mod receipt;
+
+pub use money::{Currency, MoneyError};
+pub use receipt::{ByteRange, Receipt, ReceiptError};

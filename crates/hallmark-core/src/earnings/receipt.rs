@@ -1,0 +1,254 @@
+//! A receipt: one paid access to a shard, as the marketplace records it and commits it to its log.
+//!
+//! The log is public, so its leaf is a commitment, not the receipt: SHA-256 of the receipt's JCS
+//! bytes (RFC 8785). The receipt's random id makes the commitment unguessable, so only the creator
+//! the marketplace hands the receipt to can tell which leaf is theirs.
+
+use rust_decimal::Decimal;
+
+use super::money::{self, Currency, MoneyError};
+use crate::digest::Sha256Digest;
+
+/// The largest receipt JSON this code reads, in bytes.
+pub const MAX_RECEIPT_BYTES: usize = 4096;
+
+/// Bytes `first..=last` of a shard, as an HTTP range names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByteRange {
+    pub first: u64,
+    pub last: u64,
+}
+
+impl ByteRange {
+    /// How many bytes.
+    pub fn len(self) -> u64 {
+        self.last - self.first + 1
+    }
+
+    /// Never true: a range holds at least one byte.
+    pub fn is_empty(self) -> bool {
+        false
+    }
+}
+
+/// One paid access that delivered its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Receipt {
+    /// Random, `r_` and 32 hex digits.
+    pub id: String,
+    /// When the bytes were delivered, RFC 3339 UTC to the second.
+    pub time: String,
+    /// The marketplace's did:key.
+    pub marketplace: String,
+    /// The creator's did:key.
+    pub creator: String,
+    /// The marketplace's ids of the dataset and the version.
+    pub dataset: String,
+    pub version: String,
+    /// The shard's CID.
+    pub shard: String,
+    /// The bytes delivered.
+    pub range: ByteRange,
+    /// The samples whose bytes the range covers.
+    pub samples: u64,
+    /// The buyer, as a pseudonym that is stable for this creator and means nothing to any other.
+    pub buyer: String,
+    /// Price per sample, copied from the version into the buyer's entitlement.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub price: Decimal,
+    /// `samples × price`, exact.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    /// The creator's share rate of the version, between 0 and 1.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub share_rate: Decimal,
+    /// `amount × share rate`, exact.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub creator_share: Decimal,
+    /// ISO 4217.
+    pub currency: String,
+}
+
+/// Why a receipt is not well formed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiptError {
+    #[error("the receipt is not valid JSON of the receipt shape: {0}")]
+    Shape(String),
+    #[error("the receipt is larger than {MAX_RECEIPT_BYTES} bytes")]
+    TooLarge,
+    #[error("receipt {id}: {field} is {found}, expected {expected}")]
+    Field {
+        id: String,
+        field: &'static str,
+        expected: String,
+        found: String,
+    },
+    #[error("receipt {id}: {source}")]
+    Money {
+        id: String,
+        #[source]
+        source: MoneyError,
+    },
+}
+
+impl Receipt {
+    /// The receipt's JCS bytes: what its commitment hashes.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        // A receipt is plain strings and integers: serialising it cannot fail.
+        serde_json_canonicalizer::to_vec(self).unwrap_or_default()
+    }
+
+    /// The log leaf: SHA-256 of the canonical bytes.
+    pub fn commitment(&self) -> Sha256Digest {
+        Sha256Digest::of(&self.canonical_bytes())
+    }
+
+    /// Reads a receipt from JSON, strictly, and checks it is well formed ([`Receipt::check`]).
+    pub fn from_json(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
+        if bytes.len() > MAX_RECEIPT_BYTES {
+            return Err(ReceiptError::TooLarge);
+        }
+        let receipt: Receipt =
+            serde_json::from_slice(bytes).map_err(|e| ReceiptError::Shape(e.to_string()))?;
+        receipt.check()?;
+        Ok(receipt)
+    }
+
+    /// Checks what a receipt must be on its own: an id and a buyer of the right shape, a range in
+    /// order, at least one sample, a known currency, and amounts that follow from price and rate.
+    pub fn check(&self) -> Result<(), ReceiptError> {
+        let field = |field: &'static str, expected: &str, found: String| ReceiptError::Field {
+            id: self.id.clone(),
+            field,
+            expected: expected.into(),
+            found,
+        };
+        let money = |source| ReceiptError::Money {
+            id: self.id.clone(),
+            source,
+        };
+        if !is_token(&self.id, "r_") {
+            return Err(field("id", "r_ and 32 hex digits", self.id.clone()));
+        }
+        if !is_token(&self.buyer, "b_") {
+            return Err(field("buyer", "b_ and 32 hex digits", self.buyer.clone()));
+        }
+        if crate::datetime::Timestamp::parse("time", &self.time).is_err() {
+            return Err(field("time", "an RFC 3339 date-time", self.time.clone()));
+        }
+        if self.range.first > self.range.last {
+            return Err(field(
+                "range",
+                "first ≤ last",
+                format!("{}..={}", self.range.first, self.range.last),
+            ));
+        }
+        if self.samples == 0 {
+            return Err(field("samples", "at least 1", "0".into()));
+        }
+        Currency::parse(&self.currency).map_err(money)?;
+        let amount = money::amount(self.samples, self.price).map_err(money)?;
+        if amount != self.amount {
+            return Err(field("amount", &amount.to_string(), self.amount.to_string()));
+        }
+        let share = money::creator_share(amount, self.share_rate).map_err(money)?;
+        if share != self.creator_share {
+            return Err(field(
+                "creatorShare",
+                &share.to_string(),
+                self.creator_share.to_string(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `prefix` then 32 lowercase hex digits.
+fn is_token(text: &str, prefix: &str) -> bool {
+    text.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr as _;
+
+    pub(crate) fn sample() -> Receipt {
+        Receipt {
+            id: format!("r_{}", "0".repeat(32)),
+            time: "2026-11-23T10:00:00Z".into(),
+            marketplace: "did:key:z6MkMarket".into(),
+            creator: "did:key:z6MkCreator".into(),
+            dataset: "d_1".into(),
+            version: "v_1".into(),
+            shard: "bafkreiexample".into(),
+            range: ByteRange {
+                first: 512,
+                last: 4607,
+            },
+            samples: 2,
+            buyer: format!("b_{}", "a".repeat(32)),
+            price: Decimal::from_str("0.0007").expect("price"),
+            amount: Decimal::from_str("0.0014").expect("amount"),
+            share_rate: Decimal::from_str("0.8").expect("rate"),
+            creator_share: Decimal::from_str("0.00112").expect("share"),
+            currency: "USD".into(),
+        }
+    }
+
+    #[test]
+    fn canonical_bytes_are_jcs_with_decimal_strings() {
+        let receipt = sample();
+        let text = String::from_utf8(receipt.canonical_bytes()).expect("utf-8");
+        assert!(text.starts_with(r#"{"amount":"0.0014","buyer":"b_aaaa"#), "{text}");
+        assert!(text.contains(r#""range":{"first":512,"last":4607}"#), "{text}");
+        let back = Receipt::from_json(text.as_bytes()).expect("reads back");
+        assert_eq!(back, receipt);
+        assert_eq!(back.commitment(), receipt.commitment());
+        assert_eq!(receipt.range.len(), 4096);
+    }
+
+    #[test]
+    fn a_changed_field_changes_the_commitment() {
+        let receipt = sample();
+        let mut other = receipt.clone();
+        other.samples = 3;
+        assert_ne!(other.commitment(), receipt.commitment());
+    }
+
+    #[test]
+    fn arithmetic_and_shape_are_checked() {
+        let mut wrong = sample();
+        wrong.amount = Decimal::from_str("0.0015").expect("amount");
+        assert!(matches!(
+            wrong.check(),
+            Err(ReceiptError::Field { field: "amount", .. })
+        ));
+        let mut wrong = sample();
+        wrong.creator_share = Decimal::from_str("0.0014").expect("share");
+        assert!(matches!(
+            wrong.check(),
+            Err(ReceiptError::Field { field: "creatorShare", .. })
+        ));
+        let mut wrong = sample();
+        wrong.range = ByteRange { first: 9, last: 3 };
+        assert!(wrong.check().is_err());
+        let mut wrong = sample();
+        wrong.currency = "usd".into();
+        assert!(matches!(wrong.check(), Err(ReceiptError::Money { .. })));
+        let mut wrong = sample();
+        wrong.id = "r_../../x".into();
+        assert!(wrong.check().is_err());
+        let json = serde_json::to_string(&sample()).expect("json");
+        let extra = json.replacen('{', r#"{"extra":1,"#, 1);
+        assert!(matches!(
+            Receipt::from_json(extra.as_bytes()),
+            Err(ReceiptError::Shape(_))
+        ));
+    }
+}
