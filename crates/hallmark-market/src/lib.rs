@@ -14,6 +14,7 @@ pub mod creators;
 pub mod db;
 pub mod error;
 pub mod identity;
+pub mod metering;
 pub mod publish;
 pub mod uploads;
 
@@ -83,6 +84,8 @@ pub struct Inner {
     /// The marketplace's own key.
     pub identity: SigningIdentity,
     pub clock: Arc<dyn Clock>,
+    /// Turns delivered paid accesses into durable receipts (group commit).
+    pub meter: metering::Meter,
     /// Held while serving: one server per data folder (partial uploads live there).
     _data_lock: std::fs::File,
 }
@@ -121,8 +124,10 @@ impl AppState {
             &config.data_dir,
             &config.store_options,
         )?;
+        let meter = metering::start(db.clone(), clock.clone(), &identity);
         Ok(AppState(Arc::new(Inner {
             config,
+            meter,
             db,
             blobs,
             identity,
