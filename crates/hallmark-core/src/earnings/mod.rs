@@ -7,6 +7,8 @@
 
 pub mod money;
 pub mod receipt;
+pub mod statement;
 
 pub use money::{Currency, MoneyError};
 pub use receipt::{ByteRange, Receipt, ReceiptError};
+pub use statement::{Period, StatementClaims, StatementError, Total};
