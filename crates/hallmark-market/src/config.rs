@@ -50,7 +50,13 @@ pub struct Config {
     /// The creator's share of each sale, between 0 and 1 (e.g. `0.80`).
     pub creator_share: Decimal,
     pub limits: Limits,
+    /// The length of a statement period in seconds, periods aligned to the Unix epoch (86,400:
+    /// UTC days, the default).
+    pub statement_period_seconds: u64,
 }
+
+/// The default statement period: a UTC day.
+pub const DEFAULT_STATEMENT_PERIOD_SECONDS: u64 = 86_400;
 
 /// Normalises a public URL to its origin (`scheme://host[:port]`), refusing anything else.
 pub fn public_origin(url: &str) -> Result<String, String> {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod identity;
 pub mod metering;
 pub mod publish;
+pub mod statements;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -203,6 +204,7 @@ fn lock_data_folder(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File>
         (name = "publishing", description = "Publishing and withdrawing dataset versions"),
         (name = "catalog", description = "Published versions with their manifests, indexes and credentials, for buyers"),
         (name = "uploads", description = "Resumable, verified shard uploads (tus 1.0.0) and which shards are missing"),
+        (name = "earnings", description = "A creator's receipts and signed statements, with payout state"),
     )
 )]
 struct ApiDoc;
@@ -234,6 +236,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(publish::routes())
         .merge(catalog::routes())
         .merge(uploads::routes())
+        .merge(statements::routes())
 }
 
 /// The OpenAPI document of every route, as served at `/openapi.json` and committed as
@@ -311,6 +314,18 @@ pub async fn serve(
             }
         }
     });
+    let statements = tokio::spawn({
+        let state = state.clone();
+        async move {
+            let every = std::time::Duration::from_secs(statements::ISSUE_EVERY_SECONDS);
+            let mut every = tokio::time::interval(every);
+            loop {
+                every.tick().await;
+                // A failure is logged by ApiError::internal and the period is tried again.
+                let _ = statements::issue_due(&state).await;
+            }
+        }
+    });
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
         shutdown.await;
@@ -329,6 +344,7 @@ pub async fn serve(
         () = deadline => Ok(()),
     };
     sweeper.abort();
+    statements.abort();
     served
 }
 

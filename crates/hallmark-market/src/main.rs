@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use hallmark_core::creator::VerificationLevel;
-use hallmark_market::{AppState, Config, Limits, SystemClock, config, creators};
+use hallmark_market::{AppState, Config, Limits, SystemClock, config, creators, statements};
 use rust_decimal::Decimal;
 
 /// The reference Hallmark marketplace. Without a command, serves with the defaults.
@@ -32,6 +32,34 @@ enum Command {
     /// The admin's steps on creators.
     #[command(subcommand)]
     Creator(CreatorCommand),
+    /// Statements' payouts: list them, record a payment.
+    #[command(subcommand)]
+    Payout(PayoutCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PayoutCommand {
+    /// List statements with what each creator is owed and whether it was paid.
+    List {
+        /// Only statements not paid yet.
+        #[arg(long)]
+        pending: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Record that a statement was paid, with the payment's reference.
+    Mark {
+        /// The statement's id (`s_…`), as `payout list` shows it.
+        statement: String,
+        /// The payment's reference (a bank or payment-provider id).
+        #[arg(long)]
+        reference: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +88,15 @@ struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// The database, for an admin step (works while a server runs on it).
+    async fn db(&self) -> anyhow::Result<hallmark_market::db::Db> {
+        let url = match &self.database {
+            Some(url) => url.clone(),
+            None => hallmark_market::db::default_url(&self.data_dir()?)?,
+        };
+        hallmark_market::db::Db::connect(&url).await
+    }
+
     fn data_dir(&self) -> anyhow::Result<PathBuf> {
         match &self.data {
             Some(dir) => Ok(dir.clone()),
@@ -93,6 +130,10 @@ struct ServeArgs {
     /// How many unfinished uploads one creator may have at once.
     #[arg(long, env = "HALLMARK_MARKET_MAX_OPEN_UPLOADS")]
     max_open_uploads: Option<u32>,
+    /// How long a statement period is (1d: UTC days), aligned to the Unix epoch. Each creator
+    /// with receipts gets one signed statement when a period closes.
+    #[arg(long, default_value = "1d", env = "HALLMARK_MARKET_STATEMENT_PERIOD", value_parser = parse_period)]
+    statement_period: u64,
 }
 
 #[tokio::main]
@@ -114,16 +155,61 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Creator(CreatorCommand::Verify { did, level, store }) => {
             let data_dir = store.data_dir()?;
             let key = hallmark_market::identity::load(&data_dir)?;
-            let url = match &store.database {
-                Some(url) => url.clone(),
-                None => hallmark_market::db::default_url(&data_dir)?,
-            };
-            let db = hallmark_market::db::Db::connect(&url).await?;
+            let db = store.db().await?;
             creators::set_level(&db, &key, &did, level, time::OffsetDateTime::now_utc()).await?;
             println!("{did} is now {level}; their next status check receives the new credential");
             Ok(())
         }
+        Command::Payout(PayoutCommand::List {
+            pending,
+            json,
+            store,
+        }) => {
+            let lines = statements::payouts(&store.db().await?, pending).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&lines)?);
+            } else if lines.is_empty() {
+                println!("no statements{}", if pending { " pending" } else { "" });
+            }
+            for line in lines.iter().filter(|_| !json) {
+                let status = match &line.payout.reference {
+                    Some(reference) => format!("paid ({reference})"),
+                    None => line.payout.status.clone(),
+                };
+                println!(
+                    "{}  {}  {} – {}  {}  {status}",
+                    line.statement,
+                    line.creator,
+                    line.period_start,
+                    line.period_end,
+                    line.payable.join(", ")
+                );
+            }
+            Ok(())
+        }
+        Command::Payout(PayoutCommand::Mark {
+            statement,
+            reference,
+            store,
+        }) => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            statements::mark_paid(&store.db().await?, &statement, &reference, now).await?;
+            println!("statement {statement} is paid ({})", reference.trim());
+            Ok(())
+        }
     }
+}
+
+/// A statement period such as `1d`, `12h` or `30m`: whole seconds, from 1 second to 366 days.
+fn parse_period(text: &str) -> Result<u64, String> {
+    let period = humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration ({e}); write e.g. 1d, 12h or 30m"))?;
+    if period.subsec_nanos() != 0 || period.as_secs() == 0 || period.as_secs() > 366 * 86_400 {
+        return Err(format!(
+            "{text:?}: a statement period is whole seconds, from 1s to 366d"
+        ));
+    }
+    Ok(period.as_secs())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -158,6 +244,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_open_uploads: args.max_open_uploads.unwrap_or(defaults.max_open_uploads),
             ..defaults
         },
+        statement_period_seconds: args.statement_period,
     };
     let state = AppState::open(config, Arc::new(SystemClock)).await?;
     println!("hallmark-market listening on http://{addr}");

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::money::{self, Currency, MoneyError, ROUNDING_RULE};
+use super::money::{Currency, MoneyError, ROUNDING_RULE};
 use super::receipt::Receipt;
 use crate::creator::VERIFIABLE_CREDENTIAL;
 use crate::did::{PublicIdentity, SigningIdentity};
@@ -298,6 +298,7 @@ pub fn check_totals(claims: &StatementClaims, receipts: &[Receipt]) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::earnings::money;
     use crate::earnings::receipt::ByteRange;
     use std::str::FromStr as _;
 

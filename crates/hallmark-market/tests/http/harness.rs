@@ -30,6 +30,7 @@ pub struct Options {
     pub database: Database,
     pub store: Store,
     pub limits: Limits,
+    pub statement_period_seconds: u64,
 }
 
 impl Default for Options {
@@ -38,6 +39,7 @@ impl Default for Options {
             database: Database::Sqlite,
             store: Store::Local,
             limits: Limits::default(),
+            statement_period_seconds: hallmark_market::config::DEFAULT_STATEMENT_PERIOD_SECONDS,
         }
     }
 }
@@ -94,6 +96,7 @@ impl Market {
             public_url: base.clone(),
             creator_share: "0.8".parse().expect("share"),
             limits: options.limits,
+            statement_period_seconds: options.statement_period_seconds,
         };
         let clock = ShiftedClock::default();
         let state = AppState::open(config.clone(), Arc::new(clock.clone()))
