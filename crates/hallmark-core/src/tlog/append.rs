@@ -247,11 +247,10 @@ pub fn check_log(store: &impl TileStore, size: u64) -> Result<LogCheck> {
         let entries = decode_bundle(&read_required(store, &path)?, width, &path)?;
         check.bundles += 1;
         let step = append(&Overlay { files: &partial }, done, &root, &entries)?;
-        let last = step.size == size;
         for (path, bytes) in step.writes {
             let parsed = LogPath::parse(&path)?;
             let is_tile = matches!(parsed, LogPath::Tile { .. });
-            if is_tile && (parsed.is_immutable() || last) {
+            if is_tile && parsed.is_immutable() {
                 let stored = read_required(store, &path)?;
                 if stored != bytes {
                     return Err(TlogError::Inconsistent {
@@ -279,6 +278,16 @@ pub fn check_log(store: &impl TileStore, size: u64) -> Result<LogCheck> {
             }
             _ => false,
         });
+    }
+    // What is left are the partial tiles of the tree of `size`, which the store must have too.
+    for (path, bytes) in partial {
+        if read_required(store, &path)? != bytes {
+            return Err(TlogError::Inconsistent {
+                path,
+                reason: "it differs from the tile rebuilt from the entries".into(),
+            });
+        }
+        check.tiles += 1;
     }
     check.root = root;
     Ok(check)
