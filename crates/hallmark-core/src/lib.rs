@@ -41,6 +41,7 @@ pub mod scan;
 pub mod seal;
 pub mod shard;
 pub mod tarstream;
+pub mod tlog;
 pub mod untrusted;
 pub mod verify;
 
