@@ -14,6 +14,7 @@ pub mod creators;
 pub mod db;
 pub mod error;
 pub mod identity;
+pub mod log;
 pub mod metering;
 pub mod publish;
 pub mod statements;
@@ -204,6 +205,7 @@ fn lock_data_folder(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File>
         (name = "publishing", description = "Publishing and withdrawing dataset versions"),
         (name = "catalog", description = "Published versions with their manifests, indexes and credentials, for buyers"),
         (name = "uploads", description = "Resumable, verified shard uploads (tus 1.0.0) and which shards are missing"),
+        (name = "log", description = "The public receipt log (C2SP tlog-tiles): checkpoints, proofs; tiles under /log/"),
         (name = "earnings", description = "A creator's receipts and signed statements, with payout state"),
     )
 )]
@@ -237,6 +239,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(catalog::routes())
         .merge(uploads::routes())
         .merge(statements::routes())
+        .merge(log::routes())
 }
 
 /// The OpenAPI document of every route, as served at `/openapi.json` and committed as
@@ -314,6 +317,7 @@ pub async fn serve(
             }
         }
     });
+    let sequencer = log::start(state.clone());
     let statements = tokio::spawn({
         let state = state.clone();
         async move {
@@ -345,6 +349,7 @@ pub async fn serve(
     };
     sweeper.abort();
     statements.abort();
+    sequencer.abort();
     served
 }
 
