@@ -525,3 +525,58 @@ fn tile_paths_from_the_spec() {
     assert!(names.contains("tile/2/000.p/1"));
     assert!(names.contains("tile/entries/273.p/112"));
 }
+
+#[test]
+fn hostile_input_never_panics() {
+    let key = SigningIdentity::from_secret(&[3; 32]);
+    let public = key.public();
+    let (store, heads) = build(&[700]);
+    let (size, root) = heads[1];
+    let note = tlog::sign_checkpoint(&key, ORIGIN, size, &root).expect("sign");
+    let proof_text = TlogProof {
+        extra: Some(vec![1, 2, 3]),
+        index: 5,
+        hashes: tlog::prove_inclusion(&store, size, &root, 5).expect("prove"),
+        checkpoint: note.clone(),
+    }
+    .to_text();
+    let bundle = store.files["tile/entries/002.p/188"].clone();
+    let mut rng = Rng(0xdead_beef);
+    for round in 0..3000u64 {
+        // Mutate one of the valid texts: flip, cut or insert bytes.
+        let mut bytes = match round % 3 {
+            0 => note.clone().into_bytes(),
+            1 => proof_text.clone().into_bytes(),
+            _ => bundle.clone(),
+        };
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(bytes.len() as u64 + 1) as usize;
+            match rng.below(3) {
+                0 if at < bytes.len() => bytes[at] ^= 1 << rng.below(8),
+                1 => bytes.truncate(at),
+                _ => bytes.insert(at, rng.below(256) as u8),
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = tlog::open_checkpoint(&text, ORIGIN, &public);
+        if let Ok(file) = TlogProof::parse(&text) {
+            let _ = file.verify(ORIGIN, &public, &root);
+        }
+        let _ = tlog::decode_bundle(&bytes, 1 + rng.below(256) as u16, "b");
+        let _ = LogPath::parse(&text);
+        let cut: String = text.chars().take(rng.below(40) as usize).collect();
+        let _ = LogPath::parse(&format!("tile/{cut}"));
+        // Proof checks with arbitrary sizes, indexes and hashes.
+        let sizes = [0, 1, 2, rng.below(5000), u64::MAX, u64::MAX - 1, 1 << 63];
+        let a = sizes[rng.below(sizes.len() as u64) as usize];
+        let b = sizes[rng.below(sizes.len() as u64) as usize];
+        let hashes: Vec<Hash> = (0..rng.below(70)).map(|i| [i as u8; 32]).collect();
+        let _ = tlog::check_inclusion(&hashes, a, &root, b, &root);
+        let _ = tlog::check_consistency(&hashes, a, &root, b, &root);
+        let _ = tlog::prove_inclusion(&store, a, &root, b);
+        let _ = tlog::prove_consistency(&store, a.min(b), a.max(b), &root);
+    }
+    // Sizes the appender cannot reach are refused, not overflowed.
+    assert!(tlog::append(&store, u64::MAX, &root, &[b"x"]).is_err());
+    assert!(tlog::check_log(&store, u64::MAX).is_err());
+}

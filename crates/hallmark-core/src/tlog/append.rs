@@ -98,6 +98,7 @@ pub fn append<E: AsRef<[u8]>>(
     let new_size = old_size
         .checked_add(count)
         .ok_or_else(|| TlogError::InvalidSize(format!("{old_size} + {count} entries overflows")))?;
+    super::check_size(new_size)?;
     for (i, entry) in entries.iter().enumerate() {
         if entry.as_ref().len() > MAX_ENTRY_BYTES {
             return Err(TlogError::EntryTooLarge {
@@ -174,7 +175,7 @@ pub fn append<E: AsRef<[u8]>>(
         let stored = tlog_tiles::stored_hashes_for_record_hash(n, leaf, &hashes).map_err(merkle)?;
         hashes.new.extend(stored);
         bundle.push(entry.as_ref().to_vec());
-        let filled = (n + 1) % u64::from(TILE_WIDTH) == 0;
+        let filled = (n + 1).is_multiple_of(u64::from(TILE_WIDTH));
         if filled || n + 1 == new_size {
             let width = bundle.len() as u16;
             writes.push((
@@ -231,6 +232,7 @@ impl TileStore for Overlay<'_> {
 /// `size`, with the one in `store`. Returns the root, for the caller to compare with the
 /// checkpoint of that size (older checkpoints: with [`super::check_consistency`]).
 pub fn check_log(store: &impl TileStore, size: u64) -> Result<LogCheck> {
+    super::check_size(size)?;
     let mut done = 0u64;
     let mut root = EMPTY_ROOT;
     let mut partial: HashMap<String, Vec<u8>> = HashMap::new();

@@ -35,6 +35,7 @@ mod proof;
 mod proof_file;
 
 pub use append::{Appended, LogCheck, append, check_log};
+
 pub use bundle::{decode_bundle, encode_bundle};
 pub use memory::MemoryTiles;
 pub use note::{Checkpoint, MAX_CHECKPOINT_BYTES, open_checkpoint, sign_checkpoint, verifier_key};
@@ -61,6 +62,20 @@ pub const MAX_ENTRY_BYTES: usize = u16::MAX as usize;
 
 /// The most hashes an inclusion or consistency proof of a tree of up to 2^64 entries has.
 pub const MAX_PROOF_HASHES: usize = 64;
+
+/// The largest tree the appender and the provers handle (2^48 entries): far beyond any real log,
+/// and well inside what `tlog_tiles`' index arithmetic does without overflowing.
+pub const MAX_TREE_SIZE: u64 = 1 << 48;
+
+/// Refuses a tree size beyond [`MAX_TREE_SIZE`].
+fn check_size(size: u64) -> Result<()> {
+    if size > MAX_TREE_SIZE {
+        return Err(TlogError::InvalidSize(format!(
+            "a tree of {size} entries is larger than the {MAX_TREE_SIZE} handled"
+        )));
+    }
+    Ok(())
+}
 
 /// The root of the empty tree, SHA-256 of nothing.
 pub const EMPTY_ROOT: Hash = tlog_tiles::EMPTY_HASH.0;

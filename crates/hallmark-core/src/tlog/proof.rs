@@ -80,6 +80,7 @@ pub fn prove_inclusion(
     root: &Hash,
     index: u64,
 ) -> Result<Vec<Hash>> {
+    super::check_size(size)?;
     if index >= size {
         return Err(TlogError::InvalidSize(format!(
             "entry {index} is not in a tree of {size} entries"
@@ -104,6 +105,7 @@ pub fn prove_consistency(
     new_size: u64,
     new_root: &Hash,
 ) -> Result<Vec<Hash>> {
+    super::check_size(new_size)?;
     if old_size > new_size {
         return Err(TlogError::InvalidSize(format!(
             "the old tree ({old_size} entries) is larger than the new one ({new_size})"
