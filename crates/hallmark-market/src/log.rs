@@ -8,8 +8,6 @@
 //! [`CHECKPOINT_SPACING_MS`] while receipts arrive. After a crash it resumes from the last
 //! checkpoint it recorded: tiles written after it are rewritten with the same bytes.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -72,7 +70,9 @@ impl TileStore for StoredLog {
         let location = self.location(path);
         self.runtime.block_on(async {
             match self.blobs.store.get(&location).await {
-                Ok(got) => Ok(Some(got.bytes().await.map_err(std::io::Error::other)?.to_vec())),
+                Ok(got) => Ok(Some(
+                    got.bytes().await.map_err(std::io::Error::other)?.to_vec(),
+                )),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(std::io::Error::other(e)),
             }
@@ -149,7 +149,10 @@ pub async fn integrate(state: &AppState) -> ApiResult<bool> {
             ));
         }
         entries.push(hex_hash(commitment).ok_or_else(|| {
-            ApiError::internal("extending the receipt log", "a stored commitment is not hex")
+            ApiError::internal(
+                "extending the receipt log",
+                "a stored commitment is not hex",
+            )
         })?);
     }
     if entries.is_empty() {
@@ -285,13 +288,12 @@ async fn checkpoints(
         ));
     }
     let after = i64::try_from(query.after.unwrap_or(0)).unwrap_or(i64::MAX);
-    let checkpoints = sqlx::query_scalar(
-        "SELECT note FROM checkpoints WHERE size > $1 ORDER BY size LIMIT $2",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let checkpoints =
+        sqlx::query_scalar("SELECT note FROM checkpoints WHERE size > $1 ORDER BY size LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&state.db.pool)
+            .await?;
     Ok(Json(CheckpointPage { checkpoints }))
 }
 
@@ -341,7 +343,10 @@ async fn inclusion_proof(
     Query(query): Query<ProofQuery>,
 ) -> ApiResult<Response> {
     let index = query.index.ok_or_else(|| {
-        ApiError::bad_request("bad_proof_request", "name the entry with ?index=N&size=SIZE")
+        ApiError::bad_request(
+            "bad_proof_request",
+            "name the entry with ?index=N&size=SIZE",
+        )
     })?;
     let (root, checkpoint) = checkpoint_at(&state, query.size).await?;
     let size = query.size;
@@ -373,7 +378,10 @@ async fn consistency_proof(
     Query(query): Query<ProofQuery>,
 ) -> ApiResult<Json<ConsistencyProof>> {
     let from = query.from.ok_or_else(|| {
-        ApiError::bad_request("bad_proof_request", "name the older size with ?from=N&size=SIZE")
+        ApiError::bad_request(
+            "bad_proof_request",
+            "name the older size with ?from=N&size=SIZE",
+        )
     })?;
     let (root, checkpoint) = checkpoint_at(&state, query.size).await?;
     let size = query.size;
@@ -393,7 +401,8 @@ async fn consistency_proof(
 /// A log file by its C2SP path: `checkpoint`, `tile/L/N[.p/W]`, `tile/entries/N[.p/W]`; full
 /// tiles are served immutable, the checkpoint and partial tiles `no-cache`.
 async fn log_file(State(state): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
-    let parsed = LogPath::parse(&path).map_err(|_| ApiError::not_found(format!("log file {path:?}")))?;
+    let parsed =
+        LogPath::parse(&path).map_err(|_| ApiError::not_found(format!("log file {path:?}")))?;
     let location = state.blobs.path(&format!("log/{parsed}"));
     let bytes = match state.blobs.store.get(&location).await {
         Ok(got) => got
@@ -440,14 +449,20 @@ pub struct CheckReport {
 pub async fn check(
     db: &crate::db::Db,
     blobs: Blobs,
-    identity: Arc<hallmark_core::did::PublicIdentity>,
-    public_url: &str,
+    identity: &hallmark_core::did::PublicIdentity,
 ) -> anyhow::Result<CheckReport> {
     use anyhow::Context as _;
-    let origin = origin(public_url);
-    let (size, root, note) = latest(db).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let (size, root, note) = latest(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    // The origin is the public URL the server ran with; the latest checkpoint names it.
+    let origin = note
+        .as_deref()
+        .and_then(|note| note.lines().next())
+        .unwrap_or_default()
+        .to_owned();
     if let Some(note) = &note {
-        let opened = tlog::open_checkpoint(note, &origin, &identity)
+        let opened = tlog::open_checkpoint(note, &origin, identity)
             .context("the latest checkpoint does not open with the marketplace key")?;
         anyhow::ensure!(
             opened.size == size && opened.root == root,
@@ -471,7 +486,7 @@ pub async fn check(
             .fetch_all(&db.pool)
             .await?;
     for (old_size, old_root, old_note) in &all {
-        let opened = tlog::open_checkpoint(old_note, &origin, &identity)
+        let opened = tlog::open_checkpoint(old_note, &origin, identity)
             .with_context(|| format!("checkpoint of size {old_size}"))?;
         let old_root_hash = hex_hash(old_root).context("a stored root is not hex")?;
         anyhow::ensure!(
@@ -479,12 +494,12 @@ pub async fn check(
             "checkpoint of size {old_size}: its note and its row disagree"
         );
         let (stored, old) = (stored.clone(), opened.size);
-        let proof = tokio::task::spawn_blocking(move || {
-            tlog::prove_consistency(&stored, old, size, &root)
-        })
-        .await??;
-        tlog::check_consistency(&proof, old, &old_root_hash, size, &root)
-            .with_context(|| format!("checkpoint of size {old_size} is not consistent with {size}"))?;
+        let proof =
+            tokio::task::spawn_blocking(move || tlog::prove_consistency(&stored, old, size, &root))
+                .await??;
+        tlog::check_consistency(&proof, old, &old_root_hash, size, &root).with_context(|| {
+            format!("checkpoint of size {old_size} is not consistent with {size}")
+        })?;
     }
     // Each receipt: its bytes hash to its commitment, and the commitment is the entry at its index.
     let mut receipts = 0u64;
@@ -511,7 +526,10 @@ pub async fn check(
         }
         .with_context(|| format!("entry bundle {path} is missing"))?;
         let entries = tlog::decode_bundle(&bytes, width, &path)?;
-        for (index, body, commitment) in rows.iter().filter(|(i, _, _)| *i as u64 / 256 == bundle_index) {
+        for (index, body, commitment) in rows
+            .iter()
+            .filter(|(i, _, _)| *i as u64 / 256 == bundle_index)
+        {
             let digest = hallmark_core::digest::Sha256Digest::of(body.as_bytes());
             anyhow::ensure!(
                 digest.hex() == *commitment,

@@ -32,9 +32,28 @@ enum Command {
     /// The admin's steps on creators.
     #[command(subcommand)]
     Creator(CreatorCommand),
+    /// The receipt log.
+    #[command(subcommand)]
+    Log(LogCommand),
     /// Statements' payouts: list them, record a payment.
     #[command(subcommand)]
     Payout(PayoutCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum LogCommand {
+    /// Re-hash the whole log from storage; check every checkpoint issued is signed and
+    /// consistent with it, and every receipt is the entry at its index.
+    Check {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Where the blobs are, as `serve --store` (default: DATA/blobs).
+        #[arg(long = "store", env = "HALLMARK_MARKET_STORE")]
+        blob_store: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +202,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     line.period_start,
                     line.period_end,
                     line.payable.join(", ")
+                );
+            }
+            Ok(())
+        }
+        Command::Log(LogCommand::Check {
+            json,
+            store,
+            blob_store,
+        }) => {
+            let data_dir = store.data_dir()?;
+            let key = hallmark_market::identity::load(&data_dir)?;
+            let aws: Vec<(String, String)> = std::env::vars()
+                .filter(|(name, _)| name.starts_with("AWS_"))
+                .collect();
+            let blobs =
+                hallmark_market::blobs::Blobs::open(blob_store.as_deref(), &data_dir, &aws)?;
+            let report = hallmark_market::log::check(&store.db().await?, blobs, &key.public())
+                .await
+                .context("the receipt log does not check")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "the receipt log checks: {} entries, root {}, {} entry bundles re-hashed, \
+                     {} tiles compared, {} checkpoints consistent, {} receipts match their entries",
+                    report.size,
+                    report.root,
+                    report.bundles,
+                    report.tiles,
+                    report.checkpoints,
+                    report.receipts
                 );
             }
             Ok(())

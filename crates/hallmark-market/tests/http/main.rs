@@ -7,6 +7,7 @@
 mod admin;
 mod harness;
 mod publish;
+mod receipts_log;
 mod servers;
 mod sign_in;
 mod uploads;
