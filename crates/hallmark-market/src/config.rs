@@ -50,6 +50,9 @@ pub struct Config {
     /// The creator's share of each sale, between 0 and 1 (e.g. `0.80`).
     pub creator_share: Decimal,
     pub limits: Limits,
+    /// Lets anyone create a buyer account with `POST /v1/buyers` (demos, the simulator); when
+    /// false, the admin adds buyers with `hallmark-market buyer add`.
+    pub open_buyer_signup: bool,
 }
 
 /// Normalises a public URL to its origin (`scheme://host[:port]`), refusing anything else.

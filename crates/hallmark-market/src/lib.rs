@@ -3,10 +3,13 @@
 //! It exists so that Hallmark's whole loop (seal, sign, publish, earn) runs on one machine with no
 //! account anywhere, and it is deployable as it is: SQLite and local files by default, PostgreSQL
 //! and an S3-compatible store by URL. This crate is the creator side: sign-in by did:key,
-//! creator credentials, resumable verified uploads (tus 1.0) and publishing.
+//! creator credentials, resumable verified uploads (tus 1.0) and publishing; and the buyer side:
+//! buyer accounts, entitlements, signed access tokens and metered shard downloads.
 
+pub mod access;
 pub mod auth;
 pub mod blobs;
+pub mod buyers;
 pub mod catalog;
 pub mod clock;
 pub mod config;
@@ -16,6 +19,8 @@ pub mod error;
 pub mod identity;
 pub mod metering;
 pub mod publish;
+pub mod spans;
+pub mod tokens;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -86,6 +91,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// Turns delivered paid accesses into durable receipts (group commit).
     pub meter: metering::Meter,
+    /// Where each sample's bytes lie in its shard, per version, loaded on first access.
+    pub spans: spans::SpanCache,
     /// Held while serving: one server per data folder (partial uploads live there).
     _data_lock: std::fs::File,
 }
@@ -128,6 +135,7 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             config,
             meter,
+            spans: spans::SpanCache::default(),
             db,
             blobs,
             identity,
@@ -192,7 +200,7 @@ fn lock_data_folder(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File>
 #[openapi(
     info(
         title = "Hallmark reference marketplace",
-        description = "Creator side of a training-data marketplace: did:key sign-in, creator credentials, tus 1.0 uploads, publishing.",
+        description = "A training-data marketplace: did:key sign-in, creator credentials, tus 1.0 uploads, publishing; buyers, entitlements, access tokens and metered shard downloads.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     modifiers(&BearerScheme),
@@ -203,6 +211,8 @@ fn lock_data_folder(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File>
         (name = "publishing", description = "Publishing and withdrawing dataset versions"),
         (name = "catalog", description = "Published versions with their manifests, indexes and credentials, for buyers"),
         (name = "uploads", description = "Resumable, verified shard uploads (tus 1.0.0) and which shards are missing"),
+        (name = "buyers", description = "Buyer accounts (API keys), entitlements to versions and access tokens"),
+        (name = "access", description = "Shard downloads with an access token, metered per sample and receipted"),
     )
 )]
 struct ApiDoc;
@@ -218,7 +228,9 @@ impl utoipa::Modify for BearerScheme {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A session token from POST /v1/auth/sessions"))
+                    .description(Some(
+                        "A creator's session token (hmk_…) from POST /v1/auth/sessions, a buyer's API key (hmb_…), or an access token (hmt1.…) for shard downloads, as each endpoint says",
+                    ))
                     .build(),
             ),
         );
@@ -234,6 +246,8 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(publish::routes())
         .merge(catalog::routes())
         .merge(uploads::routes())
+        .merge(buyers::routes())
+        .merge(access::routes())
 }
 
 /// The OpenAPI document of every route, as served at `/openapi.json` and committed as

@@ -32,6 +32,44 @@ enum Command {
     /// The admin's steps on creators.
     #[command(subcommand)]
     Creator(CreatorCommand),
+    /// The admin's steps on buyers.
+    #[command(subcommand)]
+    Buyer(BuyerCommand),
+    /// The admin's steps on entitlements.
+    #[command(subcommand)]
+    Entitlement(EntitlementCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BuyerCommand {
+    /// Add a buyer and print their API key (shown once; only its SHA-256 is kept).
+    Add {
+        /// The buyer's name, unique here.
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the buyers.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Disable a buyer: their API key and access tokens are refused from now on.
+    Disable {
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EntitlementCommand {
+    /// Revoke an entitlement (ent_…): its access tokens are refused from now on.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +98,25 @@ struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// The data folder's database, migrated (also while a server runs on it).
+    async fn database(&self) -> anyhow::Result<hallmark_market::db::Db> {
+        let url = match &self.database {
+            Some(url) => url.clone(),
+            None => {
+                let data_dir = self.data_dir()?;
+                if !data_dir.join(hallmark_market::identity::KEY_FILE).exists() {
+                    anyhow::bail!(
+                        "{} is not a marketplace's data folder (no marketplace key); pass --data \
+                         with the folder the server uses",
+                        data_dir.display()
+                    );
+                }
+                hallmark_market::db::default_url(&data_dir)?
+            }
+        };
+        hallmark_market::db::Db::connect(&url).await
+    }
+
     fn data_dir(&self) -> anyhow::Result<PathBuf> {
         match &self.data {
             Some(dir) => Ok(dir.clone()),
@@ -93,6 +150,9 @@ struct ServeArgs {
     /// How many unfinished uploads one creator may have at once.
     #[arg(long, env = "HALLMARK_MARKET_MAX_OPEN_UPLOADS")]
     max_open_uploads: Option<u32>,
+    /// Let anyone create a buyer account over HTTP (POST /v1/buyers): for demos and the simulator.
+    #[arg(long, env = "HALLMARK_MARKET_OPEN_BUYER_SIGNUP")]
+    open_buyer_signup: bool,
 }
 
 #[tokio::main]
@@ -121,6 +181,60 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = hallmark_market::db::Db::connect(&url).await?;
             creators::set_level(&db, &key, &did, level, time::OffsetDateTime::now_utc()).await?;
             println!("{did} is now {level}; their next status check receives the new credential");
+            Ok(())
+        }
+        Command::Buyer(BuyerCommand::Add { name, store }) => {
+            let db = store.database().await?;
+            let buyer = hallmark_market::buyers::add(&db, &name, now_unix())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("buyer {:?} added as {}", buyer.name, buyer.id);
+            println!(
+                "API key (shown once, only its SHA-256 is kept): {}",
+                buyer.api_key
+            );
+            Ok(())
+        }
+        Command::Buyer(BuyerCommand::List { store }) => {
+            let db = store.database().await?;
+            let buyers = hallmark_market::buyers::list(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            if buyers.is_empty() {
+                println!("no buyers yet; add one with hallmark-market buyer add NAME");
+            }
+            for buyer in buyers {
+                let status = match buyer.disabled_at {
+                    Some(at) => {
+                        format!("disabled {}", hallmark_market::clock::rfc3339_from_unix(at))
+                    }
+                    None => "active".into(),
+                };
+                println!(
+                    "{}\t{}\tadded {}\t{status}",
+                    buyer.id,
+                    buyer.name,
+                    hallmark_market::clock::rfc3339_from_unix(buyer.created_at)
+                );
+            }
+            Ok(())
+        }
+        Command::Buyer(BuyerCommand::Disable { name, store }) => {
+            let db = store.database().await?;
+            if hallmark_market::buyers::disable(&db, &name, now_unix()).await? {
+                println!("buyer {name:?} is disabled: their API key and access tokens are refused");
+            } else {
+                println!("buyer {name:?} was disabled already");
+            }
+            Ok(())
+        }
+        Command::Entitlement(EntitlementCommand::Revoke { id, store }) => {
+            let db = store.database().await?;
+            if hallmark_market::buyers::revoke_any(&db, &id, now_unix()).await? {
+                println!("entitlement {id} is revoked: its access tokens are refused");
+            } else {
+                println!("entitlement {id} was revoked already");
+            }
             Ok(())
         }
     }
@@ -158,12 +272,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_open_uploads: args.max_open_uploads.unwrap_or(defaults.max_open_uploads),
             ..defaults
         },
+        open_buyer_signup: args.open_buyer_signup,
     };
     let state = AppState::open(config, Arc::new(SystemClock)).await?;
     println!("hallmark-market listening on http://{addr}");
     println!("marketplace {} at {public_url}", state.identity.public());
     hallmark_market::serve(state, listener, stop_requested()).await?;
     Ok(())
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Completes on Ctrl-C or SIGTERM (what service managers send), so that requests in flight finish.

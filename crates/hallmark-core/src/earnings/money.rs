@@ -103,15 +103,27 @@ mod tests {
         assert_eq!(total, d("1.68"));
         assert_eq!(usd.payable(d("0.125")), d("0.12"));
         assert_eq!(usd.payable(d("0.135")), d("0.14"));
-        assert_eq!(Currency::parse("JPY").expect("JPY").payable(d("2.5")), d("2"));
+        assert_eq!(
+            Currency::parse("JPY").expect("JPY").payable(d("2.5")),
+            d("2")
+        );
         assert_eq!(Currency::parse("KWD").expect("KWD").minor_digits(), 3);
     }
 
     #[test]
     fn bad_inputs_are_named() {
-        assert!(matches!(Currency::parse("usd"), Err(MoneyError::Currency(_))));
-        assert!(matches!(Currency::parse("ZZZ"), Err(MoneyError::Currency(_))));
-        assert!(matches!(Currency::parse("US"), Err(MoneyError::Currency(_))));
+        assert!(matches!(
+            Currency::parse("usd"),
+            Err(MoneyError::Currency(_))
+        ));
+        assert!(matches!(
+            Currency::parse("ZZZ"),
+            Err(MoneyError::Currency(_))
+        ));
+        assert!(matches!(
+            Currency::parse("US"),
+            Err(MoneyError::Currency(_))
+        ));
         assert!(amount(1, d("-0.01")).is_err());
         assert!(creator_share(d("1"), d("1.01")).is_err());
         assert!(creator_share(d("1"), d("-0.1")).is_err());

@@ -152,7 +152,11 @@ impl Receipt {
         Currency::parse(&self.currency).map_err(money)?;
         let amount = money::amount(self.samples, self.price).map_err(money)?;
         if amount != self.amount {
-            return Err(field("amount", &amount.to_string(), self.amount.to_string()));
+            return Err(field(
+                "amount",
+                &amount.to_string(),
+                self.amount.to_string(),
+            ));
         }
         let share = money::creator_share(amount, self.share_rate).map_err(money)?;
         if share != self.creator_share {
@@ -169,7 +173,10 @@ impl Receipt {
 /// `prefix` then 32 lowercase hex digits.
 fn is_token(text: &str, prefix: &str) -> bool {
     text.strip_prefix(prefix).is_some_and(|rest| {
-        rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        rest.len() == 32
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -205,8 +212,14 @@ mod tests {
     fn canonical_bytes_are_jcs_with_decimal_strings() {
         let receipt = sample();
         let text = String::from_utf8(receipt.canonical_bytes()).expect("utf-8");
-        assert!(text.starts_with(r#"{"amount":"0.0014","buyer":"b_aaaa"#), "{text}");
-        assert!(text.contains(r#""range":{"first":512,"last":4607}"#), "{text}");
+        assert!(
+            text.starts_with(r#"{"amount":"0.0014","buyer":"b_aaaa"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""range":{"first":512,"last":4607}"#),
+            "{text}"
+        );
         let back = Receipt::from_json(text.as_bytes()).expect("reads back");
         assert_eq!(back, receipt);
         assert_eq!(back.commitment(), receipt.commitment());
@@ -227,13 +240,19 @@ mod tests {
         wrong.amount = Decimal::from_str("0.0015").expect("amount");
         assert!(matches!(
             wrong.check(),
-            Err(ReceiptError::Field { field: "amount", .. })
+            Err(ReceiptError::Field {
+                field: "amount",
+                ..
+            })
         ));
         let mut wrong = sample();
         wrong.creator_share = Decimal::from_str("0.0014").expect("share");
         assert!(matches!(
             wrong.check(),
-            Err(ReceiptError::Field { field: "creatorShare", .. })
+            Err(ReceiptError::Field {
+                field: "creatorShare",
+                ..
+            })
         ));
         let mut wrong = sample();
         wrong.range = ByteRange { first: 9, last: 3 };

@@ -30,6 +30,7 @@ pub struct Options {
     pub database: Database,
     pub store: Store,
     pub limits: Limits,
+    pub open_buyer_signup: bool,
 }
 
 impl Default for Options {
@@ -38,6 +39,7 @@ impl Default for Options {
             database: Database::Sqlite,
             store: Store::Local,
             limits: Limits::default(),
+            open_buyer_signup: false,
         }
     }
 }
@@ -94,6 +96,7 @@ impl Market {
             public_url: base.clone(),
             creator_share: "0.8".parse().expect("share"),
             limits: options.limits,
+            open_buyer_signup: options.open_buyer_signup,
         };
         let clock = ShiftedClock::default();
         let state = AppState::open(config.clone(), Arc::new(clock.clone()))
