@@ -225,7 +225,9 @@ async fn load(state: &AppState, version_id: &str, index_sha256: &str) -> ApiResu
         }
         let sample: IndexedSample = serde_json::from_str(&line)
             .map_err(|e| damaged(version_id, format!("line {line_number}: {e}")))?;
-        let shard = shards.get_mut(&sample.shard).ok_or_else(|| {
+        // The index names a shard by its file name, `<cid>.tar`.
+        let cid = sample.shard.strip_suffix(".tar").unwrap_or(&sample.shard);
+        let shard = shards.get_mut(cid).ok_or_else(|| {
             damaged(
                 version_id,
                 format!(
