@@ -161,7 +161,7 @@ async fn metering(database: Database) {
     assert_eq!(body.len() as u64, one.files[0].size);
     assert_eq!(
         body.as_ref(),
-        format!("takes take 01\n").repeat(60).as_bytes()
+        "takes take 01\n".repeat(60).as_bytes()
     );
     let receipts = market.receipts().await;
     assert_eq!(receipts.len(), 2);
