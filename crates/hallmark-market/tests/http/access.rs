@@ -159,10 +159,7 @@ async fn metering(database: Database) {
     let body = response.bytes().await.unwrap();
     assert_eq!(body.as_ref(), &bytes[first as usize..=last as usize]);
     assert_eq!(body.len() as u64, one.files[0].size);
-    assert_eq!(
-        body.as_ref(),
-        "takes take 01\n".repeat(60).as_bytes()
-    );
+    assert_eq!(body.as_ref(), "takes take 01\n".repeat(60).as_bytes());
     let receipts = market.receipts().await;
     assert_eq!(receipts.len(), 2);
     assert_eq!(receipts[1]["samples"], 1);
