@@ -53,6 +53,9 @@ pub struct Config {
     /// The length of a statement period in seconds, periods aligned to the Unix epoch (86,400:
     /// UTC days, the default).
     pub statement_period_seconds: u64,
+    /// Lets anyone create a buyer account with `POST /v1/buyers` (demos, the simulator); when
+    /// false, the admin adds buyers with `hallmark-market buyer add`.
+    pub open_buyer_signup: bool,
 }
 
 /// The default statement period: a UTC day.

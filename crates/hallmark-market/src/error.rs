@@ -21,6 +21,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Headers the response carries besides the body (such as `Content-Range` on a 416).
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -29,7 +31,16 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            headers: Vec::new(),
         }
+    }
+
+    /// This error with the header `name: value` on its response (an invalid value is left out).
+    pub fn with_header(mut self, name: header::HeaderName, value: impl AsRef<str>) -> Self {
+        if let Ok(value) = HeaderValue::from_str(value.as_ref()) {
+            self.headers.push((name, value));
+        }
+        self
     }
 
     /// 400: the request is malformed.
@@ -81,10 +92,13 @@ impl IntoResponse for ApiError {
             self.status,
             Json(ErrorBody {
                 code: self.code.into(),
-                message: self.message,
+                message: self.message.clone(),
             }),
         )
             .into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

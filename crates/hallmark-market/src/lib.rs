@@ -3,10 +3,13 @@
 //! It exists so that Hallmark's whole loop (seal, sign, publish, earn) runs on one machine with no
 //! account anywhere, and it is deployable as it is: SQLite and local files by default, PostgreSQL
 //! and an S3-compatible store by URL. This crate is the creator side: sign-in by did:key,
-//! creator credentials, resumable verified uploads (tus 1.0) and publishing.
+//! creator credentials, resumable verified uploads (tus 1.0) and publishing; and the buyer side:
+//! buyer accounts, entitlements, signed access tokens and metered shard downloads.
 
+pub mod access;
 pub mod auth;
 pub mod blobs;
+pub mod buyers;
 pub mod catalog;
 pub mod clock;
 pub mod config;
@@ -17,7 +20,10 @@ pub mod identity;
 pub mod log;
 pub mod metering;
 pub mod publish;
+pub mod simulate;
+pub mod spans;
 pub mod statements;
+pub mod tokens;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -88,6 +94,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// Turns delivered paid accesses into durable receipts (group commit).
     pub meter: metering::Meter,
+    /// Where each sample's bytes lie in its shard, per version, loaded on first access.
+    pub spans: spans::SpanCache,
     /// Held while serving: one server per data folder (partial uploads live there).
     _data_lock: std::fs::File,
 }
@@ -130,6 +138,7 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             config,
             meter,
+            spans: spans::SpanCache::default(),
             db,
             blobs,
             identity,
@@ -194,7 +203,7 @@ fn lock_data_folder(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File>
 #[openapi(
     info(
         title = "Hallmark reference marketplace",
-        description = "Creator side of a training-data marketplace: did:key sign-in, creator credentials, tus 1.0 uploads, publishing.",
+        description = "A training-data marketplace: did:key sign-in, creator credentials, tus 1.0 uploads, publishing; buyers, entitlements, access tokens and metered shard downloads.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     modifiers(&BearerScheme),
@@ -207,6 +216,8 @@ fn lock_data_folder(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File>
         (name = "uploads", description = "Resumable, verified shard uploads (tus 1.0.0) and which shards are missing"),
         (name = "log", description = "The public receipt log (C2SP tlog-tiles): checkpoints, proofs; tiles under /log/"),
         (name = "earnings", description = "A creator's receipts and signed statements, with payout state"),
+        (name = "buyers", description = "Buyer accounts (API keys), entitlements to versions and access tokens"),
+        (name = "access", description = "Shard downloads with an access token, metered per sample and receipted"),
     )
 )]
 struct ApiDoc;
@@ -222,7 +233,9 @@ impl utoipa::Modify for BearerScheme {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A session token from POST /v1/auth/sessions"))
+                    .description(Some(
+                        "A creator's session token (hmk_…) from POST /v1/auth/sessions, a buyer's API key (hmb_…), or an access token (hmt1.…) for shard downloads, as each endpoint says",
+                    ))
                     .build(),
             ),
         );
@@ -240,6 +253,8 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(uploads::routes())
         .merge(statements::routes())
         .merge(log::routes())
+        .merge(buyers::routes())
+        .merge(access::routes())
 }
 
 /// The OpenAPI document of every route, as served at `/openapi.json` and committed as

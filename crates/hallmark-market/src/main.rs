@@ -32,9 +32,37 @@ enum Command {
     /// The admin's steps on creators.
     #[command(subcommand)]
     Creator(CreatorCommand),
+    /// The admin's steps on buyers.
+    #[command(subcommand)]
+    Buyer(BuyerCommand),
+    /// The admin's steps on entitlements.
+    #[command(subcommand)]
+    Entitlement(EntitlementCommand),
     /// The receipt log.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Simulate buyers against a running marketplace: buyers, entitlements, real downloads (whole
+    /// shards and single samples), and the simulator's own tally of what should be billed.
+    Simulate {
+        /// The marketplace's URL (it must run with --open-buyer-signup).
+        #[arg(long, default_value = "http://127.0.0.1:8787")]
+        market: String,
+        /// How many buyers.
+        #[arg(long, default_value_t = 3)]
+        buyers: u32,
+        /// How many downloads in all (about one in ten repeats an earlier one: not billed again).
+        #[arg(long, default_value_t = 100)]
+        accesses: u32,
+        /// The random seed: the same seed on the same catalog makes the same plan.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Downloads in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Print the tally as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Statements' payouts: list them, record a payment.
     #[command(subcommand)]
     Payout(PayoutCommand),
@@ -82,6 +110,38 @@ enum PayoutCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum BuyerCommand {
+    /// Add a buyer and print their API key (shown once; only its SHA-256 is kept).
+    Add {
+        /// The buyer's name, unique here.
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the buyers.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Disable a buyer: their API key and access tokens are refused from now on.
+    Disable {
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EntitlementCommand {
+    /// Revoke an entitlement (ent_…): its access tokens are refused from now on.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum CreatorCommand {
     /// Set how far the marketplace checked a creator; their credential is re-issued at that level.
     Verify {
@@ -107,11 +167,21 @@ struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// The database, for an admin step (works while a server runs on it).
-    async fn db(&self) -> anyhow::Result<hallmark_market::db::Db> {
+    /// The data folder's database, migrated (also while a server runs on it).
+    async fn database(&self) -> anyhow::Result<hallmark_market::db::Db> {
         let url = match &self.database {
             Some(url) => url.clone(),
-            None => hallmark_market::db::default_url(&self.data_dir()?)?,
+            None => {
+                let data_dir = self.data_dir()?;
+                if !data_dir.join(hallmark_market::identity::KEY_FILE).exists() {
+                    anyhow::bail!(
+                        "{} is not a marketplace's data folder (no marketplace key); pass --data \
+                         with the folder the server uses",
+                        data_dir.display()
+                    );
+                }
+                hallmark_market::db::default_url(&data_dir)?
+            }
         };
         hallmark_market::db::Db::connect(&url).await
     }
@@ -149,6 +219,9 @@ struct ServeArgs {
     /// How many unfinished uploads one creator may have at once.
     #[arg(long, env = "HALLMARK_MARKET_MAX_OPEN_UPLOADS")]
     max_open_uploads: Option<u32>,
+    /// Let anyone create a buyer account over HTTP (POST /v1/buyers): for demos and the simulator.
+    #[arg(long, env = "HALLMARK_MARKET_OPEN_BUYER_SIGNUP")]
+    open_buyer_signup: bool,
     /// How long a statement period is (1d: UTC days), aligned to the Unix epoch. Each creator
     /// with receipts gets one signed statement when a period closes.
     #[arg(long, default_value = "1d", env = "HALLMARK_MARKET_STATEMENT_PERIOD", value_parser = parse_period)]
@@ -174,9 +247,58 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Creator(CreatorCommand::Verify { did, level, store }) => {
             let data_dir = store.data_dir()?;
             let key = hallmark_market::identity::load(&data_dir)?;
-            let db = store.db().await?;
+            let url = match &store.database {
+                Some(url) => url.clone(),
+                None => hallmark_market::db::default_url(&data_dir)?,
+            };
+            let db = hallmark_market::db::Db::connect(&url).await?;
             creators::set_level(&db, &key, &did, level, time::OffsetDateTime::now_utc()).await?;
             println!("{did} is now {level}; their next status check receives the new credential");
+            Ok(())
+        }
+        Command::Buyer(BuyerCommand::Add { name, store }) => {
+            let db = store.database().await?;
+            let buyer = hallmark_market::buyers::add(&db, &name, now_unix())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("buyer {:?} added as {}", buyer.name, buyer.id);
+            println!(
+                "API key (shown once, only its SHA-256 is kept): {}",
+                buyer.api_key
+            );
+            Ok(())
+        }
+        Command::Buyer(BuyerCommand::List { store }) => {
+            let db = store.database().await?;
+            let buyers = hallmark_market::buyers::list(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            if buyers.is_empty() {
+                println!("no buyers yet; add one with hallmark-market buyer add NAME");
+            }
+            for buyer in buyers {
+                let status = match buyer.disabled_at {
+                    Some(at) => {
+                        format!("disabled {}", hallmark_market::clock::rfc3339_from_unix(at))
+                    }
+                    None => "active".into(),
+                };
+                println!(
+                    "{}\t{}\tadded {}\t{status}",
+                    buyer.id,
+                    buyer.name,
+                    hallmark_market::clock::rfc3339_from_unix(buyer.created_at)
+                );
+            }
+            Ok(())
+        }
+        Command::Buyer(BuyerCommand::Disable { name, store }) => {
+            let db = store.database().await?;
+            if hallmark_market::buyers::disable(&db, &name, now_unix()).await? {
+                println!("buyer {name:?} is disabled: their API key and access tokens are refused");
+            } else {
+                println!("buyer {name:?} was disabled already");
+            }
             Ok(())
         }
         Command::Payout(PayoutCommand::List {
@@ -184,7 +306,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             store,
         }) => {
-            let lines = statements::payouts(&store.db().await?, pending).await?;
+            let lines = statements::payouts(&store.database().await?, pending).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&lines)?);
             } else if lines.is_empty() {
@@ -218,9 +340,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .collect();
             let blobs =
                 hallmark_market::blobs::Blobs::open(blob_store.as_deref(), &data_dir, &aws)?;
-            let report = hallmark_market::log::check(&store.db().await?, blobs, &key.public())
-                .await
-                .context("the receipt log does not check")?;
+            let report =
+                hallmark_market::log::check(&store.database().await?, blobs, &key.public())
+                    .await
+                    .context("the receipt log does not check")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -243,8 +366,51 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store,
         }) => {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            statements::mark_paid(&store.db().await?, &statement, &reference, now).await?;
+            statements::mark_paid(&store.database().await?, &statement, &reference, now).await?;
             println!("statement {statement} is paid ({})", reference.trim());
+            Ok(())
+        }
+        Command::Simulate {
+            market,
+            buyers,
+            accesses,
+            seed,
+            concurrency,
+            json,
+        } => {
+            let plan = hallmark_market::simulate::Plan {
+                market,
+                buyers,
+                accesses,
+                seed,
+                concurrency,
+            };
+            let tally = hallmark_market::simulate::run(&plan).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tally)?);
+                return Ok(());
+            }
+            println!(
+                "{} accesses ({} repeats, not billed again): {} whole shards, {} samples by range, {} bytes",
+                tally.accesses, tally.retries, tally.whole_shards, tally.sample_ranges, tally.bytes
+            );
+            for (creator, currencies) in &tally.creators {
+                for (currency, earned) in currencies {
+                    println!(
+                        "{creator}: {} receipts, {} samples, {} {currency} gross, {} {currency} creator share",
+                        earned.receipts, earned.samples, earned.gross, earned.creator_share
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Entitlement(EntitlementCommand::Revoke { id, store }) => {
+            let db = store.database().await?;
+            if hallmark_market::buyers::revoke_any(&db, &id, now_unix()).await? {
+                println!("entitlement {id} is revoked: its access tokens are refused");
+            } else {
+                println!("entitlement {id} was revoked already");
+            }
             Ok(())
         }
     }
@@ -294,6 +460,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_open_uploads: args.max_open_uploads.unwrap_or(defaults.max_open_uploads),
             ..defaults
         },
+        open_buyer_signup: args.open_buyer_signup,
         statement_period_seconds: args.statement_period,
     };
     let state = AppState::open(config, Arc::new(SystemClock)).await?;
@@ -301,6 +468,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("marketplace {} at {public_url}", state.identity.public());
     hallmark_market::serve(state, listener, stop_requested()).await?;
     Ok(())
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Completes on Ctrl-C or SIGTERM (what service managers send), so that requests in flight finish.

@@ -31,6 +31,7 @@ pub struct Options {
     pub store: Store,
     pub limits: Limits,
     pub statement_period_seconds: u64,
+    pub open_buyer_signup: bool,
 }
 
 impl Default for Options {
@@ -40,6 +41,7 @@ impl Default for Options {
             store: Store::Local,
             limits: Limits::default(),
             statement_period_seconds: hallmark_market::config::DEFAULT_STATEMENT_PERIOD_SECONDS,
+            open_buyer_signup: false,
         }
     }
 }
@@ -97,6 +99,7 @@ impl Market {
             creator_share: "0.8".parse().expect("share"),
             limits: options.limits,
             statement_period_seconds: options.statement_period_seconds,
+            open_buyer_signup: options.open_buyer_signup,
         };
         let clock = ShiftedClock::default();
         let state = AppState::open(config.clone(), Arc::new(clock.clone()))
@@ -209,4 +212,90 @@ pub async fn join_at(
     );
     let body: Value = response.json().await.expect("creator json");
     (token, body["credential"].clone())
+}
+
+/// A version a fresh creator published, with what was sealed for it.
+pub struct Published {
+    /// The version's id.
+    pub version: String,
+    /// The creator's session token (to withdraw it).
+    pub creator_token: String,
+    pub sealed: crate::publish::Sealed,
+    /// The index's lines, parsed: each sample's shard and files with their data offsets.
+    pub samples: Vec<hallmark_core::seal::IndexedSample>,
+}
+
+impl Market {
+    /// Adds a buyer named `name` as the admin's command does: their API key.
+    pub async fn buyer(&self, name: &str) -> String {
+        hallmark_market::buyers::add(&self.state.db, name, self.state.now_unix())
+            .await
+            .expect("add a buyer")
+            .api_key
+    }
+
+    /// A creator named `creator` joins and publishes the small dataset `dataset` 1.0.0 (a dozen
+    /// files of 840 bytes in shards of about 4 KiB) at 0.002 EUR a sample.
+    pub async fn publish_dataset(&self, creator: &str, dataset: &str) -> Published {
+        let files: Vec<(String, Vec<u8>)> = (0..12)
+            .map(|i| {
+                (
+                    format!("take{i:02}.txt"),
+                    format!("{dataset} take {i:02}\n").repeat(60).into_bytes(),
+                )
+            })
+            .collect();
+        self.publish_files(creator, dataset, &files, 4 << 10).await
+    }
+
+    /// A creator named `creator` joins and publishes `files` as `dataset` 1.0.0 in shards of about
+    /// `shard_size` bytes, at 0.002 EUR a sample.
+    pub async fn publish_files(
+        &self,
+        creator: &str,
+        dataset: &str,
+        files: &[(String, Vec<u8>)],
+        shard_size: u64,
+    ) -> Published {
+        use crate::publish;
+        let who = publish::creator(self, creator).await;
+        let sealed = publish::seal_files(
+            &who.key,
+            dataset,
+            "1.0.0",
+            "for buyers",
+            &self.state.now(),
+            files,
+            shard_size,
+        );
+        publish::store_shards(self, &who.token, &sealed).await;
+        let form = publish::Form::of(self, &who, &sealed).await;
+        let (status, listed) = publish::publish(self, &who.token, &form).await;
+        assert_eq!(status, 201, "{listed}");
+        let samples = sealed
+            .index
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| serde_json::from_slice(line).expect("index line"))
+            .collect();
+        Published {
+            version: listed["id"].as_str().expect("version id").to_owned(),
+            creator_token: who.token,
+            sealed,
+            samples,
+        }
+    }
+
+    /// Every receipt's body in the receipts table, in log order.
+    pub async fn receipts(&self) -> Vec<Value> {
+        let bodies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM receipts ORDER BY log_index")
+                .fetch_all(&self.state.db.pool)
+                .await
+                .expect("read receipts");
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).expect("receipt json"))
+            .collect()
+    }
 }

@@ -4,7 +4,9 @@
 // A test binary: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod admin;
+mod buyers;
 mod harness;
 mod publish;
 mod receipts_log;

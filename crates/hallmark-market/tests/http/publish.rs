@@ -15,24 +15,49 @@ use serde_json::Value;
 use crate::harness::{Database, Market, Options, Store};
 
 /// A creator's dataset, sealed from a small folder, signed, with its shards exported.
-struct Sealed {
-    manifest: Vec<u8>,
-    index: Vec<u8>,
-    credential: Value,
+pub(crate) struct Sealed {
+    pub(crate) manifest: Vec<u8>,
+    pub(crate) index: Vec<u8>,
+    pub(crate) credential: Value,
     /// (CID, exact bytes) of every shard, in the manifest's order.
-    shards: Vec<(String, Vec<u8>)>,
+    pub(crate) shards: Vec<(String, Vec<u8>)>,
 }
 
 /// Seals a folder of a dozen small files as `name` `version` (`description` changes only the
 /// manifest), signs it with `key` and exports its shards.
-fn seal(key: &SigningIdentity, name: &str, version: &str, description: &str, now: &str) -> Sealed {
+pub(crate) fn seal(
+    key: &SigningIdentity,
+    name: &str,
+    version: &str,
+    description: &str,
+    now: &str,
+) -> Sealed {
+    let files: Vec<(String, Vec<u8>)> = (0..12)
+        .map(|i| {
+            (
+                format!("take{i:02}.txt"),
+                format!("{name} take {i}\n").repeat(60).into_bytes(),
+            )
+        })
+        .collect();
+    let sealed = seal_files(key, name, version, description, now, &files, 4 << 10);
+    assert!(sealed.shards.len() > 1, "{} shards", sealed.shards.len());
+    sealed
+}
+
+/// Seals `files` (name, bytes) into shards of about `shard_size` bytes, signs and exports them.
+pub(crate) fn seal_files(
+    key: &SigningIdentity,
+    name: &str,
+    version: &str,
+    description: &str,
+    now: &str,
+    files: &[(String, Vec<u8>)],
+    shard_size: u64,
+) -> Sealed {
     let src = tempfile::tempdir().unwrap();
-    for i in 0..12 {
-        std::fs::write(
-            src.path().join(format!("take{i:02}.txt")),
-            format!("{name} take {i}\n").repeat(60),
-        )
-        .unwrap();
+    for (file, bytes) in files {
+        std::fs::write(src.path().join(file), bytes).unwrap();
     }
     let out = tempfile::tempdir().unwrap();
     let info = DatasetInfo {
@@ -49,7 +74,7 @@ fn seal(key: &SigningIdentity, name: &str, version: &str, description: &str, now
         rai: ResponsibleAi::default(),
     };
     let options = SealOptions {
-        shard_size: 4 << 10,
+        shard_size,
         ..SealOptions::default()
     };
     let (progress, cancel) = (NoProgress, CancelToken::new());
@@ -80,7 +105,6 @@ fn seal(key: &SigningIdentity, name: &str, version: &str, description: &str, now
             (cid, read(&shard.path))
         })
         .collect::<Vec<_>>();
-    assert!(shards.len() > 1, "{} shards", shards.len());
     Sealed {
         manifest: read(&out.path().join("croissant.json")),
         index: read(&out.path().join("index.jsonl")),
@@ -117,7 +141,7 @@ async fn store_shard(market: &Market, token: &str, cid: &str, bytes: &[u8]) {
     );
 }
 
-async fn store_shards(market: &Market, token: &str, sealed: &Sealed) {
+pub(crate) async fn store_shards(market: &Market, token: &str, sealed: &Sealed) {
     for (cid, bytes) in &sealed.shards {
         store_shard(market, token, cid, bytes).await;
     }
@@ -147,13 +171,13 @@ async fn assert_nothing_listed(market: &Market) {
 }
 
 /// A signed-in, registered creator.
-struct Creator {
-    key: SigningIdentity,
-    token: String,
-    credential: Value,
+pub(crate) struct Creator {
+    pub(crate) key: SigningIdentity,
+    pub(crate) token: String,
+    pub(crate) credential: Value,
 }
 
-async fn creator(market: &Market, name: &str) -> Creator {
+pub(crate) async fn creator(market: &Market, name: &str) -> Creator {
     let key = SigningIdentity::generate();
     let (token, credential) = market.join(&key, name).await;
     Creator {
@@ -165,7 +189,7 @@ async fn creator(market: &Market, name: &str) -> Creator {
 
 /// The parts of a publish form.
 #[derive(Clone)]
-struct Form {
+pub(crate) struct Form {
     manifest: Vec<u8>,
     index: Vec<u8>,
     presentation: Vec<u8>,
@@ -200,7 +224,7 @@ impl Form {
     }
 
     /// The usual form: `who` presents their creator credential and `sealed`'s dataset credential.
-    async fn of(market: &Market, who: &Creator, sealed: &Sealed) -> Form {
+    pub(crate) async fn of(market: &Market, who: &Creator, sealed: &Sealed) -> Form {
         Form::new(
             market,
             &who.key,
@@ -211,7 +235,7 @@ impl Form {
     }
 }
 
-async fn publish(market: &Market, token: &str, form: &Form) -> (u16, Value) {
+pub(crate) async fn publish(market: &Market, token: &str, form: &Form) -> (u16, Value) {
     let part = |bytes: &[u8]| reqwest::multipart::Part::bytes(bytes.to_vec());
     let body = reqwest::multipart::Form::new()
         .part("manifest", part(&form.manifest))
@@ -251,7 +275,7 @@ async fn answer(response: reqwest::Response) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn withdraw(market: &Market, token: &str, id: &str) -> (u16, Value) {
+pub(crate) async fn withdraw(market: &Market, token: &str, id: &str) -> (u16, Value) {
     answer(
         market
             .http
