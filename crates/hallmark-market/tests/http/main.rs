@@ -12,6 +12,7 @@ mod publish;
 mod receipts_log;
 mod servers;
 mod sign_in;
+mod simulate;
 mod uploads;
 
 use hallmark_market::Health;
