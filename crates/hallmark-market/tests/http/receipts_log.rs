@@ -12,7 +12,7 @@ use hallmark_core::tlog;
 use hallmark_market::metering::{Access, Charged};
 use serde_json::Value;
 
-use crate::harness::{Market, Options};
+use crate::harness::{Database, Market, Options, Store};
 
 /// An access of `samples` samples by buyer `buyer` to a shard of `creator`'s, token `token`.
 fn access(creator: &str, buyer: &str, token: &str, samples: u64) -> Access {
@@ -82,7 +82,23 @@ fn go_verifier() -> PathBuf {
 
 #[tokio::test]
 async fn receipts_enter_a_log_that_go_verifies_and_retries_are_not_billed_again() {
-    let market = Market::start().await;
+    receipts_enter_a_log(Market::start().await).await;
+}
+
+#[tokio::test]
+async fn receipts_enter_the_log_on_postgresql_and_s3_too() {
+    receipts_enter_a_log(
+        Market::start_with(Options {
+            database: Database::Postgres,
+            store: Store::S3,
+            ..Options::default()
+        })
+        .await,
+    )
+    .await;
+}
+
+async fn receipts_enter_a_log(market: Market) {
     let creator = "did:key:z6MkCreatorA";
     let mut log_indexes = Vec::new();
     // Concurrent charges share commits; every one gets its own dense index.
@@ -259,10 +275,20 @@ async fn receipts_enter_a_log_that_go_verifies_and_retries_are_not_billed_again(
         .unwrap();
     assert_eq!((report.size, report.receipts), (340, 340));
     assert!(report.checkpoints >= 2);
-    let tile = market.data.path().join("blobs/log/tile/0/000");
-    let mut bytes = std::fs::read(&tile).unwrap();
+    // Changed in the store itself (a local folder or the S3 bucket).
+    let blobs = &market.state.blobs;
+    let tile = blobs.path("log/tile/0/000");
+    let mut bytes = blobs
+        .store
+        .get(&tile)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
     bytes[100] ^= 1;
-    std::fs::write(&tile, bytes).unwrap();
+    blobs.store.put(&tile, bytes.into()).await.unwrap();
     let refused =
         hallmark_market::log::check(&market.state.db, market.state.blobs.clone(), &public).await;
     assert!(refused.is_err(), "a changed tile passed log check");
