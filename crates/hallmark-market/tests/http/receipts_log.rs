@@ -35,18 +35,19 @@ fn access(creator: &str, buyer: &str, token: &str, samples: u64) -> Access {
     }
 }
 
+/// `GET path` as JSON, with `token` as the bearer when given.
+async fn get_json(market: &Market, path: &str, token: Option<&str>) -> Value {
+    let mut request = market.http.get(market.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// Polls `GET /v1/log` until its checkpoint holds `size` entries; returns the checkpoint note.
 async fn wait_for_size(market: &Market, size: u64) -> String {
     for _ in 0..100 {
-        let info: Value = market
-            .http
-            .get(market.url("/v1/log"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let info: Value = get_json(market, "/v1/log", None).await;
         if let Some(note) = info["checkpoint"].as_str()
             && note.lines().nth(1) == Some(&size.to_string())
         {
@@ -135,15 +136,7 @@ async fn receipts_enter_a_log(market: Market) {
     assert!(matches!(again, Charged::AlreadyBilled { .. }), "{again:?}");
 
     let note = wait_for_size(&market, 300).await;
-    let info: Value = market
-        .http
-        .get(market.url("/v1/log"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = get_json(&market, "/v1/log", None).await;
     let origin = info["origin"].as_str().unwrap().to_owned();
     assert_eq!(
         origin,
@@ -244,15 +237,7 @@ async fn receipts_enter_a_log(market: Market) {
     }
     let newer = wait_for_size(&market, 340).await;
     let newer = tlog::open_checkpoint(&newer, &origin, &market.state.identity.public()).unwrap();
-    let consistency: Value = market
-        .http
-        .get(market.url("/v1/log/consistency?from=300&size=340"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let consistency: Value = get_json(&market, "/v1/log/consistency?from=300&size=340", None).await;
     use base64::Engine as _;
     let hashes: Vec<tlog::Hash> = consistency["hashes"]
         .as_array()
@@ -319,16 +304,7 @@ async fn closed_periods_get_signed_chained_statements_each_creator_reads_alone()
     let statements = |token: String| {
         let market = &market;
         async move {
-            let page: Value = market
-                .http
-                .get(market.url("/v1/creator/statements"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let page: Value = get_json(market, "/v1/creator/statements", Some(&token)).await;
             page["statements"]
                 .as_array()
                 .unwrap_or_else(|| panic!("{page}"))
@@ -364,16 +340,7 @@ async fn closed_periods_get_signed_chained_statements_each_creator_reads_alone()
     assert_eq!(claims.receipts.len(), 3);
 
     // Alice's receipts are hers alone, and add up to the statement.
-    let page: Value = market
-        .http
-        .get(market.url("/v1/creator/receipts"))
-        .bearer_auth(&alice_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = get_json(&market, "/v1/creator/receipts", Some(&alice_token)).await;
     let receipts: Vec<Receipt> = page["receipts"]
         .as_array()
         .unwrap()
