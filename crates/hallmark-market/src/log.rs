@@ -6,7 +6,8 @@
 //! database (where the meter committed them), computes the new tiles with `hallmark_core::tlog`,
 //! writes them, and only then signs and publishes a checkpoint, at most every
 //! [`CHECKPOINT_SPACING_MS`] while receipts arrive. After a crash it resumes from the last
-//! checkpoint it recorded: tiles written after it are rewritten with the same bytes.
+//! checkpoint it recorded: tiles written after it are rewritten with the same bytes, and that
+//! checkpoint is published again if the crash came before its file was written.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -104,12 +105,9 @@ fn hex_hash(text: &str) -> Option<Hash> {
 /// Starts the sequencer: integrates committed receipts into the log and publishes checkpoints.
 pub(crate) fn start(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        // A crash between recording a checkpoint and publishing it leaves the store's older:
-        // publish the latest recorded one first.
-        if let Ok((_, _, Some(note))) = latest(&state.db).await {
-            let _ = publish_checkpoint(&state, note).await;
-        }
         let spacing = std::time::Duration::from_millis(CHECKPOINT_SPACING_MS);
+        // Logged by ApiError::internal; the next append publishes a checkpoint anyway.
+        let _ = publish_recorded(&state).await;
         loop {
             let started = tokio::time::Instant::now();
             match integrate(&state).await {
@@ -189,12 +187,12 @@ pub async fn integrate(state: &AppState) -> ApiResult<bool> {
         .bind(state.now_unix())
         .execute(&state.db.pool)
         .await?;
-    publish_checkpoint(state, note).await?;
+    publish(state, note).await?;
     Ok(true)
 }
 
-/// Writes `note` as the log's `checkpoint` file.
-async fn publish_checkpoint(state: &AppState, note: String) -> ApiResult<()> {
+/// Writes `note` as the published checkpoint file.
+async fn publish(state: &AppState, note: String) -> ApiResult<()> {
     state
         .blobs
         .store
@@ -204,6 +202,29 @@ async fn publish_checkpoint(state: &AppState, note: String) -> ApiResult<()> {
         )
         .await
         .map_err(|e| ApiError::internal("publishing a checkpoint", e))?;
+    Ok(())
+}
+
+/// Publishes the latest recorded checkpoint when the published file is another one: a crash
+/// between recording a checkpoint and publishing it leaves the file behind the table, and with
+/// every receipt already in the log no later append would publish it.
+async fn publish_recorded(state: &AppState) -> ApiResult<()> {
+    let (_, _, Some(note)) = latest(&state.db).await? else {
+        return Ok(());
+    };
+    let location = state.blobs.path(&format!("log/{}", tlog::CHECKPOINT_PATH));
+    let published = match state.blobs.store.get(&location).await {
+        Ok(got) => Some(
+            got.bytes()
+                .await
+                .map_err(|e| ApiError::internal("reading the published checkpoint", e))?,
+        ),
+        Err(object_store::Error::NotFound { .. }) => None,
+        Err(e) => return Err(ApiError::internal("reading the published checkpoint", e)),
+    };
+    if published.as_deref() != Some(note.as_bytes()) {
+        publish(state, note).await?;
+    }
     Ok(())
 }
 

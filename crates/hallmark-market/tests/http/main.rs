@@ -7,6 +7,7 @@
 mod access;
 mod admin;
 mod buyers;
+mod crash;
 mod harness;
 mod publish;
 mod receipts_log;

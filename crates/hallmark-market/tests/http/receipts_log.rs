@@ -58,9 +58,10 @@ async fn wait_for_size(market: &Market, size: u64) -> String {
     panic!("the log did not reach {size} entries within 10 s");
 }
 
-/// Builds tools/tlog-verify with Go's packages from Debian (no module proxy).
-fn go_verifier() -> PathBuf {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tlog-verify-market");
+/// Builds tools/tlog-verify with Go's packages from Debian (no module proxy) as `name` in the
+/// test's temporary folder (one name per test: tests build at once).
+pub(crate) fn go_verifier(name: &str) -> PathBuf {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let build = Command::new("go")
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
         .env("GO111MODULE", "off")
@@ -179,7 +180,7 @@ async fn receipts_enter_a_log(market: Market) {
     }
 
     // Go's note and tlog packages verify the signature and inclusions over HTTP.
-    let mut go = Command::new(go_verifier());
+    let mut go = Command::new(go_verifier("tlog-verify-market"));
     go.args(["-log", &market.url("/log/")])
         .args(["-vkey", info["verifierKey"].as_str().unwrap()])
         .args(["-origin", &origin, "-index", "0,150,299"]);
