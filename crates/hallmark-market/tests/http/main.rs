@@ -8,6 +8,7 @@ mod access;
 mod admin;
 mod buyers;
 mod harness;
+mod hostile_buyers;
 mod publish;
 mod receipts_log;
 mod servers;
