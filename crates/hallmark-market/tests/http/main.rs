@@ -9,6 +9,7 @@ mod admin;
 mod buyers;
 mod crash;
 mod harness;
+mod hostile_buyers;
 mod publish;
 mod receipts_log;
 mod servers;
