@@ -6,8 +6,8 @@
 CREATE TABLE receipts (
     id TEXT PRIMARY KEY,
     log_index BIGINT NOT NULL UNIQUE,
-    -- SHA-256 of (token id, shard, range): a retried request finds its receipt and is not billed twice.
-    access_key TEXT NOT NULL UNIQUE,
+    -- SHA-256 of (token id, shard, requested range): the access this receipt bills (see accesses).
+    access_key TEXT NOT NULL,
     creator TEXT NOT NULL,
     buyer_id TEXT NOT NULL,
     entitlement_id TEXT NOT NULL,
@@ -20,6 +20,14 @@ CREATE TABLE receipts (
     statement_id TEXT
 );
 CREATE INDEX receipts_creator ON receipts (creator, log_index);
+CREATE INDEX receipts_access ON receipts (access_key);
+
+-- How many samples of each access (token, shard, requested range) are billed so far: a response
+-- cut short bills the samples it delivered, a retry bills only the rest, a repeat nothing.
+CREATE TABLE accesses (
+    access_key TEXT PRIMARY KEY,
+    samples BIGINT NOT NULL
+);
 CREATE INDEX receipts_unstated ON receipts (statement_id, created_at);
 
 -- Every checkpoint the marketplace signed, so `log check` can prove each is consistent with the

@@ -4,14 +4,18 @@
 //! all of them, a range for those it overlaps by at least one byte, tar headers and padding alone
 //! for none (free, no receipt). The bytes stream from the blob store; the last chunk is held back
 //! until the meter has durably committed the receipt (metering.rs), so every access whose bytes
-//! were delivered has a receipt, and a client that goes away earlier is never billed. If charging
-//! fails, the body ends with an error: the client sees a truncated response, never unbilled bytes.
+//! were delivered has a receipt. A response cut short (the client left) is charged afterwards for
+//! the samples whose bytes it handed to the connection, so hanging up never takes a sample free
+//! and a sample none of whose bytes were sent is not paid for. If charging fails, the body ends
+//! with an error: the client sees a truncated response, never the last chunk unbilled.
 //!
 //! Ranges: one `bytes=` range per request (`a-b`, `a-`, `-n`); several ranges are 416 with a
 //! message. A `Range` of another unit is ignored (RFC 9110 §14.2); a malformed `bytes=` range is
 //! 400 rather than ignored, so a typo never turns into a whole-shard charge. `If-Range` with
 //! another validator than the shard's ETag sends the whole shard. `If-None-Match` naming the
 //! ETag is 304, free. `HEAD` is free.
+
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -27,6 +31,7 @@ use crate::AppState;
 use crate::buyers;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::metering::{Access, Meter};
+use crate::spans::ShardSpans;
 use crate::tokens;
 
 /// The header a request may add to name the buyer it acts for: a token of another buyer is refused.
@@ -90,7 +95,7 @@ async fn authorize(state: &AppState, cid: &str, headers: &HeaderMap) -> ApiResul
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(crate::auth::bearer)
         .map(str::trim)
         .filter(|t| t.starts_with(tokens::PREFIX))
         .ok_or_else(|| {
@@ -222,12 +227,13 @@ pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>,
         _ => return Err(RangeError::Several),
     };
     let (a, b) = spec.split_once('-').ok_or(RangeError::Malformed)?;
+    // Digits beyond u64 mean "past any end" (RFC 9110: a last position past the end is the end).
     let number = |text: &str| -> Result<u64, RangeError> {
         let text = text.trim();
-        if text.is_empty() || text.len() > 19 || !text.bytes().all(|c| c.is_ascii_digit()) {
+        if text.is_empty() || !text.bytes().all(|c| c.is_ascii_digit()) {
             return Err(RangeError::Malformed);
         }
-        text.parse().map_err(|_| RangeError::Malformed)
+        Ok(text.parse().unwrap_or(u64::MAX))
     };
     match (a.trim().is_empty(), b.trim().is_empty()) {
         (true, true) => Err(RangeError::Malformed),
@@ -287,6 +293,7 @@ enum Plan {
         /// `Some` for a 206.
         range: Option<(u64, u64)>,
         samples: u64,
+        spans: Arc<ShardSpans>,
     },
 }
 
@@ -329,22 +336,24 @@ async fn plan(state: &AppState, grant: &Grant, headers: &HeaderMap) -> ApiResult
             ));
         }
     };
-    let samples = if grant.size == 0 {
-        0
-    } else {
-        let (first, last) = range.unwrap_or((0, grant.size - 1));
-        state
-            .spans
-            .shard(
-                state,
-                &grant.claims.version,
-                &grant.index_sha256,
-                &grant.cid,
-            )
-            .await?
-            .covered(first, last)
+    let spans = state
+        .spans
+        .shard(
+            state,
+            &grant.claims.version,
+            &grant.index_sha256,
+            &grant.cid,
+        )
+        .await?;
+    let samples = match range.or_else(|| (grant.size > 0).then(|| (0, grant.size - 1))) {
+        Some((first, last)) => spans.covered(first, last),
+        None => 0,
     };
-    Ok(Plan::Bytes { range, samples })
+    Ok(Plan::Bytes {
+        range,
+        samples,
+        spans,
+    })
 }
 
 fn bad_range() -> ApiError {
@@ -410,9 +419,13 @@ async fn get_shard(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let grant = authorize(&state, &cid, &headers).await?;
-    let (range, samples) = match plan(&state, &grant, &headers).await? {
+    let (range, samples, spans) = match plan(&state, &grant, &headers).await? {
         Plan::NotModified => return Ok(not_modified_response(&grant.cid)),
-        Plan::Bytes { range, samples } => (range, samples),
+        Plan::Bytes {
+            range,
+            samples,
+            spans,
+        } => (range, samples, spans),
     };
     let body = if grant.size == 0 {
         Body::empty()
@@ -440,6 +453,7 @@ async fn get_shard(
                 dataset_id: grant.claims.dataset.clone(),
                 version_id: grant.claims.version.clone(),
                 shard: grant.cid.clone(),
+                requested: ByteRange { first, last },
                 range: ByteRange { first, last },
                 samples,
                 price,
@@ -450,7 +464,11 @@ async fn get_shard(
         Body::from_stream(metered(
             found.into_stream(),
             last - first + 1,
-            charge.map(|access| (state.meter.clone(), access)),
+            charge.map(|access| Charge {
+                meter: state.meter.clone(),
+                access,
+                spans,
+            }),
         ))
     };
     Ok(bytes_response(&grant, range, samples, body))
@@ -479,7 +497,9 @@ async fn head_shard(
     let grant = authorize(&state, &cid, &headers).await?;
     match plan(&state, &grant, &headers).await? {
         Plan::NotModified => Ok(not_modified_response(&grant.cid)),
-        Plan::Bytes { range, samples } => Ok(bytes_response(&grant, range, samples, Body::empty())),
+        Plan::Bytes { range, samples, .. } => {
+            Ok(bytes_response(&grant, range, samples, Body::empty()))
+        }
     }
 }
 
@@ -490,8 +510,52 @@ struct Metered {
     held: Option<Bytes>,
     /// Bytes still expected from the store.
     remaining: u64,
-    charge: Option<(Meter, Access)>,
+    /// Bytes handed to the connection so far.
+    sent: u64,
+    charge: Option<Charge>,
     done: bool,
+}
+
+/// What a metered body charges, and the spans to charge a cut-short response by.
+struct Charge {
+    meter: Meter,
+    access: Access,
+    spans: Arc<ShardSpans>,
+}
+
+impl Drop for Metered {
+    /// A response cut short (the client left, the store failed) is charged for the samples whose
+    /// bytes it handed to the connection: the meter bills them after the fact, so leaving early
+    /// never takes a sample for free. (The one sent in full was charged before its last chunk.)
+    fn drop(&mut self) {
+        let Some(Charge {
+            meter,
+            mut access,
+            spans,
+        }) = self.charge.take()
+        else {
+            return;
+        };
+        if self.sent == 0 {
+            return;
+        }
+        let last = access.requested.first + self.sent - 1;
+        let samples = spans.covered(access.requested.first, last);
+        if samples == 0 {
+            return;
+        }
+        access.range = ByteRange {
+            first: access.requested.first,
+            last,
+        };
+        access.samples = samples;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            // Logged by ApiError::internal when it fails; nothing waits for it.
+            runtime.spawn(async move {
+                let _ = meter.charge(access).await;
+            });
+        }
+    }
 }
 
 /// `inner`'s bytes (exactly `length` of them), holding back the last chunk until `charge` (if
@@ -499,12 +563,13 @@ struct Metered {
 fn metered(
     inner: BoxStream<'static, object_store::Result<Bytes>>,
     length: u64,
-    charge: Option<(Meter, Access)>,
+    charge: Option<Charge>,
 ) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     let start = Metered {
         inner,
         held: None,
         remaining: length,
+        sent: 0,
         charge,
         done: false,
     };
@@ -524,6 +589,7 @@ fn metered(
                     }
                     s.remaining -= chunk.len() as u64;
                     if let Some(previous) = s.held.replace(chunk) {
+                        s.sent += previous.len() as u64;
                         return Some((Ok(previous), s));
                     }
                 }
@@ -539,8 +605,8 @@ fn metered(
                             ApiError::internal("reading a shard", "the store sent too few bytes");
                         return Some((Err(std::io::Error::other(e)), s));
                     }
-                    if let Some((meter, access)) = s.charge.take()
-                        && let Err(e) = meter.charge(access).await
+                    if let Some(charge) = s.charge.take()
+                        && let Err(e) = charge.meter.charge(charge.access).await
                     {
                         return Some((Err(std::io::Error::other(e)), s));
                     }

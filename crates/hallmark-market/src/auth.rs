@@ -34,6 +34,14 @@ pub struct Challenge {
     pub expires_at: String,
 }
 
+/// The credentials of an `Authorization: Bearer …` value (the scheme in any case, RFC 9110).
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim_start_matches(' '))
+}
+
 /// A session: the bearer token to send as `Authorization: Bearer TOKEN`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -276,7 +284,7 @@ impl FromRequestParts<AppState> for SignedIn {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
+            .and_then(bearer)
             .map(str::trim)
             .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() <= 128)
             .ok_or_else(|| {

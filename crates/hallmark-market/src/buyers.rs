@@ -238,8 +238,7 @@ pub struct Buyer {
 
 /// The API key in `value` (an `Authorization` value), if it has the shape of one.
 pub fn bearer_key(value: &str) -> Option<&str> {
-    value
-        .strip_prefix("Bearer ")
+    crate::auth::bearer(value)
         .map(str::trim)
         .filter(|k| k.starts_with(KEY_PREFIX) && k.len() <= MAX_KEY_CHARS)
 }

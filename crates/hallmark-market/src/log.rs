@@ -468,6 +468,9 @@ async fn log_file(State(state): State<AppState>, Path(path): Path<String>) -> Ap
 #[serde(rename_all = "camelCase")]
 pub struct CheckReport {
     pub size: u64,
+    /// The size of the checkpoint in `log/checkpoint` (the latest one unless the server is
+    /// publishing a new one right now).
+    pub published_size: u64,
     pub root: String,
     pub bundles: u64,
     pub tiles: u64,
@@ -537,9 +540,9 @@ pub async fn check(
     let mut receipts = 0u64;
     let mut after = -1i64;
     loop {
-        let rows: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT log_index, body, commitment FROM receipts WHERE log_index > $1 AND log_index < $2 \
-             ORDER BY log_index LIMIT 256",
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT log_index, body, commitment, creator FROM receipts WHERE log_index > $1 \
+             AND log_index < $2 ORDER BY log_index LIMIT 256",
         )
         .bind(after)
         .bind(size as i64)
@@ -558,10 +561,22 @@ pub async fn check(
         }
         .with_context(|| format!("entry bundle {path} is missing"))?;
         let entries = tlog::decode_bundle(&bytes, width, &path)?;
-        for (index, body, commitment) in rows
+        for (index, body, commitment, creator) in rows
             .iter()
-            .filter(|(i, _, _)| *i as u64 / 256 == bundle_index)
+            .filter(|(i, _, _, _)| *i as u64 / 256 == bundle_index)
         {
+            anyhow::ensure!(
+                *index == after + 1,
+                "the log's entry {} has no receipt in the database (a receipt row is missing)",
+                after + 1
+            );
+            let receipt = hallmark_core::earnings::Receipt::from_json(body.as_bytes())
+                .with_context(|| format!("receipt at log index {index}"))?;
+            anyhow::ensure!(
+                receipt.creator == *creator,
+                "receipt at log index {index}: its row says creator {creator}, its bytes {}",
+                receipt.creator
+            );
             let digest = hallmark_core::digest::Sha256Digest::of(body.as_bytes());
             anyhow::ensure!(
                 digest.hex() == *commitment,
@@ -576,8 +591,41 @@ pub async fn check(
             after = *index;
         }
     }
+    anyhow::ensure!(
+        receipts == size,
+        "the log has {size} entries but the database has receipts for only {receipts} of them \
+         (the first missing is log index {})",
+        after + 1
+    );
+    // The published checkpoint (what outside verifiers read) is one the marketplace recorded.
+    let published = {
+        let stored = stored.clone();
+        tokio::task::spawn_blocking(move || stored.read(tlog::CHECKPOINT_PATH)).await??
+    };
+    let published_size = match published {
+        None => {
+            anyhow::ensure!(
+                size == 0,
+                "the published checkpoint file log/checkpoint is missing"
+            );
+            0
+        }
+        Some(bytes) => {
+            let text = String::from_utf8(bytes)
+                .context("the published checkpoint log/checkpoint is not text")?;
+            let opened = tlog::open_checkpoint(&text, &origin, identity)
+                .context("the published checkpoint log/checkpoint does not open")?;
+            anyhow::ensure!(
+                all.iter().any(|(_, _, note)| *note == text),
+                "the published checkpoint (size {}) is not one the marketplace recorded",
+                opened.size
+            );
+            opened.size
+        }
+    };
     Ok(CheckReport {
         size,
+        published_size,
         root: hex::encode(root),
         bundles: checked.bundles,
         tiles: checked.tiles,

@@ -1,11 +1,13 @@
 //! Metering: turns each paid access that delivered its bytes into exactly one durable receipt.
 //!
 //! Handlers call [`Meter::charge`] once the bytes of a response are out but its last chunk is held
-//! back; the chunk is sent only when the receipt is committed. One writer task takes every waiting
+//! back; the chunk is sent only when the receipt is committed. A response cut short is charged,
+//! after the fact, for the samples whose bytes it did deliver. One writer task takes every waiting
 //! charge in one transaction (group commit: one fsync for many receipts, not one each) and gives
-//! each receipt the next index of the receipt log, so indexes are dense and in commit order. A
-//! retried access (same token, shard and range) finds its receipt by `access_key` and is not billed
-//! again; an access whose client went away before the last chunk never reaches the meter.
+//! each receipt the next index of the receipt log, so indexes are dense and in commit order.
+//!
+//! An access is (token, shard, requested range): the table `accesses` keeps how many of its
+//! samples are billed, so a retry after a cut bills only the rest and a repeat bills nothing.
 
 use hallmark_core::digest::Sha256Digest;
 use hallmark_core::earnings::{ByteRange, Receipt, money};
@@ -33,8 +35,12 @@ pub struct Access {
     pub version_id: String,
     /// The shard's CID.
     pub shard: String,
+    /// The range the request asked for (the whole shard when it named none): with token and
+    /// shard, what makes a retry the same access.
+    pub requested: ByteRange,
+    /// The bytes this response delivered: `requested`, or a prefix of it when cut short.
     pub range: ByteRange,
-    /// Samples whose bytes `range` covers (at least 1: an access covering none is free).
+    /// Samples whose bytes `range` covers (at least 1: a response covering none is free).
     pub samples: u64,
     /// The entitlement's terms: price per sample, currency, creator share rate.
     pub price: Decimal,
@@ -47,8 +53,8 @@ pub struct Access {
 pub enum Charged {
     /// A new receipt, at this index of the log.
     New { receipt_id: String, log_index: u64 },
-    /// The same access was billed before (a retry): no new receipt.
-    AlreadyBilled { receipt_id: String },
+    /// The access's samples were billed before (a repeat): no new receipt.
+    AlreadyBilled,
 }
 
 struct Job {
@@ -174,9 +180,26 @@ impl Writer {
         let now = self.clock.now();
         let time = crate::clock::rfc3339(now);
         let mut tx = self.db.pool.begin().await?;
+        // Take SQLite's write lock first (waiting out the busy timeout): a transaction that reads
+        // before it writes fails at once with SQLITE_BUSY when another connection wrote meanwhile.
+        sqlx::query("DELETE FROM accesses WHERE 1 = 0")
+            .execute(&mut *tx)
+            .await?;
         for job in batch {
             let access = &job.access;
-            let receipt = match self.receipt(access, &time) {
+            let key = access_key(access);
+            let billed: Option<i64> =
+                sqlx::query_scalar("SELECT samples FROM accesses WHERE access_key = $1")
+                    .bind(&key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let billed = billed.map_or(0, |b| b as u64);
+            if access.samples <= billed {
+                outcomes.push(Ok(Charged::AlreadyBilled));
+                continue;
+            }
+            // Only what was not billed yet: after a cut, the rest; the first time, all.
+            let receipt = match self.receipt(access, access.samples - billed, &time) {
                 Ok(receipt) => receipt,
                 Err(error) => {
                     outcomes.push(Err(error));
@@ -185,15 +208,14 @@ impl Writer {
             };
             let body = String::from_utf8(receipt.canonical_bytes())
                 .map_err(|e| ApiError::internal("writing a receipt", e))?;
-            let inserted = sqlx::query(
+            sqlx::query(
                 "INSERT INTO receipts (id, log_index, access_key, creator, buyer_id, \
                  entitlement_id, version_id, created_at, body, commitment) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (access_key) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&receipt.id)
             .bind(next as i64)
-            .bind(access_key(access))
+            .bind(&key)
             .bind(&access.creator)
             .bind(&access.buyer_id)
             .bind(&access.entitlement_id)
@@ -202,31 +224,30 @@ impl Writer {
             .bind(&body)
             .bind(receipt.commitment().hex())
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 1 {
-                outcomes.push(Ok(Charged::New {
-                    receipt_id: receipt.id,
-                    log_index: next,
-                }));
-                next += 1;
-            } else {
-                let receipt_id: String =
-                    sqlx::query_scalar("SELECT id FROM receipts WHERE access_key = $1")
-                        .bind(access_key(access))
-                        .fetch_one(&mut *tx)
-                        .await?;
-                outcomes.push(Ok(Charged::AlreadyBilled { receipt_id }));
-            }
+            .await?;
+            sqlx::query(
+                "INSERT INTO accesses (access_key, samples) VALUES ($1, $2) \
+                 ON CONFLICT (access_key) DO UPDATE SET samples = excluded.samples",
+            )
+            .bind(&key)
+            .bind(access.samples as i64)
+            .execute(&mut *tx)
+            .await?;
+            outcomes.push(Ok(Charged::New {
+                receipt_id: receipt.id,
+                log_index: next,
+            }));
+            next += 1;
         }
         tx.commit().await?;
         self.next_index = Some(next);
         Ok(next > first)
     }
 
-    fn receipt(&self, access: &Access, time: &str) -> ApiResult<Receipt> {
+    /// The receipt for `samples` of `access`'s samples.
+    fn receipt(&self, access: &Access, samples: u64, time: &str) -> ApiResult<Receipt> {
         let invalid = |e: money::MoneyError| ApiError::internal("pricing an access", e);
-        let amount = money::amount(access.samples, access.price).map_err(invalid)?;
+        let amount = money::amount(samples, access.price).map_err(invalid)?;
         let receipt = Receipt {
             id: format!("r_{}", hex::encode(crate::random_bytes::<16>())),
             time: time.into(),
@@ -236,7 +257,7 @@ impl Writer {
             version: access.version_id.clone(),
             shard: access.shard.clone(),
             range: access.range,
-            samples: access.samples,
+            samples,
             buyer: pseudonym(&self.pseudonyms, &access.creator, &access.buyer_id),
             price: access.price,
             amount,
@@ -251,11 +272,11 @@ impl Writer {
     }
 }
 
-/// What makes two requests the same access: token, shard and range.
-fn access_key(access: &Access) -> String {
+/// What makes two requests the same access: token, shard and requested range.
+pub fn access_key(access: &Access) -> String {
     let key = format!(
         "{}\n{}\n{}\n{}",
-        access.token_id, access.shard, access.range.first, access.range.last
+        access.token_id, access.shard, access.requested.first, access.requested.last
     );
     Sha256Digest::of(key.as_bytes()).hex()
 }

@@ -31,9 +31,10 @@ pub const MAX_INDEX_LINE_BYTES: usize = 16 << 20;
 pub struct ShardSpans {
     /// The shard's size in bytes.
     pub size: u64,
-    /// How many samples the shard holds (an all-empty sample has no span but is counted here).
+    /// How many samples the shard holds.
     pub samples: u64,
-    /// `[start, end)` of each sample with data, sorted, not overlapping.
+    /// `[start, end)` of each sample's data, sorted, not overlapping (a sample of empty files: the
+    /// last byte of its header).
     spans: Vec<(u64, u64)>,
 }
 
@@ -264,6 +265,10 @@ async fn load(state: &AppState, version_id: &str, index_sha256: &str) -> ApiResu
         };
         if end > start {
             shard.spans.push((start, end));
+        } else if start > 0 && shard.spans.last().is_none_or(|&(_, e)| e < start) {
+            // A sample of empty files is covered by the last byte of its tar header, so a range
+            // over its place in the shard pays for it as the whole shard does.
+            shard.spans.push((start - 1, start));
         }
         shard.samples += 1;
     }

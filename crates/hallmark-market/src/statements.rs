@@ -34,12 +34,24 @@ pub async fn issue_due(state: &AppState) -> ApiResult<usize> {
     .fetch_all(&state.db.pool)
     .await?;
     let mut issued = 0;
+    let mut failed = None;
     for creator in creators {
-        while issue_next(state, &creator, open_from).await? {
-            issued += 1;
+        // One creator's failure (logged by ApiError::internal) never holds up the others.
+        loop {
+            match issue_next(state, &creator, open_from).await {
+                Ok(true) => issued += 1,
+                Ok(false) => break,
+                Err(error) => {
+                    failed = Some(error);
+                    break;
+                }
+            }
         }
     }
-    Ok(issued)
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(issued),
+    }
 }
 
 /// Issues `creator`'s next statement if a closed period before `open_from` has uncounted
@@ -55,8 +67,18 @@ async fn issue_next(state: &AppState, creator: &str, open_from: i64) -> ApiResul
     let Some(earliest) = earliest else {
         return Ok(false);
     };
-    let start = earliest.div_euclid(period) * period;
-    let end = start + period;
+    // A statement never covers time an earlier one did: receipts that arrive late for a stated
+    // period (a clock stepped back, a slow commit, a changed period length) go into the next one.
+    let stated_until: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(period_end) FROM statements WHERE creator = $1")
+            .bind(creator)
+            .fetch_one(&state.db.pool)
+            .await?;
+    let start = earliest
+        .div_euclid(period)
+        .saturating_mul(period)
+        .max(stated_until.unwrap_or(i64::MIN));
+    let end = start.div_euclid(period) * period + period;
     if end > open_from {
         return Ok(false);
     }
@@ -405,10 +427,11 @@ pub async fn mark_paid(
     if reference.is_empty()
         || reference.chars().count() > MAX_REFERENCE_CHARS
         || reference.chars().any(char::is_control)
+        || reference.chars().any(crate::creators::is_invisible)
     {
         anyhow::bail!(
             "--reference {reference:?}: give the payment's reference, 1 to {MAX_REFERENCE_CHARS} \
-             characters without control characters"
+             characters without control or invisible characters"
         );
     }
     let current: Option<(String, Option<String>)> =
@@ -430,7 +453,7 @@ pub async fn mark_paid(
         }
         Some(_) => {}
     }
-    sqlx::query(
+    let marked = sqlx::query(
         "UPDATE statements SET payout_status = 'paid', payout_reference = $1, paid_at = $2 \
          WHERE id = $3 AND payout_status = 'pending'",
     )
@@ -438,6 +461,21 @@ pub async fn mark_paid(
     .bind(now)
     .bind(id)
     .execute(&db.pool)
-    .await?;
+    .await?
+    .rows_affected();
+    if marked == 0 {
+        // Someone marked it between the read and the update: the same reference is fine.
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT payout_reference FROM statements WHERE id = $1")
+                .bind(id)
+                .fetch_one(&db.pool)
+                .await?;
+        if existing.as_deref() != Some(reference) {
+            anyhow::bail!(
+                "statement {id} was just paid with reference {:?}; a payout is recorded once",
+                existing.unwrap_or_default()
+            );
+        }
+    }
     Ok(())
 }

@@ -36,11 +36,10 @@ fn header(response: &reqwest::Response, name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// FINDING (critical): billing is all-or-nothing on the held-back last chunk (8 KiB from a local
-/// store). A buyer asks for a range that starts at the sample they want and runs on into the next
-/// samples, reads the sample's bytes and hangs up: no receipt. Every sample of a shard but the
-/// last is taken this way for free; the last one is bought alone. The buyer holds all four
-/// samples' data and was billed for one.
+/// Found in review (critical, fixed): billing was all-or-nothing on the held-back last chunk. A
+/// buyer asked for a range from the sample they wanted on into the next samples, read the
+/// sample's bytes and hung up: no receipt. Now a response cut short is charged for the samples
+/// whose bytes it handed to the connection.
 #[tokio::test]
 async fn hostile_every_sample_but_one_is_taken_without_a_receipt() {
     let market = Market::start().await;
@@ -91,7 +90,11 @@ async fn hostile_every_sample_but_one_is_taken_without_a_receipt() {
             &shard[first as usize..=last as usize],
             "sample {i}"
         );
-        assert_eq!(got.as_slice(), files[i].1.as_slice(), "sample {i} is file {i}");
+        assert_eq!(
+            got.as_slice(),
+            files[i].1.as_slice(),
+            "sample {i} is file {i}"
+        );
     }
     // ...and what were they billed?
     let receipts = market.receipts().await;
@@ -104,9 +107,11 @@ async fn hostile_every_sample_but_one_is_taken_without_a_receipt() {
         free.len(),
         receipts.len()
     );
-    assert_eq!(
-        billed, 4,
-        "the buyer holds the data of 4 samples but was billed for {billed}"
+    // Every sample the buyer holds is paid for. A hang-up pays for what the server handed to the
+    // connection, which can run into the next sample (socket buffers): at most one more each.
+    assert!(
+        (4..=4 + 3).contains(&billed),
+        "the buyer holds the data of 4 samples and was billed for {billed}"
     );
 }
 
@@ -120,6 +125,10 @@ fn access(creator: &str, buyer: &str, token: &str) -> Access {
         dataset_id: "d_test".into(),
         version_id: "v_test".into(),
         shard: "bafkreitestshard".into(),
+        requested: ByteRange {
+            first: 512,
+            last: 1535,
+        },
         range: ByteRange {
             first: 512,
             last: 1535,
@@ -150,21 +159,21 @@ async fn wait_for_log(market: &Market, size: i64) {
 }
 
 async fn statements_of(market: &Market, creator: &str) -> Vec<(i64, i64)> {
-    sqlx::query_as("SELECT sequence, period_start FROM statements WHERE creator = $1 ORDER BY sequence")
-        .bind(creator)
-        .fetch_all(&market.state.db.pool)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT sequence, period_start FROM statements WHERE creator = $1 ORDER BY sequence",
+    )
+    .bind(creator)
+    .fetch_all(&market.state.db.pool)
+    .await
+    .unwrap()
 }
 
 async fn uncounted(market: &Market, creator: &str) -> i64 {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM receipts WHERE creator = $1 AND statement_id IS NULL",
-    )
-    .bind(creator)
-    .fetch_one(&market.state.db.pool)
-    .await
-    .unwrap()
+    sqlx::query_scalar("SELECT COUNT(*) FROM receipts WHERE creator = $1 AND statement_id IS NULL")
+        .bind(creator)
+        .fetch_one(&market.state.db.pool)
+        .await
+        .unwrap()
 }
 
 /// Moves the market's clock to Unix time `at`.
@@ -173,7 +182,7 @@ fn set_clock(market: &Market, at: i64) {
     market.clock.advance(at - now);
 }
 
-/// FINDING (high): a receipt whose `created_at` falls in a period that already has a statement
+/// Found in review (high), fixed: a receipt whose `created_at` falls in a period that already has a statement
 /// (the clock stepped back, or a commit that took longer than the 5 s grace) is never stated:
 /// the next statement is computed for that same period, `UNIQUE (creator, period_start)` refuses
 /// it, `issue_due` returns the error, and every creator after this one in the loop is stalled
@@ -220,20 +229,28 @@ async fn hostile_a_late_receipt_stalls_statements_for_good() {
     let direct = hallmark_market::statements::issue_due(&market.state).await;
     eprintln!(
         "issue_due: {:?}",
-        direct.as_ref().map_err(|e| format!("{} {}", e.code, e.message))
+        direct
+            .as_ref()
+            .map_err(|e| format!("{} {}", e.code, e.message))
     );
-    let (alice_left, bob_left) = (uncounted(&market, &alice).await, uncounted(&market, &bob).await);
+    let (alice_left, bob_left) = (
+        uncounted(&market, &alice).await,
+        uncounted(&market, &bob).await,
+    );
     eprintln!(
         "alice: {:?}, {alice_left} uncounted; bob: {:?}, {bob_left} uncounted",
         statements_of(&market, &alice).await,
         statements_of(&market, &bob).await
     );
     assert!(direct.is_ok(), "issuing statements fails");
-    assert_eq!(bob_left, 0, "bob's receipt is never stated because of alice's");
+    assert_eq!(
+        bob_left, 0,
+        "bob's receipt is never stated because of alice's"
+    );
     assert_eq!(alice_left, 0, "alice's late receipt is never stated");
 }
 
-/// FINDING (medium): `log check` says every receipt matches its entry, but a receipt row that is
+/// Found in review (medium), fixed: `log check` says every receipt matches its entry, but a receipt row that is
 /// gone (deleted from the database) is not noticed: the log holds an entry no receipt answers for,
 /// and the creator's statement silently lacks it.
 #[tokio::test]
@@ -267,7 +284,7 @@ async fn hostile_log_check_misses_a_deleted_receipt() {
     );
 }
 
-/// FINDING (low/medium): `log check` never reads the published `log/checkpoint`, the file every
+/// Found in review (low/medium), fixed: `log check` never reads the published `log/checkpoint`, the file every
 /// outside verifier reads: a garbage or rolled-back checkpoint in the store passes it, and is
 /// what `GET /log/checkpoint` serves.
 #[tokio::test]
@@ -304,10 +321,13 @@ async fn hostile_log_check_ignores_the_published_checkpoint() {
     let checked =
         hallmark_market::log::check(&market.state.db, market.state.blobs.clone(), &public).await;
     eprintln!("log check with a garbage published checkpoint: {checked:?}");
-    assert!(checked.is_err(), "a garbage published checkpoint passed log check");
+    assert!(
+        checked.is_err(),
+        "a garbage published checkpoint passed log check"
+    );
 }
 
-/// FINDING (low): `payout mark` checks then updates without looking at what the update did: two
+/// Found in review (low), fixed: `payout mark` checks then updates without looking at what the update did: two
 /// admins marking the same statement at once with different references both succeed, and one
 /// reference is silently dropped ("a payout is recorded once" is promised).
 #[tokio::test]
@@ -353,11 +373,17 @@ async fn hostile_two_payout_marks_at_once_both_succeed() {
             both += 1;
         }
     }
-    eprintln!("{both} of {} statements: both references reported paid", ids.len());
-    assert_eq!(both, 0, "both admins were told their reference was recorded");
+    eprintln!(
+        "{both} of {} statements: both references reported paid",
+        ids.len()
+    );
+    assert_eq!(
+        both, 0,
+        "both admins were told their reference was recorded"
+    );
 }
 
-/// FINDING (low): a whole shard is billed for every sample (all-empty ones too), but the same
+/// Found in review (low), fixed: a whole shard is billed for every sample (all-empty ones too), but the same
 /// bytes minus the last byte of the tar trailer are billed only for samples with data.
 #[tokio::test]
 async fn hostile_whole_shard_and_nearly_whole_range_bill_differently() {
@@ -372,7 +398,9 @@ async fn hostile_whole_shard_and_nearly_whole_range_bill_differently() {
             (format!("take{i:02}.txt"), bytes)
         })
         .collect();
-    let published = market.publish_files("Ana", "sparse", &files, 64 << 10).await;
+    let published = market
+        .publish_files("Ana", "sparse", &files, 64 << 10)
+        .await;
     let (cid, shard) = &published.sealed.shards[0];
     let key = market.buyer("Bo").await;
     let (_, token) = token_for(&market, &key, &published.version).await;
@@ -471,13 +499,7 @@ async fn hostile_range_edges() {
     }
 
     // RFC 9110 §14.1.2: a last-pos past the end (however large) means "to the end".
-    let response = fetch(
-        &market,
-        &token,
-        cid,
-        Some("bytes=0-99999999999999999999"),
-    )
-    .await;
+    let response = fetch(&market, &token, cid, Some("bytes=0-99999999999999999999")).await;
     eprintln!("bytes=0-<20 digits>: {}", response.status());
     assert!(
         response.status().is_success(),
@@ -503,7 +525,10 @@ async fn hostile_token_shapes() {
             .send()
     };
     assert_eq!(get(format!("Bearer {token}")).await.unwrap().status(), 200);
-    assert_eq!(get(format!("Bearer   {token}  ")).await.unwrap().status(), 200);
+    assert_eq!(
+        get(format!("Bearer   {token}  ")).await.unwrap().status(),
+        200
+    );
 
     let claims = hallmark_market::tokens::verify(
         &market.state.identity.public(),
@@ -577,15 +602,33 @@ async fn hostile_log_requests() {
                 .as_u16()
         }
     };
-    assert_eq!(status(format!("/v1/log/proof?index=0&size={size}")).await, 200);
-    assert_eq!(status(format!("/v1/log/proof?index={size}&size={size}")).await, 400);
+    assert_eq!(
+        status(format!("/v1/log/proof?index=0&size={size}")).await,
+        200
+    );
+    assert_eq!(
+        status(format!("/v1/log/proof?index={size}&size={size}")).await,
+        400
+    );
     assert_eq!(status("/v1/log/proof?index=0&size=2".into()).await / 100, 4);
-    assert_eq!(status("/v1/log/proof?index=0&size=18446744073709551615".into()).await, 404);
+    assert_eq!(
+        status("/v1/log/proof?index=0&size=18446744073709551615".into()).await,
+        404
+    );
     assert_eq!(status("/v1/log/proof?index=-1&size=3".into()).await, 400);
-    assert_eq!(status(format!("/v1/log/consistency?from={}&size={size}", size + 1)).await, 400);
-    assert_eq!(status(format!("/v1/log/consistency?from=0&size={size}")).await, 200);
+    assert_eq!(
+        status(format!("/v1/log/consistency?from={}&size={size}", size + 1)).await,
+        400
+    );
+    assert_eq!(
+        status(format!("/v1/log/consistency?from=0&size={size}")).await,
+        200
+    );
     assert_eq!(status("/v1/log/checkpoints?limit=0".into()).await, 400);
-    assert_eq!(status("/v1/log/checkpoints?after=18446744073709551615".into()).await, 200);
+    assert_eq!(
+        status("/v1/log/checkpoints?after=18446744073709551615".into()).await,
+        200
+    );
     for path in [
         "/log/tile/0/000.p/256",
         "/log/tile/0/000.p/0",

@@ -24,6 +24,10 @@ fn access(creator: &str, buyer: &str, token: &str, samples: u64) -> Access {
         dataset_id: "d_test".into(),
         version_id: "v_test".into(),
         shard: "bafkreitestshard".into(),
+        requested: ByteRange {
+            first: 512,
+            last: 512 + samples * 1024 - 1,
+        },
         range: ByteRange {
             first: 512,
             last: 512 + samples * 1024 - 1,
