@@ -545,7 +545,7 @@ async fn hostile_token_shapes() {
     let good = serde_json::to_value(&claims).unwrap();
     // Signed by the marketplace's own key: duplicate keys, extra keys, a padded payload.
     let text = serde_json::to_string(&good).unwrap();
-    let duplicate = text.replacen('{', &format!("{{\"version\":\"v_other\","), 1);
+    let duplicate = text.replacen('{', "{\"version\":\"v_other\",", 1);
     let mut extra = good.clone();
     extra["admin"] = Value::Bool(true);
     for (what, forged) in [
