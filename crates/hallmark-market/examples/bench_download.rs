@@ -38,7 +38,10 @@ use serde_json::{Value, json};
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v:?}: expected a number")))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v:?}: expected a number"))
+        })
         .unwrap_or(default)
 }
 
@@ -117,8 +120,8 @@ async fn main() {
     let (session, creator_credential) = join(&http, &base, &creator).await;
     let mut scenarios = Vec::new();
     if wanted.contains("shards") {
-        eprintln!("==> sealing and publishing 64 MiB of 1 MiB files in shards of about 8 MiB");
-        let files = random_files(64, (1 << 20) - 512, "bin", 1);
+        eprintln!("==> sealing and publishing 80 MiB of 1 MiB files in shards of about 8 MiB");
+        let files = random_files(80, (1 << 20) - 512, "bin", 1);
         let (version, samples, sizes) = publish(
             &http,
             &base,
@@ -127,7 +130,7 @@ async fn main() {
             &creator_credential,
             "bench-shards",
             &files,
-            8 << 20,
+            10 << 20,
             &www,
         )
         .await;
@@ -162,7 +165,13 @@ async fn main() {
             .iter()
             .map(|sample| {
                 let first = sample.files[0].offset;
-                let last = sample.files.iter().map(|f| f.offset + f.size).max().unwrap() - 1;
+                let last = sample
+                    .files
+                    .iter()
+                    .map(|f| f.offset + f.size)
+                    .max()
+                    .unwrap()
+                    - 1;
                 let cid = sample.shard.strip_suffix(".tar").unwrap();
                 (
                     format!("/v1/shards/{cid}"),
@@ -279,13 +288,14 @@ async fn main() {
                         .iter()
                         .map(|b| {
                             let v: Value = serde_json::from_str(b).unwrap();
-                            v["range"]["last"].as_u64().unwrap() - v["range"]["first"].as_u64().unwrap() + 1
+                            v["range"]["last"].as_u64().unwrap()
+                                - v["range"]["first"].as_u64().unwrap()
+                                + 1
                         })
                         .sum();
                     market = Some((wrk, paid, bodies.len() as u64, bytes));
                 } else {
-                    let child =
-                        spawn_wrk(d, &script, &nginx_base, threads, connections, seconds);
+                    let child = spawn_wrk(d, &script, &nginx_base, threads, connections, seconds);
                     static_files = Some(finish_wrk(child).await);
                 }
             }
@@ -294,7 +304,10 @@ async fn main() {
             let m_secs = paid.as_secs_f64();
             let n_secs = n.duration_us as f64 / 1e6;
             let (m_rps, n_rps) = (m.ok() as f64 / m_secs, n.ok() as f64 / n_secs);
-            let (m_mbps, n_mbps) = (m_bytes as f64 / m_secs / 1e6, n.ok() as f64 * mean_bytes / n_secs / 1e6);
+            let (m_mbps, n_mbps) = (
+                m_bytes as f64 / m_secs / 1e6,
+                n.ok() as f64 * mean_bytes / n_secs / 1e6,
+            );
             println!(
                 "round {round} {:<20} marketplace {:>9.1} MB/s {:>8.0} req/s | nginx {:>9.1} MB/s {:>8.0} req/s | ratio {:.2} | receipts {receipts} / 2xx {} ({} distinct requests available){}{}",
                 scenario.name,
@@ -331,7 +344,10 @@ async fn main() {
                 ));
             }
             if n.non_2xx > 0 {
-                failures.push(format!("round {round}, {}: nginx answered {} non-2xx", scenario.name, n.non_2xx));
+                failures.push(format!(
+                    "round {round}, {}: nginx answered {} non-2xx",
+                    scenario.name, n.non_2xx
+                ));
             }
         }
     }
@@ -358,7 +374,10 @@ async fn join(http: &reqwest::Client, base: &str, key: &SigningIdentity) -> (Str
         .json()
         .await
         .unwrap();
-    let token = session["token"].as_str().expect("sign-in refused").to_owned();
+    let token = session["token"]
+        .as_str()
+        .expect("sign-in refused")
+        .to_owned();
     let creator: Value = http
         .put(format!("{base}/v1/creators/me"))
         .bearer_auth(&token)
@@ -451,7 +470,12 @@ async fn publish(
         hallmark_core::dataset::export_shards(out.path(), www, None, &progress, &cancel).unwrap();
     let mut sizes = Vec::new();
     for shard in &exported {
-        let cid = shard.path.file_stem().unwrap().to_string_lossy().into_owned();
+        let cid = shard
+            .path
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let bytes = std::fs::read(&shard.path).unwrap();
         // nginx serves it at /v1/shards/<cid>, the marketplace's path.
         std::fs::rename(&shard.path, www.join(&cid)).unwrap();
@@ -462,7 +486,10 @@ async fn publish(
             .header("Upload-Length", bytes.len().to_string())
             .header(
                 "Upload-Metadata",
-                format!("cid {}", base64::engine::general_purpose::STANDARD.encode(&cid)),
+                format!(
+                    "cid {}",
+                    base64::engine::general_purpose::STANDARD.encode(&cid)
+                ),
             )
             .header("Content-Type", "application/offset+octet-stream")
             .body(bytes.clone())
@@ -487,7 +514,10 @@ async fn publish(
     let form = reqwest::multipart::Form::new()
         .part("manifest", part(read("croissant.json")))
         .part("index", part(read("index.jsonl")))
-        .part("presentation", part(serde_json::to_vec(&presentation).unwrap()))
+        .part(
+            "presentation",
+            part(serde_json::to_vec(&presentation).unwrap()),
+        )
         .text("price", "0.002")
         .text("currency", "EUR");
     let response = http
@@ -504,14 +534,20 @@ async fn publish(
         .filter(|line| !line.is_empty())
         .map(|line| serde_json::from_slice(line).unwrap())
         .collect();
-    eprintln!("    {name}: {} shards, {} files", sizes.len(), files.len());
+    eprintln!(
+        "    {name}: {} shards of {:.2} MiB on average, {} files",
+        sizes.len(),
+        sizes.iter().map(|s| s.1).sum::<u64>() as f64 / sizes.len() as f64 / f64::from(1 << 20),
+        files.len()
+    );
     (listed["id"].as_str().unwrap().to_owned(), samples, sizes)
 }
 
 /// The wrk script: request k of a run (threads interleaved) is item k mod n with token k div n,
 /// so no (token, shard, range) repeats until tokens × items are used; `done()` prints the counts.
 fn lua(tokens: &[String], items: &[(String, Option<String>, u64)], threads: u64) -> String {
-    let mut s = String::from("-- Generated by bench_download: distinct metered requests, counted.\n");
+    let mut s =
+        String::from("-- Generated by bench_download: distinct metered requests, counted.\n");
     s.push_str("local tokens = {\n");
     for t in tokens {
         writeln!(s, "  \"{t}\",").unwrap();
@@ -662,7 +698,12 @@ impl Drop for Nginx {
 
 async fn wait_for(http: &reqwest::Client, url: &str) {
     for _ in 0..200 {
-        if http.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
+        if http
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
