@@ -122,7 +122,7 @@ async fn main() {
     if wanted.contains("shards") {
         eprintln!("==> sealing and publishing 80 MiB of 1 MiB files in shards of about 8 MiB");
         let files = random_files(80, (1 << 20) - 512, "bin", 1);
-        let (version, samples, sizes) = publish(
+        let (version, _, sizes) = publish(
             &http,
             &base,
             &creator,
@@ -134,7 +134,6 @@ async fn main() {
             &www,
         )
         .await;
-        drop(samples);
         let items = sizes
             .iter()
             .map(|(cid, size)| (format!("/v1/shards/{cid}"), None, *size))
