@@ -346,6 +346,15 @@ pub async fn serve(
         }
     });
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    // No Nagle delay: a metered response sends its headers, then its last chunk only once the
+    // receipt is committed; with Nagle's algorithm that chunk would wait for the client's delayed
+    // ACK of the headers (up to 40 ms on Linux), which bounded small ranges to ~25 per connection
+    // per second.
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        // A socket that refuses the option is still served, only slower.
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = stopping.send(());
