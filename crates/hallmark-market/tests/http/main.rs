@@ -12,6 +12,7 @@ mod harness;
 mod hostile_buyers;
 mod publish;
 mod receipts_log;
+mod rereview;
 mod servers;
 mod sign_in;
 mod simulate;
