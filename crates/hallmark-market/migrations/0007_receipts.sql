@@ -6,8 +6,13 @@
 CREATE TABLE receipts (
     id TEXT PRIMARY KEY,
     log_index BIGINT NOT NULL UNIQUE,
-    -- SHA-256 of (token id, shard, requested range): the access this receipt bills (see accesses).
+    -- SHA-256 of (token id, shard, requested range): the request this receipt bills.
     access_key TEXT NOT NULL,
+    -- The samples it bills, as indexes in shard order: each is paid once per token and shard.
+    token_id TEXT NOT NULL,
+    shard TEXT NOT NULL,
+    first_sample BIGINT NOT NULL,
+    last_sample BIGINT NOT NULL,
     creator TEXT NOT NULL,
     buyer_id TEXT NOT NULL,
     entitlement_id TEXT NOT NULL,
@@ -21,13 +26,7 @@ CREATE TABLE receipts (
 );
 CREATE INDEX receipts_creator ON receipts (creator, log_index);
 CREATE INDEX receipts_access ON receipts (access_key);
-
--- How many samples of each access (token, shard, requested range) are billed so far: a response
--- cut short bills the samples it delivered, a retry bills only the rest, a repeat nothing.
-CREATE TABLE accesses (
-    access_key TEXT PRIMARY KEY,
-    samples BIGINT NOT NULL
-);
+CREATE INDEX receipts_paid ON receipts (token_id, shard);
 CREATE INDEX receipts_unstated ON receipts (statement_id, created_at);
 
 -- Every checkpoint the marketplace signed, so `log check` can prove each is consistent with the

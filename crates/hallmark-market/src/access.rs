@@ -446,25 +446,26 @@ async fn get_shard(
             .get_opts(&state.blobs.shard(&grant.cid), options)
             .await
             .map_err(|e| ApiError::internal("reading a shard", e))?;
-        let charge = if samples == 0 {
-            None
-        } else {
-            let (price, share_rate) = buyers::terms(&grant.price, &grant.share_rate)?;
-            Some(Access {
-                token_id: grant.claims.token_id.clone(),
-                entitlement_id: grant.claims.entitlement.clone(),
-                buyer_id: grant.claims.buyer.clone(),
-                creator: grant.creator.clone(),
-                dataset_id: grant.claims.dataset.clone(),
-                version_id: grant.claims.version.clone(),
-                shard: grant.cid.clone(),
-                requested: ByteRange { first, last },
-                range: ByteRange { first, last },
-                samples,
-                price,
-                currency: grant.currency.clone(),
-                share_rate,
-            })
+        let charge = match spans.sample_range(first, last) {
+            None => None,
+            Some(covered) => {
+                let (price, share_rate) = buyers::terms(&grant.price, &grant.share_rate)?;
+                Some(Access {
+                    token_id: grant.claims.token_id.clone(),
+                    entitlement_id: grant.claims.entitlement.clone(),
+                    buyer_id: grant.claims.buyer.clone(),
+                    creator: grant.creator.clone(),
+                    dataset_id: grant.claims.dataset.clone(),
+                    version_id: grant.claims.version.clone(),
+                    shard: grant.cid.clone(),
+                    requested: ByteRange { first, last },
+                    samples: covered,
+                    spans: spans.clone(),
+                    price,
+                    currency: grant.currency.clone(),
+                    share_rate,
+                })
+            }
         };
         Body::from_stream(metered(
             shard_stream(found),
@@ -472,7 +473,6 @@ async fn get_shard(
             charge.map(|access| Charge {
                 meter: state.meter.clone(),
                 access,
-                spans,
             }),
         ))
     };
@@ -560,43 +560,41 @@ struct Metered {
     done: bool,
 }
 
-/// What a metered body charges, and the spans to charge a cut-short response by.
+/// What a metered body charges.
 struct Charge {
     meter: Meter,
     access: Access,
-    spans: Arc<ShardSpans>,
 }
 
+/// How often a late charge (of a response cut short) is tried before it is given up, logged.
+const LATE_CHARGE_TRIES: u32 = 5;
+
 impl Drop for Metered {
-    /// A response cut short (the client left, the store failed) is charged for the samples whose
-    /// bytes it handed to the connection: the meter bills them after the fact, so leaving early
-    /// never takes a sample for free. (The one sent in full was charged before its last chunk.)
+    /// A response cut short (the client left, the store or the final charge failed) is charged for
+    /// the samples whose bytes it handed to the connection: the meter bills them after the fact,
+    /// so leaving early never takes a sample free. Samples the token paid for already (the
+    /// completed charge raced with this one, a retry) are not billed again.
     fn drop(&mut self) {
-        let Some(Charge {
-            meter,
-            mut access,
-            spans,
-        }) = self.charge.take()
-        else {
+        let Some(Charge { meter, mut access }) = self.charge.take() else {
             return;
         };
         if self.sent == 0 {
             return;
         }
         let last = access.requested.first + self.sent - 1;
-        let samples = spans.covered(access.requested.first, last);
-        if samples == 0 {
+        let Some(sent) = access.spans.sample_range(access.requested.first, last) else {
             return;
-        }
-        access.range = ByteRange {
-            first: access.requested.first,
-            last,
         };
-        access.samples = samples;
+        access.samples = sent;
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            // Logged by ApiError::internal when it fails; nothing waits for it.
             runtime.spawn(async move {
-                let _ = meter.charge(access).await;
+                for attempt in 1..=LATE_CHARGE_TRIES {
+                    // A failure is logged by ApiError::internal; try again a little later.
+                    if meter.charge(access.clone()).await.is_ok() {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1 << attempt)).await;
+                }
             });
         }
     }
@@ -649,11 +647,15 @@ fn metered(
                             ApiError::internal("reading a shard", "the store sent too few bytes");
                         return Some((Err(std::io::Error::other(e)), s));
                     }
-                    if let Some(charge) = s.charge.take()
-                        && let Err(e) = charge.meter.charge(charge.access).await
-                    {
-                        return Some((Err(std::io::Error::other(e)), s));
+                    // The charge stays in `s` while it is made: if it fails, or the client leaves
+                    // meanwhile, `Drop` charges what was sent (each sample once per token).
+                    if let Some(charge) = &s.charge {
+                        let (meter, access) = (charge.meter.clone(), charge.access.clone());
+                        if let Err(e) = meter.charge(access).await {
+                            return Some((Err(std::io::Error::other(e)), s));
+                        }
                     }
+                    s.charge = None;
                     return s.held.take().map(|last| (Ok(last), s));
                 }
             }

@@ -487,15 +487,33 @@ pub async fn check(
     identity: &hallmark_core::did::PublicIdentity,
 ) -> anyhow::Result<CheckReport> {
     use anyhow::Context as _;
-    let (size, root, note) = latest(db)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    // A running server records a checkpoint, then publishes it: reading the published file first
+    // and the recorded ones after, the published one is always among them. The latest recorded is
+    // the one the whole check is made against (later ones are left to the next check).
+    let stored = StoredLog::new(blobs);
+    let published = {
+        let stored = stored.clone();
+        tokio::task::spawn_blocking(move || stored.read(tlog::CHECKPOINT_PATH)).await??
+    };
+    let all: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT size, root, note FROM checkpoints ORDER BY size")
+            .fetch_all(&db.pool)
+            .await?;
+    let (size, root, note) = match all.last() {
+        None => (0, tlog::EMPTY_ROOT, None),
+        Some((size, root, note)) => (
+            *size as u64,
+            hex_hash(root).context("a stored root is not hex")?,
+            Some(note.clone()),
+        ),
+    };
     // The origin is the public URL the server ran with; the latest checkpoint names it.
     let origin = note
         .as_deref()
         .and_then(|note| note.lines().next())
         .unwrap_or_default()
         .to_owned();
+    let note_origin = origin.clone();
     if let Some(note) = &note {
         let opened = tlog::open_checkpoint(note, &origin, identity)
             .context("the latest checkpoint does not open with the marketplace key")?;
@@ -505,7 +523,6 @@ pub async fn check(
             opened.size
         );
     }
-    let stored = StoredLog::new(blobs);
     let checked = {
         let stored = stored.clone();
         tokio::task::spawn_blocking(move || tlog::check_log(&stored, size)).await??
@@ -516,10 +533,6 @@ pub async fn check(
         hex::encode(checked.root),
         hex::encode(root)
     );
-    let all: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT size, root, note FROM checkpoints ORDER BY size")
-            .fetch_all(&db.pool)
-            .await?;
     for (old_size, old_root, old_note) in &all {
         let opened = tlog::open_checkpoint(old_note, &origin, identity)
             .with_context(|| format!("checkpoint of size {old_size}"))?;
@@ -598,9 +611,13 @@ pub async fn check(
         after + 1
     );
     // The published checkpoint (what outside verifiers read) is one the marketplace recorded.
-    let published = {
-        let stored = stored.clone();
-        tokio::task::spawn_blocking(move || stored.read(tlog::CHECKPOINT_PATH)).await??
+    // Missing before the recorded ones were read: the first checkpoint may be being published.
+    let published = match published {
+        Some(bytes) => Some(bytes),
+        None => {
+            let stored = stored.clone();
+            tokio::task::spawn_blocking(move || stored.read(tlog::CHECKPOINT_PATH)).await??
+        }
     };
     let published_size = match published {
         None => {
@@ -613,10 +630,23 @@ pub async fn check(
         Some(bytes) => {
             let text = String::from_utf8(bytes)
                 .context("the published checkpoint log/checkpoint is not text")?;
-            let opened = tlog::open_checkpoint(&text, &origin, identity)
+            let origin = text.lines().next().unwrap_or_default();
+            let opened = tlog::open_checkpoint(&text, origin, identity)
                 .context("the published checkpoint log/checkpoint does not open")?;
             anyhow::ensure!(
-                all.iter().any(|(_, _, note)| *note == text),
+                note.is_none() || origin == note_origin,
+                "the published checkpoint is for log {origin:?}, the recorded ones for {note_origin:?}"
+            );
+            // Recorded before it is published: the database is asked now, not the list read above.
+            let recorded: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM checkpoints WHERE size = $1 AND note = $2",
+            )
+            .bind(opened.size as i64)
+            .bind(&text)
+            .fetch_one(&db.pool)
+            .await?;
+            anyhow::ensure!(
+                recorded == 1,
                 "the published checkpoint (size {}) is not one the marketplace recorded",
                 opened.size
             );

@@ -1,13 +1,17 @@
-//! Metering: turns each paid access that delivered its bytes into exactly one durable receipt.
+//! Metering: turns paid accesses into durable receipts, each sample paid for once per token.
 //!
 //! Handlers call [`Meter::charge`] once the bytes of a response are out but its last chunk is held
 //! back; the chunk is sent only when the receipt is committed. A response cut short is charged,
-//! after the fact, for the samples whose bytes it did deliver. One writer task takes every waiting
-//! charge in one transaction (group commit: one fsync for many receipts, not one each) and gives
-//! each receipt the next index of the receipt log, so indexes are dense and in commit order.
+//! after the fact, for the samples whose bytes it handed to the connection. One writer task takes
+//! every waiting charge in one transaction (group commit: one fsync for many receipts, not one
+//! each) and gives each receipt the next index of the receipt log, so indexes are dense and in
+//! commit order.
 //!
-//! An access is (token, shard, requested range): the table `accesses` keeps how many of its
-//! samples are billed, so a retry after a cut bills only the rest and a repeat bills nothing.
+//! The unit billed is a sample of a shard under one access token: a charge bills only the samples
+//! of its range that token has not paid for (a retry, a resumed download, overlapping segments, a
+//! cut response charged late beside a completed retry: each sample once). Each receipt names one
+//! contiguous run of samples and the bytes of exactly those samples, so a creator can check every
+//! receipt against the published index.
 
 use hallmark_core::digest::Sha256Digest;
 use hallmark_core::earnings::{ByteRange, Receipt, money};
@@ -22,10 +26,11 @@ pub const MAX_BATCH: usize = 4096;
 /// How many charges may wait for the writer before callers wait to hand theirs over.
 const QUEUE: usize = 16 * 1024;
 
-/// One paid access whose bytes were delivered (all but the held-back last chunk).
+/// One paid access whose bytes were delivered (all but the held-back last chunk), or the part of
+/// one that a response cut short did deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
-    /// The access token's id: with shard and range, what makes a retry the same access.
+    /// The access token's id: a sample is paid for once per token.
     pub token_id: String,
     pub entitlement_id: String,
     pub buyer_id: String,
@@ -35,13 +40,13 @@ pub struct Access {
     pub version_id: String,
     /// The shard's CID.
     pub shard: String,
-    /// The range the request asked for (the whole shard when it named none): with token and
-    /// shard, what makes a retry the same access.
+    /// The range the request asked for (the whole shard when it named none), kept with each
+    /// receipt as `access_key` so an operator can trace a receipt to its request.
     pub requested: ByteRange,
-    /// The bytes this response delivered: `requested`, or a prefix of it when cut short.
-    pub range: ByteRange,
-    /// Samples whose bytes `range` covers (at least 1: a response covering none is free).
-    pub samples: u64,
+    /// The samples delivered, as indexes `from..=to` in shard order.
+    pub samples: (usize, usize),
+    /// The shard's sample spans: each receipt names the bytes of its samples.
+    pub spans: std::sync::Arc<crate::spans::ShardSpans>,
     /// The entitlement's terms: price per sample, currency, creator share rate.
     pub price: Decimal,
     pub currency: String,
@@ -51,9 +56,13 @@ pub struct Access {
 /// What [`Meter::charge`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Charged {
-    /// A new receipt, at this index of the log.
-    New { receipt_id: String, log_index: u64 },
-    /// The access's samples were billed before (a repeat): no new receipt.
+    /// New receipts (one per run of samples not paid for yet): the first one's id and log index.
+    New {
+        receipt_id: String,
+        log_index: u64,
+        receipts: usize,
+    },
+    /// Every sample was paid for before under this token: no new receipt.
     AlreadyBilled,
 }
 
@@ -182,72 +191,81 @@ impl Writer {
         let mut tx = self.db.pool.begin().await?;
         // Take SQLite's write lock first (waiting out the busy timeout): a transaction that reads
         // before it writes fails at once with SQLITE_BUSY when another connection wrote meanwhile.
-        sqlx::query("DELETE FROM accesses WHERE 1 = 0")
+        sqlx::query("DELETE FROM receipts WHERE 1 = 0")
             .execute(&mut *tx)
             .await?;
         for job in batch {
             let access = &job.access;
-            let key = access_key(access);
-            let billed: Option<i64> =
-                sqlx::query_scalar("SELECT samples FROM accesses WHERE access_key = $1")
-                    .bind(&key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let billed = billed.map_or(0, |b| b as u64);
-            if access.samples <= billed {
+            let paid: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT first_sample, last_sample FROM receipts WHERE token_id = $1 AND shard = $2",
+            )
+            .bind(&access.token_id)
+            .bind(&access.shard)
+            .fetch_all(&mut *tx)
+            .await?;
+            let runs = unpaid(access.samples, &paid);
+            if runs.is_empty() {
                 outcomes.push(Ok(Charged::AlreadyBilled));
                 continue;
             }
-            // Only what was not billed yet: after a cut, the rest; the first time, all.
-            let receipt = match self.receipt(access, access.samples - billed, &time) {
-                Ok(receipt) => receipt,
-                Err(error) => {
-                    outcomes.push(Err(error));
-                    continue;
-                }
-            };
-            let body = String::from_utf8(receipt.canonical_bytes())
-                .map_err(|e| ApiError::internal("writing a receipt", e))?;
-            sqlx::query(
-                "INSERT INTO receipts (id, log_index, access_key, creator, buyer_id, \
-                 entitlement_id, version_id, created_at, body, commitment) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&receipt.id)
-            .bind(next as i64)
-            .bind(&key)
-            .bind(&access.creator)
-            .bind(&access.buyer_id)
-            .bind(&access.entitlement_id)
-            .bind(&access.version_id)
-            .bind(now.unix_timestamp())
-            .bind(&body)
-            .bind(receipt.commitment().hex())
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO accesses (access_key, samples) VALUES ($1, $2) \
-                 ON CONFLICT (access_key) DO UPDATE SET samples = excluded.samples",
-            )
-            .bind(&key)
-            .bind(access.samples as i64)
-            .execute(&mut *tx)
-            .await?;
-            outcomes.push(Ok(Charged::New {
-                receipt_id: receipt.id,
-                log_index: next,
-            }));
-            next += 1;
+            let mut first: Option<(String, u64)> = None;
+            let mut failed = None;
+            for &(from, to) in &runs {
+                let receipt = match self.receipt(access, from, to, &time) {
+                    Ok(receipt) => receipt,
+                    Err(error) => {
+                        failed = Some(error);
+                        break;
+                    }
+                };
+                let body = String::from_utf8(receipt.canonical_bytes())
+                    .map_err(|e| ApiError::internal("writing a receipt", e))?;
+                sqlx::query(
+                    "INSERT INTO receipts (id, log_index, access_key, token_id, shard, first_sample, \
+                     last_sample, creator, buyer_id, entitlement_id, version_id, created_at, body, \
+                     commitment) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(&receipt.id)
+                .bind(next as i64)
+                .bind(access_key(access))
+                .bind(&access.token_id)
+                .bind(&access.shard)
+                .bind(from as i64)
+                .bind(to as i64)
+                .bind(&access.creator)
+                .bind(&access.buyer_id)
+                .bind(&access.entitlement_id)
+                .bind(&access.version_id)
+                .bind(now.unix_timestamp())
+                .bind(&body)
+                .bind(receipt.commitment().hex())
+                .execute(&mut *tx)
+                .await?;
+                first.get_or_insert((receipt.id, next));
+                next += 1;
+            }
+            match (failed, first) {
+                (Some(error), _) => return Err(error),
+                (None, Some((receipt_id, log_index))) => outcomes.push(Ok(Charged::New {
+                    receipt_id,
+                    log_index,
+                    receipts: runs.len(),
+                })),
+                (None, None) => outcomes.push(Ok(Charged::AlreadyBilled)),
+            }
         }
         tx.commit().await?;
         self.next_index = Some(next);
         Ok(next > first)
     }
 
-    /// The receipt for `samples` of `access`'s samples.
-    fn receipt(&self, access: &Access, samples: u64, time: &str) -> ApiResult<Receipt> {
+    /// The receipt for `access`'s samples `from..=to`, naming exactly their bytes.
+    fn receipt(&self, access: &Access, from: usize, to: usize, time: &str) -> ApiResult<Receipt> {
         let invalid = |e: money::MoneyError| ApiError::internal("pricing an access", e);
+        let samples = (to - from + 1) as u64;
         let amount = money::amount(samples, access.price).map_err(invalid)?;
+        let (first, last) = access.spans.bytes_of(from, to);
         let receipt = Receipt {
             id: format!("r_{}", hex::encode(crate::random_bytes::<16>())),
             time: time.into(),
@@ -256,7 +274,7 @@ impl Writer {
             dataset: access.dataset_id.clone(),
             version: access.version_id.clone(),
             shard: access.shard.clone(),
-            range: access.range,
+            range: ByteRange { first, last },
             samples,
             buyer: pseudonym(&self.pseudonyms, &access.creator, &access.buyer_id),
             price: access.price,
@@ -272,7 +290,35 @@ impl Writer {
     }
 }
 
-/// What makes two requests the same access: token, shard and requested range.
+/// The runs of samples `from..=to` not among `paid` (inclusive index runs, any order).
+fn unpaid((from, to): (usize, usize), paid: &[(i64, i64)]) -> Vec<(usize, usize)> {
+    let mut paid: Vec<(usize, usize)> = paid
+        .iter()
+        .filter(|&&(a, b)| a >= 0 && b >= a)
+        .map(|&(a, b)| (a as usize, b as usize))
+        .collect();
+    paid.sort_unstable();
+    let mut runs = Vec::new();
+    let mut next = from;
+    for (a, b) in paid {
+        if next > to {
+            break;
+        }
+        if b < next {
+            continue;
+        }
+        if a > next {
+            runs.push((next, (a - 1).min(to)));
+        }
+        next = next.max(b + 1);
+    }
+    if next <= to {
+        runs.push((next, to));
+    }
+    runs
+}
+
+/// The request a receipt came from: SHA-256 of token, shard and requested range.
 pub fn access_key(access: &Access) -> String {
     let key = format!(
         "{}\n{}\n{}\n{}",
@@ -292,6 +338,17 @@ pub async fn next_log_index(db: &crate::db::Db) -> ApiResult<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_unpaid_runs_are_billed() {
+        assert_eq!(unpaid((0, 9), &[]), vec![(0, 9)]);
+        assert_eq!(unpaid((0, 9), &[(0, 9)]), vec![]);
+        assert_eq!(unpaid((0, 9), &[(0, 2)]), vec![(3, 9)]);
+        assert_eq!(unpaid((0, 9), &[(7, 12), (2, 3)]), vec![(0, 1), (4, 6)]);
+        assert_eq!(unpaid((5, 5), &[(0, 4), (6, 8)]), vec![(5, 5)]);
+        assert_eq!(unpaid((3, 6), &[(0, 3), (4, 4), (6, 9)]), vec![(5, 5)]);
+        assert_eq!(unpaid((0, 3), &[(1, 1), (1, 2)]), vec![(0, 0), (3, 3)]);
+    }
 
     #[test]
     fn pseudonyms_are_per_creator() {

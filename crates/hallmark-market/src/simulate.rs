@@ -6,7 +6,7 @@
 //! The tally is computed from the catalog's index (samples per shard, one sample per sample range)
 //! and the entitlement's terms with the core's money rules, never from what the server reports.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use hallmark_core::digest::Sha256Digest;
 use hallmark_core::earnings::money;
@@ -49,9 +49,10 @@ pub struct Earned {
 pub struct Tally {
     /// Requests that delivered their bytes.
     pub accesses: u64,
-    /// Of those, repeats of an earlier access (same token, shard and range): not billed again.
+    /// Of those, repeats of an earlier request (same token, shard and range).
     pub retries: u64,
-    /// Whole-shard downloads and single-sample ranges among the billed accesses.
+    /// Whole-shard downloads and single-sample ranges that paid for at least one sample (a
+    /// sample is paid for once per token).
     pub whole_shards: u64,
     pub sample_ranges: u64,
     pub bytes: u64,
@@ -80,8 +81,8 @@ struct Request {
     buyer: usize,
     offer: usize,
     shard: usize,
-    /// `None`: the whole shard; else one sample's bytes, inclusive.
-    range: Option<(u64, u64)>,
+    /// `None`: the whole shard; else one sample (its index in the shard).
+    sample: Option<usize>,
 }
 
 /// Runs `plan`: every request must deliver exactly the bytes asked for, or the run fails.
@@ -158,13 +159,13 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Tally> {
         let offer = rng.next_u32() as usize % offers.len();
         let shard = rng.next_u32() as usize % offers[offer].shards.len();
         let spans = &offers[offer].shards[shard].spans;
-        let range = (rng.next_u32() % 4 != 0 && !spans.is_empty())
-            .then(|| spans[rng.next_u32() as usize % spans.len()]);
+        let sample = (rng.next_u32() % 4 != 0 && !spans.is_empty())
+            .then(|| rng.next_u32() as usize % spans.len());
         requests.push(Request {
             buyer: rng.next_u32() as usize % tokens.len(),
             offer,
             shard,
-            range,
+            sample,
         });
     }
     // Downloads, `concurrency` at a time; each checks its bytes.
@@ -175,7 +176,7 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Tally> {
         let (http, base) = (http.clone(), base.clone());
         let token = tokens[request.buyer][request.offer].0.clone();
         let shard = offers[request.offer].shards[request.shard].clone();
-        let range = request.range;
+        let range = request.sample.map(|i| shard.spans[i]);
         running.spawn(async move {
             let _permit = permit;
             download(&http, &base, &token, &shard, range)
@@ -192,29 +193,35 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Tally> {
         bytes,
         ..Tally::default()
     };
+    // A sample is paid for once per token (metering.rs): what a request adds is the samples it
+    // covers that its token has not paid for, one receipt per contiguous run of them.
     let mut seen = HashSet::new();
+    let mut paid: HashMap<(usize, usize, usize), BTreeSet<usize>> = HashMap::new();
     for request in &requests {
         tally.accesses += 1;
-        let key = (request.buyer, request.offer, request.shard, request.range);
+        let key = (request.buyer, request.offer, request.shard, request.sample);
         if !seen.insert(key) {
             tally.retries += 1;
-            continue;
         }
         let (_, entitlement) = &tokens[request.buyer][request.offer];
         let offer = &offers[request.offer];
-        let samples = match request.range {
-            None => {
-                tally.whole_shards += 1;
-                offer.shards[request.shard].spans.len() as u64
-            }
-            Some(_) => {
-                tally.sample_ranges += 1;
-                1
-            }
+        let covered: Vec<usize> = match request.sample {
+            None => (0..offer.shards[request.shard].spans.len()).collect(),
+            Some(i) => vec![i],
         };
-        if samples == 0 {
+        let paid = paid
+            .entry((request.buyer, request.offer, request.shard))
+            .or_default();
+        let new: Vec<usize> = covered.into_iter().filter(|i| paid.insert(*i)).collect();
+        if new.is_empty() {
             continue;
         }
+        match request.sample {
+            None => tally.whole_shards += 1,
+            Some(_) => tally.sample_ranges += 1,
+        }
+        let runs = 1 + new.windows(2).filter(|w| w[1] != w[0] + 1).count() as u64;
+        let samples = new.len() as u64;
         let price: Decimal = entitlement.price.parse()?;
         let rate: Decimal = entitlement.share_rate.parse()?;
         let amount = money::amount(samples, price)?;
@@ -230,7 +237,7 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Tally> {
                 .or_default(),
             tally.totals.entry(currency).or_default(),
         ] {
-            earned.receipts += 1;
+            earned.receipts += runs;
             earned.samples += samples;
             earned.gross = (earned.gross + amount).normalize();
             earned.creator_share = (earned.creator_share + share).normalize();

@@ -39,17 +39,37 @@ pub struct ShardSpans {
 }
 
 impl ShardSpans {
-    /// How many samples the bytes `first..=last` cover (overlap by at least one byte). The whole
-    /// shard covers every sample.
+    /// The spans of a shard of `size` bytes whose samples' data lie at `spans` (`[start, end)`,
+    /// sorted, not overlapping, inside the shard); `None` when they are not.
+    pub fn new(size: u64, spans: Vec<(u64, u64)>) -> Option<ShardSpans> {
+        let ordered = spans.iter().all(|&(start, end)| start < end && end <= size)
+            && spans.windows(2).all(|w| w[0].1 <= w[1].0);
+        ordered.then_some(ShardSpans {
+            size,
+            samples: spans.len() as u64,
+            spans,
+        })
+    }
+
+    /// How many samples the bytes `first..=last` cover (overlap by at least one byte).
     pub fn covered(&self, first: u64, last: u64) -> u64 {
-        if first == 0 && last.saturating_add(1) >= self.size {
-            return self.samples;
-        }
+        self.sample_range(first, last)
+            .map_or(0, |(from, to)| (to - from + 1) as u64)
+    }
+
+    /// The samples the bytes `first..=last` cover, as indexes `from..=to` in shard order; `None`
+    /// when they cover none (tar headers and padding alone). The whole shard covers every sample.
+    pub fn sample_range(&self, first: u64, last: u64) -> Option<(usize, usize)> {
         // Ends are sorted too (spans do not overlap): the first span ending after `first`...
         let from = self.spans.partition_point(|&(_, end)| end <= first);
         // ...up to the first span starting after `last`.
         let to = self.spans.partition_point(|&(start, _)| start <= last);
-        to.saturating_sub(from) as u64
+        (to > from).then(|| (from, to - 1))
+    }
+
+    /// The bytes of samples `from..=to`: from the first one's data to the last one's end.
+    pub fn bytes_of(&self, from: usize, to: usize) -> (u64, u64) {
+        (self.spans[from].0, self.spans[to].1 - 1)
     }
 }
 

@@ -140,7 +140,7 @@ async fn issue_next(state: &AppState, creator: &str, open_from: i64) -> ApiResul
     let body =
         serde_json::to_string(&signed).map_err(|e| ApiError::internal("writing a statement", e))?;
     let mut tx = state.db.pool.begin().await?;
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO statements (id, creator, sequence, period_start, period_end, body, sha256, \
          checkpoint_size, issued_at, payout_status) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending')",
@@ -155,7 +155,13 @@ async fn issue_next(state: &AppState, creator: &str, open_from: i64) -> ApiResul
     .bind(checkpoint_size)
     .bind(state.now_unix())
     .execute(&mut *tx)
-    .await?;
+    .await;
+    match inserted {
+        Ok(_) => {}
+        // Another issuer (a second task, an admin's run) stated this period first.
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
     let counted = sqlx::query(
         "UPDATE receipts SET statement_id = $1 WHERE creator = $2 AND statement_id IS NULL \
          AND log_index <= $3 AND created_at < $4",

@@ -49,9 +49,9 @@ pub struct Receipt {
     pub version: String,
     /// The shard's CID.
     pub shard: String,
-    /// The bytes delivered.
+    /// The bytes of the samples billed: from the first one's data to the end of the last one's.
     pub range: ByteRange,
-    /// The samples whose bytes the range covers.
+    /// The samples billed: a run of consecutive samples of the shard, the ones `range` covers.
     pub samples: u64,
     /// The buyer, as a pseudonym that is stable for this creator and means nothing to any other.
     pub buyer: String,

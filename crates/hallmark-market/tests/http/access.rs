@@ -136,7 +136,13 @@ async fn metering(database: Database) {
     assert_eq!(receipts[0]["samples"], in_shard.len());
     assert_eq!(receipts[0]["shard"], cid.as_str());
     assert_eq!(receipts[0]["version"], published.version.as_str());
-    assert_eq!(receipts[0]["range"], json!({"first": 0, "last": len - 1}));
+    // The bytes of the samples billed: from the first sample's data to the last one's end.
+    let (first_data, _) = span(in_shard[0]);
+    let (_, last_data) = span(in_shard[in_shard.len() - 1]);
+    assert_eq!(
+        receipts[0]["range"],
+        json!({"first": first_data, "last": last_data})
+    );
     assert_eq!(receipts[0]["price"], "0.002");
     assert_eq!(receipts[0]["currency"], "EUR");
 
@@ -146,9 +152,17 @@ async fn metering(database: Database) {
     assert_eq!(again.bytes().await.unwrap().as_ref(), bytes.as_slice());
     assert_eq!(market.receipts().await.len(), 1);
 
-    // One sample's data, from the index's offsets: exactly that file's bytes, one sample.
+    // A sample this token paid for with the whole shard: its bytes, nothing billed.
     let one = in_shard[1];
     let (first, last) = span(one);
+    let paid = fetch(&market, &token, cid, Some(&format!("bytes={first}-{last}"))).await;
+    assert_eq!(paid.status(), 206);
+    assert_eq!(paid.bytes().await.unwrap().len() as u64, last - first + 1);
+    assert_eq!(market.receipts().await.len(), 1);
+
+    // With another token: one sample's data, from the index's offsets: exactly that file's
+    // bytes, one sample.
+    let (_, token) = token_for(&market, &key, &published.version).await;
     let response = fetch(&market, &token, cid, Some(&format!("bytes={first}-{last}"))).await;
     assert_eq!(response.status(), 206);
     assert_eq!(
@@ -165,7 +179,8 @@ async fn metering(database: Database) {
     assert_eq!(receipts[1]["samples"], 1);
     assert_eq!(receipts[1]["range"], json!({"first": first, "last": last}));
 
-    // The last byte of one sample and the first of the next: two samples.
+    // The last byte of one sample and the first of the next, with a third token: two samples.
+    let (_, token) = token_for(&market, &key, &published.version).await;
     let (_, end_of_first) = span(in_shard[0]);
     let (start_of_second, _) = span(in_shard[1]);
     let range = format!("bytes={end_of_first}-{start_of_second}");
@@ -487,7 +502,8 @@ async fn a_client_that_leaves_early_pays_for_what_it_was_sent() {
         (1..4).contains(&first),
         "billed {first} of 4 samples for 8 MiB of 64"
     );
-    assert_eq!(receipts[0]["range"]["first"], 0);
+    let (first_data, _) = span(samples_in(&published, cid)[0]);
+    assert_eq!(receipts[0]["range"]["first"], first_data);
 
     // Read to the end with the same token: only the rest is billed, 4 samples in all.
     let response = fetch(&market, &token, cid, None).await;

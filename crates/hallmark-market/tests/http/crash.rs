@@ -98,7 +98,7 @@ struct Planned {
     ranged: bool,
     first: u64,
     last: u64,
-    /// The meter's de-duplication key: SHA-256 of "token_id\nshard\nfirst\nlast" (metering.rs).
+    /// The request key each receipt keeps: SHA-256 of "token_id\nshard\nfirst\nlast" (metering.rs).
     key: String,
 }
 
@@ -509,7 +509,9 @@ async fn kill_9_under_concurrent_downloads_loses_and_repeats_no_receipt() {
         let round_started = Instant::now();
         // Fresh tokens: every planned access is one no earlier round made.
         let mut plan = Vec::new();
-        for _ in 0..TOKENS {
+        // A sample is paid for once per token: the sample ranges and the whole shards each get
+        // tokens of their own, so every planned access bills its own samples.
+        let mint = async || {
             let token = json_of(
                 http.post(format!("{base}/v1/buyer/entitlements/{entitlement}/tokens"))
                     .bearer_auth(&key)
@@ -520,6 +522,10 @@ async fn kill_9_under_concurrent_downloads_loses_and_repeats_no_receipt() {
             .await;
             let token_id: Arc<str> = Arc::from(token["tokenId"].as_str().unwrap());
             let token: Arc<str> = Arc::from(token["token"].as_str().unwrap());
+            (token, token_id)
+        };
+        for _ in 0..TOKENS {
+            let (token, token_id) = mint().await;
             for &(shard, first, last) in &spans {
                 let size = shards[shard].1.len() as u64;
                 plan.push(Planned::new(
@@ -529,6 +535,7 @@ async fn kill_9_under_concurrent_downloads_loses_and_repeats_no_receipt() {
                     size,
                 ));
             }
+            let (token, token_id) = mint().await;
             for (shard, cid) in cids.iter().enumerate() {
                 let size = shards[shard].1.len() as u64;
                 plan.push(Planned::new((&token, &token_id), (shard, cid), None, size));

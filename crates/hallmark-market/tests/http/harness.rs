@@ -299,3 +299,33 @@ impl Market {
             .collect()
     }
 }
+
+/// An access charged straight through the meter (no download): samples `from..=to` of a made-up
+/// shard of 64 samples of 1 KiB each (sample `i` at bytes `512 + 1536 i` onwards), with `token`.
+pub fn test_access(
+    creator: &str,
+    buyer: &str,
+    token: &str,
+    (from, to): (usize, usize),
+) -> hallmark_market::metering::Access {
+    let spans = (0..64u64)
+        .map(|i| (512 + 1536 * i, 512 + 1536 * i + 1024))
+        .collect();
+    let spans = hallmark_market::spans::ShardSpans::new(512 + 1536 * 64, spans).expect("spans");
+    let (first, last) = spans.bytes_of(from, to);
+    hallmark_market::metering::Access {
+        token_id: token.into(),
+        entitlement_id: format!("e_{buyer}"),
+        buyer_id: buyer.into(),
+        creator: creator.into(),
+        dataset_id: "d_test".into(),
+        version_id: "v_test".into(),
+        shard: "bafkreitestshard".into(),
+        requested: hallmark_core::earnings::ByteRange { first, last },
+        samples: (from, to),
+        spans: std::sync::Arc::new(spans),
+        price: "0.0007".parse().expect("price"),
+        currency: "USD".into(),
+        share_rate: "0.8".parse().expect("rate"),
+    }
+}

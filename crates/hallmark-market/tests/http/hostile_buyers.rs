@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use hallmark_core::did::SigningIdentity;
-use hallmark_core::earnings::ByteRange;
 use hallmark_core::seal::IndexedSample;
 use hallmark_market::metering::Access;
 use serde_json::Value;
@@ -117,27 +116,7 @@ async fn hostile_every_sample_but_one_is_taken_without_a_receipt() {
 
 /// An access charged straight through the meter (no download), as `receipts_log.rs` does.
 fn access(creator: &str, buyer: &str, token: &str) -> Access {
-    Access {
-        token_id: token.into(),
-        entitlement_id: format!("e_{buyer}"),
-        buyer_id: buyer.into(),
-        creator: creator.into(),
-        dataset_id: "d_test".into(),
-        version_id: "v_test".into(),
-        shard: "bafkreitestshard".into(),
-        requested: ByteRange {
-            first: 512,
-            last: 1535,
-        },
-        range: ByteRange {
-            first: 512,
-            last: 1535,
-        },
-        samples: 1,
-        price: "0.0007".parse().unwrap(),
-        currency: "USD".into(),
-        share_rate: "0.8".parse().unwrap(),
-    }
+    crate::harness::test_access(creator, buyer, token, (0, 0))
 }
 
 async fn log_size(market: &Market) -> i64 {

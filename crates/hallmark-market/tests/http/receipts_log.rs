@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use hallmark_core::did::SigningIdentity;
-use hallmark_core::earnings::{ByteRange, Receipt, statement};
+use hallmark_core::earnings::{Receipt, statement};
 use hallmark_core::tlog;
 use hallmark_market::metering::{Access, Charged};
 use serde_json::Value;
@@ -16,27 +16,7 @@ use crate::harness::{Database, Market, Options, Store};
 
 /// An access of `samples` samples by buyer `buyer` to a shard of `creator`'s, token `token`.
 fn access(creator: &str, buyer: &str, token: &str, samples: u64) -> Access {
-    Access {
-        token_id: token.into(),
-        entitlement_id: format!("e_{buyer}"),
-        buyer_id: buyer.into(),
-        creator: creator.into(),
-        dataset_id: "d_test".into(),
-        version_id: "v_test".into(),
-        shard: "bafkreitestshard".into(),
-        requested: ByteRange {
-            first: 512,
-            last: 512 + samples * 1024 - 1,
-        },
-        range: ByteRange {
-            first: 512,
-            last: 512 + samples * 1024 - 1,
-        },
-        samples,
-        price: "0.0007".parse().unwrap(),
-        currency: "USD".into(),
-        share_rate: "0.8".parse().unwrap(),
-    }
+    crate::harness::test_access(creator, buyer, token, (0, samples as usize - 1))
 }
 
 /// `GET path` as JSON, with `token` as the bearer when given.

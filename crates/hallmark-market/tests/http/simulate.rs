@@ -50,8 +50,10 @@ async fn the_simulators_tally_equals_the_receipts_committed() {
         earned.creator_share = (earned.creator_share + receipt.creator_share).normalize();
     }
     assert_eq!(billed, tally.creators);
+    // A sample is paid for once per token: repeats and samples a whole shard already paid for
+    // add nothing.
     let receipts: u64 = tally.totals.values().map(|e| e.receipts).sum();
-    assert_eq!(receipts, tally.accesses - tally.retries);
+    assert!(receipts <= tally.accesses - tally.retries, "{tally:?}");
     let eur = &tally.totals["EUR"];
     assert_eq!(
         eur.gross,
