@@ -363,7 +363,7 @@ async fn rereview_free_answers_do_not_bill_or_mark_an_access() {
     assert_eq!(billed(&market.receipts().await).to_string(), samples);
 }
 
-/// `log check` on a healthy running server: it reads the latest checkpoint, then (much later, after
+/// Found (medium), fixed: `log check` on a healthy running server read the latest checkpoint, then (much later, after
 /// re-hashing the log) the list of checkpoints, then (after reading every receipt) the published
 /// file. A checkpoint recorded meanwhile is "not consistent" with the older size, or the published
 /// file is "not one the marketplace recorded": the operator's check fails on a healthy log.
