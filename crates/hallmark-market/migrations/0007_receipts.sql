@@ -26,7 +26,8 @@ CREATE TABLE receipts (
 );
 CREATE INDEX receipts_creator ON receipts (creator, log_index);
 CREATE INDEX receipts_access ON receipts (access_key);
-CREATE INDEX receipts_paid ON receipts (token_id, shard);
+-- Runs of one token and shard never overlap: found by their first sample.
+CREATE INDEX receipts_paid ON receipts (token_id, shard, first_sample);
 CREATE INDEX receipts_unstated ON receipts (statement_id, created_at);
 
 -- Every checkpoint the marketplace signed, so `log check` can prove each is consistent with the

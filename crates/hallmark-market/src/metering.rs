@@ -196,13 +196,29 @@ impl Writer {
             .await?;
         for job in batch {
             let access = &job.access;
-            let paid: Vec<(i64, i64)> = sqlx::query_as(
-                "SELECT first_sample, last_sample FROM receipts WHERE token_id = $1 AND shard = $2",
+            // The runs this token paid for are disjoint: the ones overlapping `from..=to` start
+            // inside it, or are the one run that starts before it (two index range lookups).
+            let (from, to) = (access.samples.0 as i64, access.samples.1 as i64);
+            let mut paid: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT first_sample, last_sample FROM receipts WHERE token_id = $1 AND shard = $2 \
+                 AND first_sample >= $3 AND first_sample <= $4",
             )
             .bind(&access.token_id)
             .bind(&access.shard)
+            .bind(from)
+            .bind(to)
             .fetch_all(&mut *tx)
             .await?;
+            let before: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT first_sample, last_sample FROM receipts WHERE token_id = $1 AND shard = $2 \
+                 AND first_sample < $3 ORDER BY first_sample DESC LIMIT 1",
+            )
+            .bind(&access.token_id)
+            .bind(&access.shard)
+            .bind(from)
+            .fetch_optional(&mut *tx)
+            .await?;
+            paid.extend(before);
             let runs = unpaid(access.samples, &paid);
             if runs.is_empty() {
                 outcomes.push(Ok(Charged::AlreadyBilled));
