@@ -87,13 +87,13 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
 }
 
 /// `first..=last` of a sample's data in its shard.
-fn span(sample: &IndexedSample) -> (u64, u64) {
+pub(crate) fn span(sample: &IndexedSample) -> (u64, u64) {
     let first = sample.files[0].offset;
     let end = sample.files.last().map(|f| f.offset + f.size).unwrap();
     (first, end - 1)
 }
 
-fn samples_in<'a>(published: &'a Published, cid: &str) -> Vec<&'a IndexedSample> {
+pub(crate) fn samples_in<'a>(published: &'a Published, cid: &str) -> Vec<&'a IndexedSample> {
     // The index names a shard by its file name.
     let name = format!("{cid}.tar");
     published

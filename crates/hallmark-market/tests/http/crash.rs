@@ -362,7 +362,6 @@ async fn check_consistent(
     old: &str,
     new: &str,
 ) {
-    use base64::Engine as _;
     let old = tlog::open_checkpoint(old, origin, marketplace)
         .expect("the checkpoint from before the kill opens with the marketplace key");
     let new = tlog::open_checkpoint(new, origin, marketplace)
@@ -383,18 +382,7 @@ async fn check_consistent(
         .unwrap(),
     )
     .await;
-    let hashes: Vec<tlog::Hash> = proof["hashes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            base64::engine::general_purpose::STANDARD
-                .decode(h.as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap()
-        })
-        .collect();
+    let hashes = crate::harness::proof_hashes(&proof);
     tlog::check_consistency(&hashes, old.size, &old.root, new.size, &new.root).unwrap_or_else(
         |e| {
             panic!(

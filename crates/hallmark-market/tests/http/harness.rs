@@ -329,3 +329,20 @@ pub fn test_access(
         share_rate: "0.8".parse().expect("rate"),
     }
 }
+
+/// The hashes of a consistency proof as `GET /v1/log/consistency` answers them (base64).
+pub fn proof_hashes(proof: &Value) -> Vec<hallmark_core::tlog::Hash> {
+    use base64::Engine as _;
+    proof["hashes"]
+        .as_array()
+        .expect("hashes")
+        .iter()
+        .map(|h| {
+            base64::engine::general_purpose::STANDARD
+                .decode(h.as_str().expect("base64 text"))
+                .expect("base64")
+                .try_into()
+                .expect("32 bytes")
+        })
+        .collect()
+}

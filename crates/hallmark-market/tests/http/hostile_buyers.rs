@@ -4,28 +4,11 @@
 use std::time::Duration;
 
 use hallmark_core::did::SigningIdentity;
-use hallmark_core::seal::IndexedSample;
 use hallmark_market::metering::Access;
 use serde_json::Value;
 
-use crate::access::{fetch, token_for};
-use crate::harness::{Market, Options, Published};
-
-/// `first..=last` of a sample's data in its shard.
-fn span(sample: &IndexedSample) -> (u64, u64) {
-    let first = sample.files[0].offset;
-    let end = sample.files.last().map(|f| f.offset + f.size).unwrap();
-    (first, end - 1)
-}
-
-fn samples_in<'a>(published: &'a Published, cid: &str) -> Vec<&'a IndexedSample> {
-    let name = format!("{cid}.tar");
-    published
-        .samples
-        .iter()
-        .filter(|s| s.shard == name)
-        .collect()
-}
+use crate::access::{fetch, samples_in, span, token_for};
+use crate::harness::{Market, Options};
 
 fn header(response: &reqwest::Response, name: &str) -> String {
     response

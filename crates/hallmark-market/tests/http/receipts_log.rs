@@ -223,19 +223,7 @@ async fn receipts_enter_a_log(market: Market) {
     let newer = wait_for_size(&market, 340).await;
     let newer = tlog::open_checkpoint(&newer, &origin, &market.state.identity.public()).unwrap();
     let consistency: Value = get_json(&market, "/v1/log/consistency?from=300&size=340", None).await;
-    use base64::Engine as _;
-    let hashes: Vec<tlog::Hash> = consistency["hashes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            base64::engine::general_purpose::STANDARD
-                .decode(h.as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap()
-        })
-        .collect();
+    let hashes = crate::harness::proof_hashes(&consistency);
     tlog::check_consistency(&hashes, 300, &checkpoint.root, 340, &newer.root).unwrap();
 
     // `log check` re-hashes everything; a changed tile in storage is caught.
