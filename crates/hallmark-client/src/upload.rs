@@ -45,7 +45,9 @@ pub trait ShardBytes: Send + Sync + 'static {
 
 impl ShardBytes for ShardSource {
     fn open(&self, cid: &str, offset: u64) -> io::Result<Box<dyn Read + Send>> {
-        Ok(Box::new(self.reader(cid, offset).map_err(io::Error::other)?))
+        Ok(Box::new(
+            self.reader(cid, offset).map_err(io::Error::other)?,
+        ))
     }
 }
 
@@ -99,7 +101,7 @@ impl Default for UploadOptions {
 pub enum ShardState {
     /// Not started yet.
     Waiting,
-    /// Sending from this offset (more than 0: resumed).
+    /// Sending, this attempt having started at `from` (more than 0: resumed).
     Sending { from: u64 },
     /// Failed for a reason worth retrying; tries again after `after`.
     Retrying { why: String, after: Duration },
@@ -217,9 +219,14 @@ impl Tally {
 /// How one attempt at a shard failed.
 enum Failure {
     /// Worth trying again, after `after` if the server said so.
-    Retry { why: String, after: Option<Duration> },
+    Retry {
+        why: String,
+        after: Option<Duration>,
+    },
     /// The upload is gone (or its bytes must not be resumed): start a new one.
-    Restart { why: String },
+    Restart {
+        why: String,
+    },
     Stop(UploadError),
 }
 
@@ -284,11 +291,21 @@ impl Uploader {
                     }
                     Err(Failure::Stop(e)) => return Err(e),
                     Err(Failure::Retry { why, after }) => {
-                        let wait = retry.next(after, &why, "(the missing-shards list)", &self.inner.origin)?;
+                        let wait = retry.next(
+                            after,
+                            &why,
+                            "(the missing-shards list)",
+                            &self.inner.origin,
+                        )?;
                         tokio::time::sleep(wait).await;
                     }
                     Err(Failure::Restart { why }) => {
-                        let wait = retry.next(None, &why, "(the missing-shards list)", &self.inner.origin)?;
+                        let wait = retry.next(
+                            None,
+                            &why,
+                            "(the missing-shards list)",
+                            &self.inner.origin,
+                        )?;
                         tokio::time::sleep(wait).await;
                     }
                 }
@@ -533,10 +550,12 @@ impl Inner {
             .body(body);
         let (status, headers, bytes) = self.exchange(request).await?;
         if !status.is_success() {
-            return Err(match self.classify("(the missing-shards list)", status, &headers, &bytes) {
-                Failure::Restart { why } => Failure::Retry { why, after: None },
-                other => other,
-            });
+            return Err(
+                match self.classify("(the missing-shards list)", status, &headers, &bytes) {
+                    Failure::Restart { why } => Failure::Retry { why, after: None },
+                    other => other,
+                },
+            );
         }
         #[derive(serde::Deserialize)]
         struct Missing {
@@ -566,15 +585,9 @@ impl Inner {
         let mut retry = Retry::new(&self.options);
         let mut best = 0u64;
         loop {
-            let mut confirmed = best;
-            let outcome = self
-                .attempt(source.clone(), shard, tally, &mut confirmed)
-                .await;
-            if confirmed > best {
-                tally
-                    .bytes_done
-                    .fetch_add(confirmed - best, Ordering::Relaxed);
-                best = confirmed;
+            let before = best;
+            let outcome = self.attempt(source.clone(), shard, tally, &mut best).await;
+            if best > before {
                 retry.progressed();
             }
             let (why, after) = match outcome {
@@ -596,14 +609,7 @@ impl Inner {
                 Err(Failure::Retry { why, after }) => (why, after),
             };
             let wait = retry.next(after, &why, &shard.cid, &self.origin)?;
-            tally.report(
-                &shard.cid,
-                ShardState::Retrying {
-                    why,
-                    after: wait,
-                },
-                best,
-            );
+            tally.report(&shard.cid, ShardState::Retrying { why, after: wait }, best);
             tokio::time::sleep(wait).await;
         }
     }
@@ -622,8 +628,9 @@ impl Inner {
         let (url, mut offset) = match recorded {
             Some(entry) if entry.done => return Ok(()),
             Some(entry) if entry.size == shard.size => {
-                let (status, headers, body) =
-                    self.exchange(self.request(Method::HEAD, &entry.url)).await?;
+                let (status, headers, body) = self
+                    .exchange(self.request(Method::HEAD, &entry.url))
+                    .await?;
                 if !status.is_success() {
                     return Err(self.classify(&shard.cid, status, &headers, &body));
                 }
@@ -631,17 +638,19 @@ impl Inner {
             }
             _ => self.create(shard).await?,
         };
-        *confirmed = (*confirmed).max(offset);
+        confirm(tally, confirmed, offset);
         self.journal
             .confirmed(origin, &shard.cid, offset, offset == shard.size)
             .await?;
-        tally.report(&shard.cid, ShardState::Sending { from: offset }, offset);
+        let from = offset;
+        tally.report(&shard.cid, ShardState::Sending { from }, offset);
         while offset < shard.size {
             let len = self.options.patch_bytes.min(shard.size - offset);
             offset = self
-                .patch(source.clone(), shard, &url, offset, len, tally)
+                .patch(source.clone(), shard, &url, (from, offset), len, tally)
                 .await?;
-            *confirmed = (*confirmed).max(offset);
+            confirm(tally, confirmed, offset);
+            tally.report(&shard.cid, ShardState::Sending { from }, offset);
             self.journal
                 .confirmed(origin, &shard.cid, offset, offset == shard.size)
                 .await?;
@@ -767,7 +776,10 @@ impl Inner {
         if publish::source_error(&e).is_none() {
             return read(e.to_string());
         }
-        match e.into_inner().map(|inner| inner.downcast::<hallmark_core::Error>()) {
+        match e
+            .into_inner()
+            .map(|inner| inner.downcast::<hallmark_core::Error>())
+        {
             Some(Ok(source)) => Failure::Stop(UploadError::Source {
                 cid: cid.to_owned(),
                 source: *source,
@@ -791,7 +803,7 @@ impl Inner {
         source: Arc<dyn ShardBytes>,
         shard: &Shard,
         url: &str,
-        offset: u64,
+        (from, offset): (u64, u64),
         len: u64,
         tally: &Tally,
     ) -> Result<u64, Failure> {
@@ -866,14 +878,20 @@ impl Inner {
         });
         let mut request = self
             .request(Method::PATCH, url)
-            .header(reqwest::header::CONTENT_TYPE, "application/offset+octet-stream")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/offset+octet-stream",
+            )
             .header("Upload-Offset", offset.to_string())
             .header(reqwest::header::CONTENT_LENGTH, len.to_string())
             .body(reqwest::Body::wrap_stream(body));
         if let Some(sum) = checksum {
             request = request.header(
                 "Upload-Checksum",
-                format!("sha256 {}", base64::engine::general_purpose::STANDARD.encode(sum)),
+                format!(
+                    "sha256 {}",
+                    base64::engine::general_purpose::STANDARD.encode(sum)
+                ),
             );
         }
         let call = async {
@@ -898,7 +916,7 @@ impl Inner {
                     if now != seen {
                         seen = now;
                         moved = Instant::now();
-                        tally.report(&shard.cid, ShardState::Sending { from: offset }, offset + now);
+                        tally.report(&shard.cid, ShardState::Sending { from }, offset + now);
                     } else if moved.elapsed() >= stall {
                         producer.abort();
                         return Err(Failure::Retry {
@@ -924,7 +942,11 @@ impl Inner {
         })?;
         if status != StatusCode::NO_CONTENT && status != StatusCode::OK {
             let failure = self.classify(&shard.cid, status, &headers, &body);
-            if let Failure::Stop(UploadError::Refused { status: 400 | 460, code, .. }) = &failure
+            if let Failure::Stop(UploadError::Refused {
+                status: 400 | 460,
+                code,
+                ..
+            }) = &failure
                 && (code == "digest_mismatch" || code == "checksum_mismatch")
             {
                 // Bytes that are not the sealed ones must not be resumed on.
@@ -937,6 +959,16 @@ impl Inner {
             return Err(self.bad_answer(&shard.cid, status, "an Upload-Offset that went back"));
         }
         Ok(confirmed)
+    }
+}
+
+/// Raises the shard's confirmed offset to `offset`, adding what is new to the totals.
+fn confirm(tally: &Tally, confirmed: &mut u64, offset: u64) {
+    if offset > *confirmed {
+        tally
+            .bytes_done
+            .fetch_add(offset - *confirmed, Ordering::Relaxed);
+        *confirmed = offset;
     }
 }
 
@@ -973,7 +1005,9 @@ mod tests {
         assert!(waits[3] >= Duration::from_millis(200) && waits[3] <= Duration::from_millis(400));
         // Retry-After is honoured as given; past the budget, the shard gives up by name.
         assert_eq!(
-            retry.next(Some(Duration::from_millis(7)), "429", "bafk", &origin).unwrap(),
+            retry
+                .next(Some(Duration::from_millis(7)), "429", "bafk", &origin)
+                .unwrap(),
             Duration::from_millis(7)
         );
         let err = retry

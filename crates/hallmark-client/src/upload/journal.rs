@@ -94,7 +94,11 @@ impl Journal {
     }
 
     /// The upload of `cid` to the marketplace at `origin`, if one is recorded.
-    pub async fn entry(&self, origin: &str, cid: &str) -> Result<Option<JournalEntry>, JournalError> {
+    pub async fn entry(
+        &self,
+        origin: &str,
+        cid: &str,
+    ) -> Result<Option<JournalEntry>, JournalError> {
         let row = sqlx::query(
             "SELECT cid, url, size, confirmed, done FROM uploads WHERE origin = ?1 AND cid = ?2",
         )
@@ -195,7 +199,10 @@ mod tests {
             .started("http://a", "bafk1", "http://a/v1/uploads/1", 10, 0)
             .await
             .unwrap();
-        journal.confirmed("http://a", "bafk1", 4, false).await.unwrap();
+        journal
+            .confirmed("http://a", "bafk1", 4, false)
+            .await
+            .unwrap();
         journal
             .started("http://b", "bafk1", "http://b/v1/uploads/9", 10, 0)
             .await
