@@ -1,5 +1,8 @@
 //! Shard uploads against a real marketplace served in-process, through a fault-injecting TCP proxy.
 
+// Test helpers outside #[test] functions may unwrap too (clippy.toml allows it in tests only).
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -483,7 +486,9 @@ async fn permanent_refusals_stop_at_once_and_say_why() {
         "a 413 is not retried"
     );
 
-    // A 403: one answer, no second request.
+    // A 403: one answer, no second request (a new uploader, so its first request opens a
+    // connection the proxy spoils).
+    let up = uploader(&setup, run.journal_dir.path(), options()).await;
     setup.proxy.spoil(
         Fault::Answer {
             status: 403,
@@ -549,6 +554,17 @@ async fn an_upload_killed_midway_resumes_from_the_confirmed_offset() {
             .await
             .unwrap();
     assert!(held.iter().any(|o| *o > 0), "{held:?}");
+
+    // The journal recorded the partial upload and the offset the server confirmed.
+    let journal = Journal::open(run.journal_dir.path()).await.unwrap();
+    let entries = journal.entries(&setup.proxy.base).await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| !e.done && e.offset > 0 && e.url.starts_with(&setup.proxy.base)),
+        "{entries:?}"
+    );
+    drop(journal);
 
     // Again, with a new uploader on the same journal.
     let up = uploader(&setup, run.journal_dir.path(), one_stream).await;
