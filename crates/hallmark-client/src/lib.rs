@@ -22,6 +22,7 @@
 pub mod error;
 pub mod origin;
 pub mod pin;
+pub mod upload;
 pub mod wire;
 
 use std::time::Duration;

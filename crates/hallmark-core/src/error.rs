@@ -64,6 +64,20 @@ pub enum Error {
         detail: String,
     },
 
+    /// A source file is not the one a seal recorded (gone, another size, other bytes).
+    #[error("{} is not the file that was sealed: {detail}; seal the folder again (hallmark seal), then publish the new seal", path.display())]
+    SealedFileChanged { path: PathBuf, detail: String },
+
+    /// A shard CID the dataset's manifest does not list.
+    #[error("shard {cid} is not in this dataset's manifest; use a CID the manifest lists")]
+    UnknownShard { cid: String },
+
+    /// A byte offset past the end of a shard.
+    #[error(
+        "offset {offset} is past the end of shard {cid}, which is {size} bytes; start at most at its size"
+    )]
+    OffsetPastShard { cid: String, offset: u64, size: u64 },
+
     /// A license that is not a valid SPDX expression.
     #[error(
         "{license:?} is not an SPDX license expression ({detail}); use an identifier from https://spdx.org/licenses such as CC-BY-4.0, or LicenseRef-<name> for your own terms"
@@ -165,7 +179,10 @@ impl Error {
             Error::NotAFolder { .. } | Error::InvalidPath { .. } | Error::InvalidPattern { .. } => {
                 ErrorKind::InvalidInput
             }
-            Error::ChangedWhileReading { .. } | Error::SourceChanged { .. } => ErrorKind::Changed,
+            Error::ChangedWhileReading { .. }
+            | Error::SourceChanged { .. }
+            | Error::SealedFileChanged { .. } => ErrorKind::Changed,
+            Error::UnknownShard { .. } | Error::OffsetPastShard { .. } => ErrorKind::InvalidInput,
             Error::InvalidShardSize
             | Error::IgnoreFile { .. }
             | Error::OutputInsideSource { .. }

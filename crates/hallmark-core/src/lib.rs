@@ -36,6 +36,7 @@ pub mod keys;
 pub mod manifest;
 pub mod merkle;
 pub mod progress;
+pub mod publish;
 pub mod recent;
 pub mod scan;
 pub mod seal;

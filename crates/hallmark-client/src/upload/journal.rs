@@ -1,0 +1,219 @@
+//! The upload journal: one SQLite file recording, per marketplace and shard, the tus upload and the offset the server confirmed.
+//!
+//! A restarted upload reads it to continue where it stopped: it asks the server (HEAD) for the
+//! offset of the recorded upload rather than trusting the journal's, and starts a new upload when
+//! the server no longer has that one (404, 410). The journal never holds shard bytes or tokens.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+/// The journal's file name in the data folder it is given.
+pub const JOURNAL_FILE: &str = "uploads.sqlite";
+
+/// What went wrong with the journal file.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the upload journal {} cannot be used: {detail}; check that the folder is writable, or move the file away to start over (uploads then restart from what the marketplace holds)",
+    path.display()
+)]
+pub struct JournalError {
+    pub path: PathBuf,
+    pub detail: String,
+}
+
+/// One shard's upload as the journal records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    pub cid: String,
+    /// The tus upload's URL (`Location`).
+    pub url: String,
+    pub size: u64,
+    /// The last offset the server confirmed (a PATCH answer or a HEAD).
+    pub offset: u64,
+    /// The server stored the whole shard.
+    pub done: bool,
+}
+
+/// The journal of uploads, shared by every stream of an upload (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Journal {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Journal {
+    /// Opens (or creates) the journal in the folder `data_dir`, which is created if needed.
+    pub async fn open(data_dir: &Path) -> Result<Journal, JournalError> {
+        let path = data_dir.join(JOURNAL_FILE);
+        let fail = |detail: String| JournalError {
+            path: path.clone(),
+            detail,
+        };
+        std::fs::create_dir_all(data_dir).map_err(|e| fail(e.to_string()))?;
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(|e| fail(e.to_string()))?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS uploads (
+                origin TEXT NOT NULL,
+                cid TEXT NOT NULL,
+                url TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                confirmed INTEGER NOT NULL,
+                done INTEGER NOT NULL,
+                PRIMARY KEY (origin, cid)
+            )",
+        )
+        .execute(&pool)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+        Ok(Journal { pool, path })
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn fail(&self, e: sqlx::Error) -> JournalError {
+        JournalError {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// The upload of `cid` to the marketplace at `origin`, if one is recorded.
+    pub async fn entry(
+        &self,
+        origin: &str,
+        cid: &str,
+    ) -> Result<Option<JournalEntry>, JournalError> {
+        let row = sqlx::query(
+            "SELECT cid, url, size, confirmed, done FROM uploads WHERE origin = ?1 AND cid = ?2",
+        )
+        .bind(origin)
+        .bind(cid)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(row.map(|row| entry_of(&row)))
+    }
+
+    /// Every upload recorded for `origin` (what an interrupted publish still needs).
+    pub async fn entries(&self, origin: &str) -> Result<Vec<JournalEntry>, JournalError> {
+        let rows = sqlx::query(
+            "SELECT cid, url, size, confirmed, done FROM uploads WHERE origin = ?1 ORDER BY cid",
+        )
+        .bind(origin)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(rows.iter().map(entry_of).collect())
+    }
+
+    /// Records a new upload of `cid` at `url` (replacing any earlier one).
+    pub async fn started(
+        &self,
+        origin: &str,
+        cid: &str,
+        url: &str,
+        size: u64,
+        offset: u64,
+    ) -> Result<(), JournalError> {
+        sqlx::query(
+            "INSERT INTO uploads (origin, cid, url, size, confirmed, done) VALUES (?1, ?2, ?3, ?4, ?5, 0)
+             ON CONFLICT (origin, cid) DO UPDATE SET url = ?3, size = ?4, confirmed = ?5, done = 0",
+        )
+        .bind(origin)
+        .bind(cid)
+        .bind(url)
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Records the offset the server confirmed, and whether that finished the shard.
+    pub async fn confirmed(
+        &self,
+        origin: &str,
+        cid: &str,
+        offset: u64,
+        done: bool,
+    ) -> Result<(), JournalError> {
+        sqlx::query("UPDATE uploads SET confirmed = ?3, done = ?4 WHERE origin = ?1 AND cid = ?2")
+            .bind(origin)
+            .bind(cid)
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .bind(done)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Forgets the upload of `cid` (the server lost it, or its bytes must not be resumed).
+    pub async fn forget(&self, origin: &str, cid: &str) -> Result<(), JournalError> {
+        sqlx::query("DELETE FROM uploads WHERE origin = ?1 AND cid = ?2")
+            .bind(origin)
+            .bind(cid)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+}
+
+fn entry_of(row: &sqlx::sqlite::SqliteRow) -> JournalEntry {
+    JournalEntry {
+        cid: row.get("cid"),
+        url: row.get("url"),
+        size: u64::try_from(row.get::<i64, _>("size")).unwrap_or(0),
+        offset: u64::try_from(row.get::<i64, _>("confirmed")).unwrap_or(0),
+        done: row.get("done"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_survive_reopening_and_are_per_origin() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).await.unwrap();
+        journal
+            .started("http://a", "bafk1", "http://a/v1/uploads/1", 10, 0)
+            .await
+            .unwrap();
+        journal
+            .confirmed("http://a", "bafk1", 4, false)
+            .await
+            .unwrap();
+        journal
+            .started("http://b", "bafk1", "http://b/v1/uploads/9", 10, 0)
+            .await
+            .unwrap();
+        drop(journal);
+        let journal = Journal::open(dir.path()).await.unwrap();
+        let entry = journal.entry("http://a", "bafk1").await.unwrap().unwrap();
+        assert_eq!((entry.offset, entry.done), (4, false));
+        assert_eq!(entry.url, "http://a/v1/uploads/1");
+        journal.forget("http://a", "bafk1").await.unwrap();
+        assert!(journal.entry("http://a", "bafk1").await.unwrap().is_none());
+        assert_eq!(journal.entries("http://b").await.unwrap().len(), 1);
+    }
+}
