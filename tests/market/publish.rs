@@ -39,24 +39,25 @@ fn sealed_and_signed(
     let out = tempfile::tempdir().unwrap();
     generate(src.path(), files, size);
     let (src_path, out_path) = (path(src.path()), path(out.path()));
-    studio.run(&[
-        "-q",
-        "seal",
-        &src_path,
-        "--out",
-        &out_path,
-        "--license",
-        "CC-BY-4.0",
-        "--creator",
-        "Ana",
-        "--name",
-        "takes",
-        "--shard-size",
-        shard_size,
-        "--allow",
-        "all",
-    ])
-    .ok();
+    studio
+        .run(&[
+            "-q",
+            "seal",
+            &src_path,
+            "--out",
+            &out_path,
+            "--license",
+            "CC-BY-4.0",
+            "--creator",
+            "Ana",
+            "--name",
+            "takes",
+            "--shard-size",
+            shard_size,
+            "--allow",
+            "all",
+        ])
+        .ok();
     studio.run(&["sign", &out_path]).ok();
     studio
         .run(&["market", "join", &market.url, "--name", "Ana Lima"])
@@ -117,11 +118,25 @@ fn a_published_version_is_listed_and_publishing_again_sends_nothing() {
         "{}",
         no_price.stderr()
     );
-    let bad_currency = studio.run(&["publish", &out_path, "--price", "0.002", "--currency", "eur"]);
+    let bad_currency = studio.run(&[
+        "publish",
+        &out_path,
+        "--price",
+        "0.002",
+        "--currency",
+        "eur",
+    ]);
     assert_eq!(bad_currency.code(), Some(2), "{}", bad_currency.stderr());
 
     let text = studio
-        .run(&["publish", &out_path, "--price", "0.002", "--currency", "EUR"])
+        .run(&[
+            "publish",
+            &out_path,
+            "--price",
+            "0.002",
+            "--currency",
+            "EUR",
+        ])
         .ok();
     for stage in ["check:", "upload:", "publish: published"] {
         assert!(text.contains(stage), "no {stage:?} in: {text}");
@@ -154,9 +169,15 @@ fn a_published_version_is_listed_and_publishing_again_sends_nothing() {
     let other = studio.run(&["publish", &out_path, "--price", "0.5", "--currency", "EUR"]);
     assert_eq!(other.code(), Some(3), "{}", other.stderr());
     assert!(other.stderr().contains("409"), "{}", other.stderr());
-    assert!(other.stderr().contains("versions never change"), "{}", other.stderr());
+    assert!(
+        other.stderr().contains("versions never change"),
+        "{}",
+        other.stderr()
+    );
 
-    let status = studio.run(&["--json", "publish", "--status", &out_path]).json();
+    let status = studio
+        .run(&["--json", "publish", "--status", &out_path])
+        .json();
     assert_eq!(status["published"], id, "{status}");
 }
 
@@ -171,20 +192,21 @@ fn unsigned_unjoined_or_edited_datasets_are_refused_with_the_fix() {
     let out = tempfile::tempdir().unwrap();
     generate(src.path(), 3, 100 << 10);
     let out_path = path(out.path());
-    studio.run(&[
-        "-q",
-        "seal",
-        &path(src.path()),
-        "--out",
-        &out_path,
-        "--license",
-        "CC-BY-4.0",
-        "--creator",
-        "Ana",
-        "--allow",
-        "all",
-    ])
-    .ok();
+    studio
+        .run(&[
+            "-q",
+            "seal",
+            &path(src.path()),
+            "--out",
+            &out_path,
+            "--license",
+            "CC-BY-4.0",
+            "--creator",
+            "Ana",
+            "--allow",
+            "all",
+        ])
+        .ok();
     let args = ["publish", &out_path, "--price", "1", "--currency", "USD"];
     let unjoined = studio.run(&args);
     assert_eq!(unjoined.code(), Some(2), "{}", unjoined.stderr());
@@ -273,9 +295,14 @@ fn a_publish_killed_mid_upload_shows_its_state_and_completes_when_run_again() {
     };
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert!(partial["shards"].as_array().unwrap().len() >= 3, "{partial}");
+    assert!(
+        partial["shards"].as_array().unwrap().len() >= 3,
+        "{partial}"
+    );
 
-    let status = studio.run(&["--json", "publish", "--status", &out_path]).json();
+    let status = studio
+        .run(&["--json", "publish", "--status", &out_path])
+        .json();
     let shards = status["shards"].as_array().unwrap();
     assert_eq!(status["published"], serde_json::Value::Null, "{status}");
     assert!(status["done"].as_u64().unwrap() >= 1, "{status}");
@@ -286,7 +313,10 @@ fn a_publish_killed_mid_upload_shows_its_state_and_completes_when_run_again() {
     assert!(status["bytesLeft"].as_u64().unwrap() > 0, "{status}");
     let text = studio.run(&["publish", "--status", &out_path]).ok();
     assert!(text.contains("published: not yet"), "{text}");
-    assert!(text.contains(&format!("hallmark publish {out_path}")), "{text}");
+    assert!(
+        text.contains(&format!("hallmark publish {out_path}")),
+        "{text}"
+    );
     assert_eq!(catalog(&market)["versions"], serde_json::json!([]));
 
     // Run again (no price: the journal kept it): only what is left is sent, and it is listed.
@@ -299,9 +329,14 @@ fn a_publish_killed_mid_upload_shows_its_state_and_completes_when_run_again() {
         .map(|s| s["size"].as_u64().unwrap())
         .sum();
     let sent = done["bytesSent"].as_u64().unwrap();
-    assert!(sent > 0 && sent <= total - finished, "sent {sent} of {total}, {finished} were done: {done}");
+    assert!(
+        sent > 0 && sent <= total - finished,
+        "sent {sent} of {total}, {finished} were done: {done}"
+    );
     assert_eq!(catalog(&market)["versions"].as_array().unwrap().len(), 1);
     assert_stored_exactly(out.path(), &market_data);
-    let status = studio.run(&["--json", "publish", "--status", &out_path]).json();
+    let status = studio
+        .run(&["--json", "publish", "--status", &out_path])
+        .json();
     assert_eq!(status["published"], done["versionId"], "{status}");
 }

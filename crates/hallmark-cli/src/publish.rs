@@ -74,7 +74,10 @@ fn check_price(text: &str) -> Result<String, BadInput> {
     };
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     if whole.is_empty() && fraction.is_empty()
-        || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit())
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
     {
         return Err(bad("is not a decimal number"));
     }
@@ -228,8 +231,12 @@ async fn publish(
 
     // Stage 1, check: the seal, the signature, the terms, then what the marketplace lacks.
     let now = keys::now();
-    let (manifest_bytes, facts) = manifest::read_file(out)
-        .with_context(|| format!("cannot publish {}: it is not a sealed dataset", out.display()))?;
+    let (manifest_bytes, facts) = manifest::read_file(out).with_context(|| {
+        format!(
+            "cannot publish {}: it is not a sealed dataset",
+            out.display()
+        )
+    })?;
     check_signature(out, ctx.joined, &now)?;
     let source = ShardSource::open(out, args.source.as_deref())
         .with_context(|| format!("cannot publish {}", out.display()))?;
@@ -431,7 +438,8 @@ fn upload_bar(hidden: bool) -> ProgressBar {
     } else {
         ProgressBar::new(0)
     };
-    let template = "upload:  [{bar:30}] {bytes}/{total_bytes} {msg} {binary_bytes_per_sec}, {eta} left";
+    let template =
+        "upload:  [{bar:30}] {bytes}/{total_bytes} {msg} {binary_bytes_per_sec}, {eta} left";
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
     }
@@ -487,7 +495,14 @@ async fn status(data: &Path, joined: &Joined, out: &Path, json: bool) -> anyhow:
     } else {
         (Vec::new(), None)
     };
-    let status = shard_status(&facts, &entries, origin, manifest_sha256, record, journal_path);
+    let status = shard_status(
+        &facts,
+        &entries,
+        origin,
+        manifest_sha256,
+        record,
+        journal_path,
+    );
     let mut stdout = std::io::stdout().lock();
     if json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&status)?)?;
@@ -600,15 +615,20 @@ mod tests {
     fn prices_are_positive_decimals() {
         assert_eq!(check_price("0.002").unwrap(), "0.002");
         assert_eq!(check_price("12").unwrap(), "12");
-        for bad in ["", ".", "0", "0.000", "-1", "1e3", "1.2.3", "0.0000000000001", " 1"] {
+        for bad in [
+            "",
+            ".",
+            "0",
+            "0.000",
+            "-1",
+            "1e3",
+            "1.2.3",
+            "0.0000000000001",
+            " 1",
+        ] {
             assert!(check_price(bad).is_err(), "{bad:?}");
         }
-        assert!(
-            check_price("abc")
-                .unwrap_err()
-                .0
-                .contains("--price 0.002")
-        );
+        assert!(check_price("abc").unwrap_err().0.contains("--price 0.002"));
     }
 
     #[test]

@@ -316,20 +316,42 @@ mod tests {
     async fn a_publish_keeps_its_terms_and_then_its_version() {
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::open(dir.path()).await.unwrap();
-        assert!(journal.publish_record("http://a", "ab").await.unwrap().is_none());
-        journal.intend("http://a", "ab", "0.002", "EUR").await.unwrap();
-        journal.intend("http://a", "ab", "0.003", "USD").await.unwrap();
+        assert!(
+            journal
+                .publish_record("http://a", "ab")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        journal
+            .intend("http://a", "ab", "0.002", "EUR")
+            .await
+            .unwrap();
+        journal
+            .intend("http://a", "ab", "0.003", "USD")
+            .await
+            .unwrap();
         journal.published("http://a", "ab", "v_1").await.unwrap();
         // Listed: other terms asked later (and refused by the marketplace) do not replace them.
         journal.intend("http://a", "ab", "9", "JPY").await.unwrap();
         drop(journal);
         let journal = Journal::open(dir.path()).await.unwrap();
-        let record = journal.publish_record("http://a", "ab").await.unwrap().unwrap();
+        let record = journal
+            .publish_record("http://a", "ab")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (record.price.as_str(), record.currency.as_str()),
             ("0.003", "USD")
         );
         assert_eq!(record.version_id.as_deref(), Some("v_1"));
-        assert!(journal.publish_record("http://b", "ab").await.unwrap().is_none());
+        assert!(
+            journal
+                .publish_record("http://b", "ab")
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }
