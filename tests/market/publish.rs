@@ -185,7 +185,7 @@ fn a_published_version_is_listed_and_publishing_again_sends_nothing() {
 fn unsigned_unjoined_or_edited_datasets_are_refused_with_the_fix() {
     let studio = Studio::new("publish-refused", "Ana");
     let server = tempfile::tempdir().unwrap();
-    let market = Market::start(&server.path().join("market"), "127.0.0.1:0");
+    let mut market = Market::start(&server.path().join("market"), "127.0.0.1:0");
 
     // Not joined yet.
     let src = tempfile::tempdir().unwrap();
@@ -249,6 +249,18 @@ fn unsigned_unjoined_or_edited_datasets_are_refused_with_the_fix() {
         changed.stderr()
     );
     assert_eq!(catalog(&market)["versions"], serde_json::json!([]));
+
+    // Another marketplace at the joined address (another key): refused before anything is sent.
+    market.stop();
+    let other = Market::start(&server.path().join("other"), &market.addr);
+    let impostor = studio.run(&args);
+    assert_eq!(impostor.code(), Some(3), "{}", impostor.stderr());
+    assert!(
+        impostor.stderr().contains("identity changed"),
+        "{}",
+        impostor.stderr()
+    );
+    assert_eq!(catalog(&other)["versions"], serde_json::json!([]));
 }
 
 #[test]
