@@ -1,5 +1,6 @@
 //! The real `hallmark` CLI against the real `hallmark-market` server: joining, status, tokens that
-//! work with curl, a marketplace whose key changed, and addresses that are bad or unreachable.
+//! work with curl, a marketplace whose key changed, addresses that are bad or unreachable, and
+//! publishing (a version listed, published again, an edited source, a publish killed and resumed).
 //!
 //! Both binaries are the ones built next to this test (`cargo build -p hallmark-cli -p
 //! hallmark-market`, as scripts/test does). The CLI keeps its keys in the OS keyring: run under a
@@ -9,6 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod join;
+mod publish;
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -129,17 +131,22 @@ impl Studio {
         self.home.path().join("data")
     }
 
-    /// Runs `hallmark ARGS` in this studio; a run that takes over a minute fails the test.
-    pub fn run(&self, args: &[&str]) -> Run {
-        let mut child = Command::new(binary("hallmark", "HALLMARK_CLI", "hallmark-cli"))
+    /// `hallmark ARGS` in this studio, not started yet.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary("hallmark", "HALLMARK_CLI", "hallmark-cli"));
+        command
             .args(args)
             .env("HALLMARK_DATA_DIR", self.data())
             .env("HALLMARK_KEYRING_SERVICE", &self.service)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Runs `hallmark ARGS` in this studio; a run that takes over a minute fails the test.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut child = self.command(args).spawn().unwrap();
         let start = Instant::now();
         while child.try_wait().unwrap().is_none() {
             if start.elapsed() > Duration::from_secs(60) {

@@ -4,6 +4,7 @@ mod joined;
 mod keys;
 mod market;
 mod progress;
+mod publish;
 mod seal;
 
 use std::io::Write;
@@ -95,6 +96,12 @@ enum Command {
     /// Join a marketplace, see where you stand with it, and get session tokens for scripts.
     #[command(subcommand)]
     Market(market::MarketCommand),
+    /// Publish a signed dataset to a marketplace you joined: check, upload the shards it lacks
+    /// (resumable: run it again after an interruption), then list the version for sale.
+    ///
+    /// Exit code 0: listed (or already listed with this content). 2: bad input (unsigned, not
+    /// joined, no price). 3: could not complete (network, a refusal, a file changed since the seal).
+    Publish(Box<publish::PublishArgs>),
     /// Check a sealed dataset: its manifest and index, and with --source or --shards every file's hash.
     ///
     /// Exit code 0: valid. 1: something differs (each difference is listed). 2 or 3: could not check.
@@ -206,6 +213,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             cli.json,
         ),
         Command::Market(command) => market::run(command, cli.json),
+        Command::Publish(args) => publish::run(args, cli.json, cli.quiet),
         Command::Verify {
             out,
             source,

@@ -52,23 +52,24 @@ pub fn run(command: &MarketCommand, json: bool) -> anyhow::Result<()> {
             runtime.block_on(join(&store, url, name, key.as_deref(), json))
         }
         MarketCommand::Status { url } => {
-            let joined = which(&store, url.as_deref(), "status")?;
+            let joined = which(&store, url.as_deref(), "hallmark market status URL")?;
             runtime.block_on(status(&store, &joined, json))
         }
         MarketCommand::Token { url } => {
-            let joined = which(&store, url.as_deref(), "token")?;
+            let joined = which(&store, url.as_deref(), "hallmark market token URL")?;
             runtime.block_on(token(&store, &joined, json))
         }
     }
 }
 
 /// A URL the creator typed, as an origin; a bad one is bad input.
-fn origin(url: &str) -> anyhow::Result<Origin> {
+pub(crate) fn origin(url: &str) -> anyhow::Result<Origin> {
     Origin::parse(url).map_err(|e| BadInput(e.to_string()).into())
 }
 
-/// The marketplace `url` names, or the only one joined.
-fn which(store: &JoinedStore, url: Option<&str>, command: &str) -> anyhow::Result<Joined> {
+/// The marketplace `url` names, or the only one joined; `usage` shows how this command names one
+/// (with `URL` in it).
+pub(crate) fn which(store: &JoinedStore, url: Option<&str>, usage: &str) -> anyhow::Result<Joined> {
     if let Some(url) = url {
         let origin = origin(url)?;
         return store.load(&origin)?.ok_or_else(|| {
@@ -87,7 +88,7 @@ fn which(store: &JoinedStore, url: Option<&str>, command: &str) -> anyhow::Resul
         .into()),
         1 => Ok(all.remove(0)),
         count => Err(BadInput(format!(
-            "you joined {count} marketplaces ({}); name one: hallmark market {command} URL",
+            "you joined {count} marketplaces ({}); name one: {usage}",
             all.iter()
                 .map(|j| j.origin.as_str())
                 .collect::<Vec<_>>()
@@ -98,7 +99,7 @@ fn which(store: &JoinedStore, url: Option<&str>, command: &str) -> anyhow::Resul
 }
 
 /// A client's error as the CLI reports it: a bad address is bad input, the rest failures.
-fn failed(error: ClientError) -> anyhow::Error {
+pub(crate) fn failed(error: ClientError) -> anyhow::Error {
     if error.is_bad_input() {
         BadInput(error.to_string()).into()
     } else {
@@ -107,7 +108,7 @@ fn failed(error: ClientError) -> anyhow::Error {
 }
 
 /// Checks the credential (again) and keeps it on the shelf in place of the ones it supersedes.
-fn keep(creator: &Creator, client: &MarketClient, now: &str) -> anyhow::Result<()> {
+pub(crate) fn keep(creator: &Creator, client: &MarketClient, now: &str) -> anyhow::Result<()> {
     let marketplace = client
         .marketplace_did()
         .context("the marketplace's key is not known yet")?;
@@ -159,14 +160,14 @@ async fn join(
 }
 
 /// A client of `joined`'s marketplace, pinned to the key recorded when the creator joined.
-fn pinned_client(joined: &Joined) -> anyhow::Result<MarketClient> {
+pub(crate) fn pinned_client(joined: &Joined) -> anyhow::Result<MarketClient> {
     Ok(MarketClient::new(&joined.origin)
         .map_err(failed)?
         .pinned_to(joined.marketplace_did()?))
 }
 
 /// Signs `client` in with the creator's key from the keyring, and stores the session.
-async fn sign_in(
+pub(crate) async fn sign_in(
     store: &JoinedStore,
     client: &mut MarketClient,
     joined: &Joined,

@@ -76,6 +76,13 @@ pub enum ClientError {
     #[error("not signed in to {origin}; sign in first")]
     NotSignedIn { origin: String },
 
+    /// A local file to send cannot be read.
+    #[error("cannot read {}: {detail}; check that the file is there and readable", path.display())]
+    File {
+        path: std::path::PathBuf,
+        detail: String,
+    },
+
     /// The presentation could not be signed (a `now` that is not RFC 3339, for example).
     #[error("cannot sign the sign-in presentation: {0}")]
     Sign(#[from] ProofError),

@@ -34,7 +34,7 @@ use serde::de::DeserializeOwned;
 
 pub use crate::error::ClientError;
 pub use crate::origin::Origin;
-pub use crate::wire::{Challenge, CreatorRecord, MarketplaceInfo, Session};
+pub use crate::wire::{Challenge, CreatorRecord, MarketplaceInfo, Session, VersionSummary};
 
 /// The largest answer read from a marketplace: its JSON answers are a few kilobytes, a creator
 /// credential at most [`creator::MAX_DOCUMENT_BYTES`].
@@ -73,6 +73,33 @@ pub struct MarketClient {
 struct Marketplace {
     did: PublicIdentity,
     info: MarketplaceInfo,
+}
+
+/// How long a publish may take in all: the marketplace reads the index (up to 512 MiB) and checks
+/// every digest before it answers.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// What to publish: a sealed, signed dataset's exact files and the terms of sale.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishForm<'a> {
+    /// The creator credential this marketplace issued, then the dataset credential, as signed.
+    pub credentials: &'a [serde_json::Value],
+    /// The exact bytes of `croissant.json`.
+    pub manifest: &'a [u8],
+    /// `index.jsonl`, streamed from the file (its bytes must be the ones the manifest names).
+    pub index: &'a std::path::Path,
+    /// The price per sample, a decimal string such as `0.002`.
+    pub price: &'a str,
+    /// ISO 4217 code.
+    pub currency: &'a str,
+}
+
+/// What `POST /v1/versions` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub version: VersionSummary,
+    /// `false` when the marketplace already listed exactly this (200 rather than 201).
+    pub new: bool,
 }
 
 /// A registered creator whose credential checked out against the pinned marketplace and the
@@ -223,6 +250,86 @@ impl MarketClient {
         self.checked(record, now).await
     }
 
+    /// Publishes a version (`POST /v1/versions`, multipart): presents `form.credentials` signed by
+    /// `key` at `now` over a fresh challenge for this origin, with the manifest, the index (streamed
+    /// from its file), price and currency. A version with other content or terms already listed
+    /// is [`ClientError::Refused`] with status 409 and the marketplace's message.
+    pub async fn publish(
+        &self,
+        key: &SigningIdentity,
+        form: PublishForm<'_>,
+        now: &str,
+    ) -> Result<Published, ClientError> {
+        let session = self.session.as_ref().ok_or_else(|| self.not_signed_in())?;
+        let challenge: Challenge = self
+            .call(Method::POST, "/v1/auth/challenges", None, false)
+            .await?;
+        pin::check_domain(&self.origin, &challenge)?;
+        let presentation = creator::present(
+            key,
+            form.credentials,
+            &challenge.challenge,
+            self.origin.as_str(),
+            now,
+        )?;
+        let url = self.origin.join("/v1/versions");
+        let index_error = |e: std::io::Error| ClientError::File {
+            path: form.index.to_path_buf(),
+            detail: e.to_string(),
+        };
+        let index = tokio::fs::File::open(form.index)
+            .await
+            .map_err(index_error)?;
+        let index_size = index.metadata().await.map_err(index_error)?.len();
+        let body = reqwest::multipart::Form::new()
+            .part(
+                "manifest",
+                reqwest::multipart::Part::bytes(form.manifest.to_vec()),
+            )
+            .part(
+                "index",
+                reqwest::multipart::Part::stream_with_length(index, index_size),
+            )
+            .part(
+                "presentation",
+                reqwest::multipart::Part::bytes(presentation.to_string().into_bytes()),
+            )
+            .text("price", form.price.to_owned())
+            .text("currency", form.currency.to_owned());
+        let request = self
+            .http
+            .post(&url)
+            .timeout(PUBLISH_TIMEOUT)
+            .bearer_auth(&session.token)
+            .multipart(body);
+        let (status, bytes) = self.answer(&url, request).await?;
+        let version: VersionSummary = self.json(&url, status, &bytes)?;
+        Ok(Published {
+            version,
+            new: status == StatusCode::CREATED,
+        })
+    }
+
+    /// A version as the public catalog lists it (`GET /v1/catalog/{id}`).
+    pub async fn catalog_version(&self, id: &str) -> Result<VersionSummary, ClientError> {
+        let path = format!(
+            "/v1/catalog/{}",
+            id.bytes()
+                .map(|b| if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                })
+                .collect::<String>()
+        );
+        self.call(Method::GET, &path, None, false).await
+    }
+
+    /// The public catalog address of version `id`.
+    pub fn catalog_url(&self, id: &str) -> String {
+        self.origin.join(&format!("/v1/catalog/{id}"))
+    }
+
     /// Ends the session on the marketplace and forgets it.
     pub async fn sign_out(&mut self) -> Result<(), ClientError> {
         self.call::<serde::de::IgnoredAny>(Method::DELETE, "/v1/auth/sessions/current", None, true)
@@ -288,15 +395,26 @@ impl MarketClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body);
         }
+        let (status, bytes) = self.answer(&url, request).await?;
+        self.json(&url, status, &bytes)
+    }
+
+    /// Sends `request` and reads its answer (at most [`MAX_RESPONSE_BYTES`]); a non-2xx answer is
+    /// the error it states.
+    async fn answer(
+        &self,
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, Vec<u8>), ClientError> {
         let unreachable = |e: reqwest::Error| ClientError::Unreachable {
             origin: self.origin.to_string(),
-            url: url.clone(),
+            url: url.to_owned(),
             detail: root_cause(&e),
         };
         let mut response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         let bad = |detail: String| ClientError::BadResponse {
-            url: url.clone(),
+            url: url.to_owned(),
             status: status.as_u16(),
             detail,
         };
@@ -318,12 +436,27 @@ impl MarketClient {
             bytes.extend_from_slice(&chunk);
         }
         if !status.is_success() {
-            return Err(refusal(&self.origin, &url, status, &bytes));
+            return Err(refusal(&self.origin, url, status, &bytes));
         }
+        Ok((status, bytes))
+    }
+
+    /// A 2xx answer's JSON (strict), as `T`.
+    fn json<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        status: StatusCode,
+        bytes: &[u8],
+    ) -> Result<T, ClientError> {
+        let bad = |detail: String| ClientError::BadResponse {
+            url: url.to_owned(),
+            status: status.as_u16(),
+            detail,
+        };
         let bytes = if status == StatusCode::NO_CONTENT {
             b"null".as_slice()
         } else {
-            &bytes
+            bytes
         };
         let value = hallmark_core::json::from_slice(bytes, MAX_RESPONSE_BYTES)
             .map_err(|e| bad(format!("not strict JSON ({e})")))?;

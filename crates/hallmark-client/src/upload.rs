@@ -34,7 +34,7 @@ use hallmark_core::publish::{self, ShardSource};
 use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
-pub use self::journal::{Journal, JournalEntry, JournalError};
+pub use self::journal::{Journal, JournalEntry, JournalError, PublishRecord};
 use crate::{ClientError, MarketClient, Origin};
 
 /// Where a reader of shard bytes comes from: opened at a byte offset, read on a blocking thread.
@@ -78,6 +78,8 @@ pub struct UploadOptions {
     /// The first backoff; it doubles per failure up to `backoff_max`, with jitter.
     pub backoff_first: Duration,
     pub backoff_max: Duration,
+    /// The most bytes per second handed to the connections, all streams together (`None`: no limit).
+    pub max_bytes_per_second: Option<u64>,
 }
 
 impl Default for UploadOptions {
@@ -92,6 +94,7 @@ impl Default for UploadOptions {
             retry_budget: Duration::from_secs(15 * 60),
             backoff_first: Duration::from_millis(500),
             backoff_max: Duration::from_secs(60),
+            max_bytes_per_second: None,
         }
     }
 }
@@ -191,6 +194,41 @@ struct Inner {
     token: String,
     journal: Journal,
     options: UploadOptions,
+    limit: Option<Arc<RateLimit>>,
+}
+
+/// Paces the bytes every stream hands to its connection to a rate: each chunk reserves its time
+/// slot, and its reader thread sleeps until the slot starts.
+#[derive(Debug)]
+struct RateLimit {
+    bytes_per_second: u64,
+    next: Mutex<Instant>,
+}
+
+impl RateLimit {
+    fn new(bytes_per_second: u64) -> RateLimit {
+        RateLimit {
+            bytes_per_second: bytes_per_second.max(1),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Blocks (a reader thread) until `bytes` more may be sent.
+    fn wait(&self, bytes: usize) {
+        let span = Duration::from_secs_f64(bytes as f64 / self.bytes_per_second as f64);
+        let start = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            // Idle time is not saved up as a burst.
+            let start = (*next).max(now);
+            *next = start + span;
+            start
+        };
+        let now = Instant::now();
+        if start > now {
+            std::thread::sleep(start - now);
+        }
+    }
 }
 
 /// Totals shared by the streams, and the callback.
@@ -267,10 +305,21 @@ impl Uploader {
                 origin,
                 token,
                 journal,
+                limit: options
+                    .max_bytes_per_second
+                    .map(|rate| Arc::new(RateLimit::new(rate))),
                 options: UploadOptions {
                     streams: options.streams.max(1),
                     patch_bytes: options.patch_bytes.max(1),
-                    chunk_bytes: options.chunk_bytes.max(1),
+                    // Under a rate limit a chunk takes at most about a quarter second, so that
+                    // the stall watchdog never mistakes pacing for a stalled connection.
+                    chunk_bytes: match options.max_bytes_per_second {
+                        Some(rate) => options
+                            .chunk_bytes
+                            .min(usize::try_from(rate / 4).unwrap_or(usize::MAX).max(4096)),
+                        None => options.chunk_bytes,
+                    }
+                    .max(1),
                     ..options
                 },
             }),
@@ -826,6 +875,7 @@ impl Inner {
         let failed: Arc<Mutex<Option<io::Error>>> = Arc::default();
         let producer_failed = failed.clone();
         let cid = shard.cid.clone();
+        let limit = self.limit.clone();
         let producer = tokio::task::spawn_blocking(move || {
             let mut reader = match source.open(&cid, offset) {
                 Ok(reader) => reader,
@@ -860,6 +910,9 @@ impl Inner {
                 }
                 buffer.truncate(filled);
                 left -= filled as u64;
+                if let Some(limit) = &limit {
+                    limit.wait(filled);
+                }
                 // The receiver is gone when the request ended: stop reading.
                 if sender.blocking_send(Ok(buffer)).is_err() {
                     return;
@@ -1016,6 +1069,29 @@ mod tests {
         assert!(err.to_string().contains("gave up on shard bafk"), "{err}");
         retry.progressed();
         assert!(retry.next(None, "503", "bafk", &origin).unwrap() <= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn the_rate_limit_paces_chunks_across_streams() {
+        let limit = Arc::new(RateLimit::new(1 << 20));
+        let start = Instant::now();
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let limit = limit.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..3 {
+                        limit.wait(64 << 10);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        // Six chunks of 64 KiB at 1 MiB/s: the last may start after 5/16 s.
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_secs(3), "{took:?}");
     }
 
     #[test]

@@ -66,6 +66,27 @@ pub struct CreatorRecord {
     pub credential: serde_json::Value,
 }
 
+/// `POST /v1/versions` and `GET /v1/catalog/{id}`: a listed version (the fields the shells show).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionSummary {
+    /// The marketplace's id for this version.
+    pub id: String,
+    /// The dataset's name, as its manifest gives it.
+    pub name: String,
+    /// Its semantic version.
+    pub version: String,
+    /// The price per sample, an exact decimal string.
+    pub price: String,
+    pub currency: String,
+    /// SHA-256 (hex) of the exact manifest bytes.
+    pub manifest_sha256: String,
+    pub shard_count: u64,
+    pub total_shard_bytes: u64,
+    /// RFC 3339.
+    pub published_at: String,
+}
+
 /// The body of every error answer.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct ErrorBody {

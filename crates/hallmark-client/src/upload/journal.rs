@@ -37,6 +37,18 @@ pub struct JournalEntry {
     pub done: bool,
 }
 
+/// A publish this studio started: the terms it was asked for and, once listed, the version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishRecord {
+    /// SHA-256 (hex) of the manifest published.
+    pub manifest_sha256: String,
+    /// The price per sample, a decimal string.
+    pub price: String,
+    pub currency: String,
+    /// The marketplace's version id, once it listed the version.
+    pub version_id: Option<String>,
+}
+
 /// The journal of uploads, shared by every stream of an upload (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Journal {
@@ -73,6 +85,19 @@ impl Journal {
                 confirmed INTEGER NOT NULL,
                 done INTEGER NOT NULL,
                 PRIMARY KEY (origin, cid)
+            )",
+        )
+        .execute(&pool)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS publishes (
+                origin TEXT NOT NULL,
+                manifest_sha256 TEXT NOT NULL,
+                price TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                version_id TEXT,
+                PRIMARY KEY (origin, manifest_sha256)
             )",
         )
         .execute(&pool)
@@ -177,6 +202,76 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// Records that the manifest `manifest_sha256` is being published to `origin` at `price`
+    /// `currency` (a publish run again without a price uses these). Until it is listed, new
+    /// terms replace the earlier ones; once listed, its terms are the listed ones and stay.
+    pub async fn intend(
+        &self,
+        origin: &str,
+        manifest_sha256: &str,
+        price: &str,
+        currency: &str,
+    ) -> Result<(), JournalError> {
+        sqlx::query(
+            "INSERT INTO publishes (origin, manifest_sha256, price, currency, version_id)
+             VALUES (?1, ?2, ?3, ?4, NULL)
+             ON CONFLICT (origin, manifest_sha256) DO UPDATE SET price = ?3, currency = ?4
+             WHERE version_id IS NULL",
+        )
+        .bind(origin)
+        .bind(manifest_sha256)
+        .bind(price)
+        .bind(currency)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Records the version id `origin` listed the manifest as.
+    pub async fn published(
+        &self,
+        origin: &str,
+        manifest_sha256: &str,
+        version_id: &str,
+    ) -> Result<(), JournalError> {
+        sqlx::query(
+            "UPDATE publishes SET version_id = ?3 WHERE origin = ?1 AND manifest_sha256 = ?2",
+        )
+        .bind(origin)
+        .bind(manifest_sha256)
+        .bind(version_id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// The publish of `manifest_sha256` to `origin`, if one was started here.
+    pub async fn publish_record(
+        &self,
+        origin: &str,
+        manifest_sha256: &str,
+    ) -> Result<Option<PublishRecord>, JournalError> {
+        let row = sqlx::query(
+            "SELECT manifest_sha256, price, currency, version_id FROM publishes
+             WHERE origin = ?1 AND manifest_sha256 = ?2",
+        )
+        .bind(origin)
+        .bind(manifest_sha256)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(row.map(|row| PublishRecord {
+            manifest_sha256: row.get("manifest_sha256"),
+            price: row.get("price"),
+            currency: row.get("currency"),
+            version_id: row.get("version_id"),
+        }))
+    }
+}
+
 fn entry_of(row: &sqlx::sqlite::SqliteRow) -> JournalEntry {
     JournalEntry {
         cid: row.get("cid"),
@@ -215,5 +310,48 @@ mod tests {
         journal.forget("http://a", "bafk1").await.unwrap();
         assert!(journal.entry("http://a", "bafk1").await.unwrap().is_none());
         assert_eq!(journal.entries("http://b").await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_publish_keeps_its_terms_and_then_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).await.unwrap();
+        assert!(
+            journal
+                .publish_record("http://a", "ab")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        journal
+            .intend("http://a", "ab", "0.002", "EUR")
+            .await
+            .unwrap();
+        journal
+            .intend("http://a", "ab", "0.003", "USD")
+            .await
+            .unwrap();
+        journal.published("http://a", "ab", "v_1").await.unwrap();
+        // Listed: other terms asked later (and refused by the marketplace) do not replace them.
+        journal.intend("http://a", "ab", "9", "JPY").await.unwrap();
+        drop(journal);
+        let journal = Journal::open(dir.path()).await.unwrap();
+        let record = journal
+            .publish_record("http://a", "ab")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (record.price.as_str(), record.currency.as_str()),
+            ("0.003", "USD")
+        );
+        assert_eq!(record.version_id.as_deref(), Some("v_1"));
+        assert!(
+            journal
+                .publish_record("http://b", "ab")
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }
