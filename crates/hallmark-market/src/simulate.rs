@@ -34,7 +34,9 @@ pub struct Plan {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Earned {
-    /// Accesses that should each have exactly one receipt.
+    /// Receipts if the requests were served in plan order (one per run of samples a token had
+    /// not paid for); concurrent downloads can merge or split runs, so the marketplace's count may
+    /// differ. Samples and amounts are exact in any order.
     pub receipts: u64,
     pub samples: u64,
     #[serde(with = "rust_decimal::serde::str")]
