@@ -91,24 +91,15 @@ fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
 /// Checks the token (statelessly, then against this server's records in one query) and that
 /// `cid` is a shard of the version it opens.
 async fn authorize(state: &AppState, cid: &str, headers: &HeaderMap) -> ApiResult<Grant> {
-    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthorized(
-            "send an access token as Authorization: Bearer hmt1.… (POST \
-             /v1/buyer/entitlements/{id}/tokens issues one)",
-        )
-    })?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(crate::auth::bearer)
-        .map(str::trim)
-        .filter(|t| t.starts_with(tokens::PREFIX))
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "the Authorization header is not an access token (Bearer hmt1.…); a buyer API key \
-                 is exchanged for one at POST /v1/buyer/entitlements/{id}/tokens",
-            )
-        })?;
+    let token = crate::auth::bearer_credential(
+        headers,
+        tokens::PREFIX,
+        tokens::MAX_TOKEN_CHARS,
+        "send an access token as Authorization: Bearer hmt1.… (POST \
+         /v1/buyer/entitlements/{id}/tokens issues one)",
+        "the Authorization header is not an access token (Bearer hmt1.…); a buyer API key \
+         is exchanged for one at POST /v1/buyer/entitlements/{id}/tokens",
+    )?;
     let claims = tokens::verify(&state.identity.public(), token, state.now_unix())
         .map_err(|e| ApiError::unauthorized(format!("{e}; ask for a new access token")))?;
     if cid.is_empty()

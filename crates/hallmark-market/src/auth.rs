@@ -42,6 +42,29 @@ pub fn bearer(value: &str) -> Option<&str> {
         .then(|| credentials.trim_start_matches(' '))
 }
 
+/// The credential a request sends as `Authorization: Bearer …`: it must start with `prefix` and
+/// be at most `max_chars` long. 401 with `missing` when there is no such header, with `malformed`
+/// when it is not a credential of that kind. Every bearer extractor (sessions, buyer keys, access
+/// tokens) reads its header through this.
+pub fn bearer_credential<'a>(
+    headers: &'a axum::http::HeaderMap,
+    prefix: &str,
+    max_chars: usize,
+    missing: &str,
+    malformed: &str,
+) -> ApiResult<&'a str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized(missing))?;
+    value
+        .to_str()
+        .ok()
+        .and_then(bearer)
+        .map(str::trim)
+        .filter(|c| c.starts_with(prefix) && c.len() <= max_chars)
+        .ok_or_else(|| ApiError::unauthorized(malformed))
+}
+
 /// A session: the bearer token to send as `Authorization: Bearer TOKEN`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -273,25 +296,13 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "sign in first: send Authorization: Bearer TOKEN (hallmark market token prints one)",
-                )
-            })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(bearer)
-            .map(str::trim)
-            .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() <= 128)
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "the Authorization header is not a Hallmark bearer token (Bearer hmk_…)",
-                )
-            })?;
+        let token = bearer_credential(
+            &parts.headers,
+            TOKEN_PREFIX,
+            128,
+            "sign in first: send Authorization: Bearer TOKEN (hallmark market token prints one)",
+            "the Authorization header is not a Hallmark bearer token (Bearer hmk_…)",
+        )?;
         let token_sha256 = token_digest(token);
         let row: Option<(String, i64)> =
             sqlx::query_as("SELECT creator, expires_at FROM sessions WHERE token_sha256 = $1")

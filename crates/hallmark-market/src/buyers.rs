@@ -236,29 +236,18 @@ pub struct Buyer {
     pub name: String,
 }
 
-/// The API key in `value` (an `Authorization` value), if it has the shape of one.
-pub fn bearer_key(value: &str) -> Option<&str> {
-    crate::auth::bearer(value)
-        .map(str::trim)
-        .filter(|k| k.starts_with(KEY_PREFIX) && k.len() <= MAX_KEY_CHARS)
-}
-
 impl FromRequestParts<AppState> for Buyer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "send your buyer API key as Authorization: Bearer hmb_… (the marketplace's admin \
-                     gives one with hallmark-market buyer add)",
-                )
-            })?;
-        let key = header.to_str().ok().and_then(bearer_key).ok_or_else(|| {
-            ApiError::unauthorized("the Authorization header is not a buyer API key (Bearer hmb_…)")
-        })?;
+        let key = crate::auth::bearer_credential(
+            &parts.headers,
+            KEY_PREFIX,
+            MAX_KEY_CHARS,
+            "send your buyer API key as Authorization: Bearer hmb_… (the marketplace's admin \
+             gives one with hallmark-market buyer add)",
+            "the Authorization header is not a buyer API key (Bearer hmb_…)",
+        )?;
         let row: Option<(String, String, Option<i64>)> =
             sqlx::query_as("SELECT id, name, disabled_at FROM buyers WHERE key_sha256 = $1")
                 .bind(key_digest(key))
