@@ -1,6 +1,7 @@
 //! The real `hallmark` CLI against the real `hallmark-market` server: joining, status, tokens that
 //! work with curl, a marketplace whose key changed, addresses that are bad or unreachable, and
-//! publishing (a version listed, published again, an edited source, a publish killed and resumed).
+//! publishing (a version listed, published again, an edited source, a publish killed and resumed),
+//! and mirrors to `s3s-fs`, an S3-compatible server (resumed after a kill, checked by reading back).
 //!
 //! Both binaries are the ones built next to this test (`cargo build -p hallmark-cli -p
 //! hallmark-market`, as scripts/test does). The CLI keeps its keys in the OS keyring: run under a
@@ -10,6 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod join;
+mod mirror;
 mod publish;
 
 use std::io::Read;
@@ -41,6 +43,11 @@ impl Market {
     /// Serves a marketplace with its data in `data`, listening on `listen` (`127.0.0.1:0` for any
     /// free port); returns once it has said where it listens.
     pub fn start(data: &Path, listen: &str) -> Market {
+        Market::start_with(data, listen, &[])
+    }
+
+    /// [`Market::start`] with more `serve` options (such as `--public-url`).
+    pub fn start_with(data: &Path, listen: &str, options: &[&str]) -> Market {
         let log = data.with_extension("log");
         let child = Command::new(binary(
             "hallmark-market",
@@ -49,6 +56,7 @@ impl Market {
         ))
         .args(["serve", "--listen", listen, "--data"])
         .arg(data)
+        .args(options)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(Stdio::inherit())
@@ -223,4 +231,66 @@ pub fn curl_with_token(url: &str, token: &str) -> Output {
         .arg(url)
         .output()
         .expect("cannot run curl; install it (scripts/setup does)")
+}
+
+/// A TCP relay to a server that counts the bytes clients send through it: what the server received.
+#[derive(Debug)]
+pub struct CountingProxy {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    received: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    listener: Option<TcpListener>,
+}
+
+impl CountingProxy {
+    /// Listens on a free port; [`CountingProxy::forward_to`] starts relaying.
+    pub fn bind() -> CountingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        CountingProxy {
+            url: format!("http://{}", listener.local_addr().unwrap()),
+            received: Default::default(),
+            listener: Some(listener),
+        }
+    }
+
+    /// Relays every connection to `upstream` (`host:port`), for as long as the test runs.
+    pub fn forward_to(&mut self, upstream: &str) {
+        use std::sync::atomic::Ordering;
+        let listener = self.listener.take().unwrap();
+        let received = self.received.clone();
+        let upstream = upstream.to_owned();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (mut client_in, mut server_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut server_in, mut client_out) = (server, client);
+                let received = received.clone();
+                std::thread::spawn(move || {
+                    let mut buffer = vec![0u8; 64 << 10];
+                    while let Ok(n) = std::io::Read::read(&mut client_in, &mut buffer) {
+                        if n == 0
+                            || std::io::Write::write_all(&mut server_out, &buffer[..n]).is_err()
+                        {
+                            break;
+                        }
+                        received.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    let _ = server_out.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server_in, &mut client_out);
+                    let _ = client_out.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+    }
+
+    /// Bytes clients sent to the server so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::{Market, Studio};
 
 /// Writes `files` files of `size` pseudo-random bytes (incompressible, distinct) into `dir`.
-fn generate(dir: &Path, files: usize, size: usize) {
+pub(crate) fn generate(dir: &Path, files: usize, size: usize) {
     std::fs::create_dir_all(dir).unwrap();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     for i in 0..files {
@@ -31,6 +31,21 @@ fn generate(dir: &Path, files: usize, size: usize) {
 fn sealed_and_signed(
     studio: &Studio,
     market: &Market,
+    files: usize,
+    size: usize,
+    shard_size: &str,
+) -> (tempfile::TempDir, tempfile::TempDir) {
+    let sealed = sealed_signed(studio, files, size, shard_size);
+    studio
+        .run(&["market", "join", &market.url, "--name", "Ana Lima"])
+        .ok();
+    sealed
+}
+
+/// A folder of `files` generated files of `size` bytes, sealed (at `shard_size`) and signed in
+/// `studio`: (src, out).
+pub(crate) fn sealed_signed(
+    studio: &Studio,
     files: usize,
     size: usize,
     shard_size: &str,
@@ -59,13 +74,10 @@ fn sealed_and_signed(
         ])
         .ok();
     studio.run(&["sign", &out_path]).ok();
-    studio
-        .run(&["market", "join", &market.url, "--name", "Ana Lima"])
-        .ok();
     (src, out)
 }
 
-fn path(p: &Path) -> String {
+pub(crate) fn path(p: &Path) -> String {
     p.to_str().unwrap().to_owned()
 }
 

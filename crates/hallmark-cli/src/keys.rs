@@ -69,6 +69,17 @@ fn keyring() -> KeyringStore {
     }
 }
 
+/// The keyring store of bucket credentials; under `HALLMARK_KEYRING_SERVICE`, a service of its
+/// own next to that one (tests keep their own).
+pub(crate) fn bucket_keyring() -> hallmark_keys::BucketKeyring {
+    match std::env::var("HALLMARK_KEYRING_SERVICE") {
+        Ok(service) if !service.is_empty() => {
+            hallmark_keys::BucketKeyring::with_service(&format!("{service}.buckets"))
+        }
+        _ => hallmark_keys::BucketKeyring::new(),
+    }
+}
+
 pub(crate) fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }

@@ -3,6 +3,7 @@
 mod joined;
 mod keys;
 mod market;
+mod mirror;
 mod progress;
 mod publish;
 mod seal;
@@ -102,6 +103,14 @@ enum Command {
     /// Exit code 0: listed (or already listed with this content). 2: bad input (unsigned, not
     /// joined, no price). 3: could not complete (network, a refusal, a file changed since the seal).
     Publish(Box<publish::PublishArgs>),
+    /// Copy a signed dataset to your own S3-compatible bucket (Cloudflare R2, AWS S3, MinIO):
+    /// shards streamed from the source files, index, credential and manifest; only what the
+    /// bucket lacks, resumable, each object checked by the bucket's ETag.
+    ///
+    /// Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else the OS keyring
+    /// (--set-credentials). Exit code 0: mirrored (or, with --check, identical). 1: --check found
+    /// objects that differ. 2: bad input. 3: could not complete (network, a refusal, a changed file).
+    Mirror(Box<mirror::MirrorArgs>),
     /// Check a sealed dataset: its manifest and index, and with --source or --shards every file's hash.
     ///
     /// Exit code 0: valid. 1: something differs (each difference is listed). 2 or 3: could not check.
@@ -214,6 +223,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         ),
         Command::Market(command) => market::run(command, cli.json),
         Command::Publish(args) => publish::run(args, cli.json, cli.quiet),
+        Command::Mirror(args) => mirror::run(args, cli.json, cli.quiet),
         Command::Verify {
             out,
             source,

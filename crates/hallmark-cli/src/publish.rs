@@ -310,7 +310,7 @@ async fn publish(
 
     // Stage 2, upload: only what is missing, streamed from the source files.
     let sent = Arc::new(AtomicU64::new(0));
-    let bar = upload_bar(ctx.quiet || ctx.json || missing.is_empty());
+    let bar = transfer_bar(ctx.quiet || ctx.json || missing.is_empty(), "upload");
     let on_progress = {
         let bar = bar.clone();
         let sent = sent.clone();
@@ -431,16 +431,18 @@ async fn publish(
     Ok(())
 }
 
-/// The upload's bar on standard error: bytes, shards, rate and time left.
-fn upload_bar(hidden: bool) -> ProgressBar {
+/// A transfer's bar on standard error, after its stage's name: bytes, items, rate and time left.
+pub(crate) fn transfer_bar(hidden: bool, stage: &str) -> ProgressBar {
     let bar = if hidden {
         ProgressBar::hidden()
     } else {
         ProgressBar::new(0)
     };
-    let template =
-        "upload:  [{bar:30}] {bytes}/{total_bytes} {msg} {binary_bytes_per_sec}, {eta} left";
-    if let Ok(style) = ProgressStyle::with_template(template) {
+    let template = format!(
+        "{:<9}[{{bar:30}}] {{bytes}}/{{total_bytes}} {{msg}} {{binary_bytes_per_sec}}, {{eta}} left",
+        format!("{stage}:")
+    );
+    if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod error;
+pub mod mirror;
 pub mod origin;
 pub mod pin;
 pub mod upload;

@@ -822,19 +822,12 @@ impl Inner {
                 detail,
             })
         };
-        if publish::source_error(&e).is_none() {
-            return read(e.to_string());
-        }
-        match e
-            .into_inner()
-            .map(|inner| inner.downcast::<hallmark_core::Error>())
-        {
-            Some(Ok(source)) => Failure::Stop(UploadError::Source {
+        match publish::take_source_error(e) {
+            Ok(source) => Failure::Stop(UploadError::Source {
                 cid: cid.to_owned(),
-                source: *source,
+                source,
             }),
-            Some(Err(other)) => read(other.to_string()),
-            None => read("the source could not be read".into()),
+            Err(other) => read(other.to_string()),
         }
     }
 

@@ -20,6 +20,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod bucket;
 pub mod cache;
 pub mod creator;
 pub mod credential;

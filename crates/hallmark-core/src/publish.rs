@@ -463,6 +463,19 @@ pub fn source_error(error: &io::Error) -> Option<&Error> {
     error.get_ref()?.downcast_ref::<Error>()
 }
 
+/// The core's error out of an `io::Error` a [`ShardReader`] returned, or the `io::Error` back when
+/// it holds none.
+pub fn take_source_error(error: io::Error) -> std::result::Result<Error, io::Error> {
+    if source_error(&error).is_none() {
+        return Err(error);
+    }
+    match error.into_inner().map(|inner| inner.downcast::<Error>()) {
+        Some(Ok(core)) => Ok(*core),
+        Some(Err(other)) => Err(io::Error::other(other)),
+        None => Err(io::Error::other("the source could not be read")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -192,7 +192,7 @@ impl Default for KeyringStore {
 }
 
 /// Says "no keyring" for the failures that mean there is none to talk to.
-fn to_key_error(e: keyring::Error) -> KeyError {
+pub(crate) fn to_key_error(e: keyring::Error) -> KeyError {
     match e {
         keyring::Error::NoStorageAccess(inner) => KeyError::NoKeyring {
             detail: inner.to_string(),

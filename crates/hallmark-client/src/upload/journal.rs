@@ -2,7 +2,9 @@
 //!
 //! A restarted upload reads it to continue where it stopped: it asks the server (HEAD) for the
 //! offset of the recorded upload rather than trusting the journal's, and starts a new upload when
-//! the server no longer has that one (404, 410). The journal never holds shard bytes or tokens.
+//! the server no longer has that one (404, 410). Mirrors to S3-compatible buckets record each
+//! object's multipart upload id and the parts the bucket confirmed. The journal never holds shard
+//! bytes, tokens or credentials.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -98,6 +100,47 @@ impl Journal {
                 currency TEXT NOT NULL,
                 version_id TEXT,
                 PRIMARY KEY (origin, manifest_sha256)
+            )",
+        )
+        .execute(&pool)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+        // Mirrors to S3-compatible buckets: each object's multipart upload (its id and part
+        // size) and the parts the bucket confirmed, with the MD5 each was checked against.
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS mirror_uploads (
+                target TEXT NOT NULL,
+                key TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                part_bytes INTEGER NOT NULL,
+                upload_id TEXT NOT NULL,
+                PRIMARY KEY (target, key)
+            )",
+        )
+        .execute(&pool)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS mirror_parts (
+                target TEXT NOT NULL,
+                key TEXT NOT NULL,
+                upload_id TEXT NOT NULL,
+                part INTEGER NOT NULL,
+                etag TEXT NOT NULL,
+                md5 TEXT NOT NULL,
+                PRIMARY KEY (target, key, upload_id, part)
+            )",
+        )
+        .execute(&pool)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS mirror_objects (
+                target TEXT NOT NULL,
+                key TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                etag TEXT NOT NULL,
+                PRIMARY KEY (target, key)
             )",
         )
         .execute(&pool)
@@ -353,5 +396,164 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+}
+
+/// An object's multipart upload to a bucket as the journal records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorEntry {
+    pub size: u64,
+    pub part_bytes: u64,
+    pub upload_id: String,
+    /// Parts the bucket confirmed: (number from 1, ETag, MD5 hex of the part's bytes).
+    pub parts: Vec<(u32, String, String)>,
+}
+
+impl Journal {
+    /// The multipart upload of `key` to `target`, if one is recorded.
+    pub async fn mirror_entry(
+        &self,
+        target: &str,
+        key: &str,
+    ) -> Result<Option<MirrorEntry>, JournalError> {
+        let Some(row) = sqlx::query(
+            "SELECT size, part_bytes, upload_id FROM mirror_uploads WHERE target = ?1 AND key = ?2",
+        )
+        .bind(target)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?
+        else {
+            return Ok(None);
+        };
+        let upload_id: String = row.get(2);
+        let parts = sqlx::query(
+            "SELECT part, etag, md5 FROM mirror_parts
+             WHERE target = ?1 AND key = ?2 AND upload_id = ?3 ORDER BY part",
+        )
+        .bind(target)
+        .bind(key)
+        .bind(&upload_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?
+        .iter()
+        .filter_map(|row| {
+            let part: i64 = row.get(0);
+            Some((u32::try_from(part).ok()?, row.get(1), row.get(2)))
+        })
+        .collect();
+        Ok(Some(MirrorEntry {
+            size: u64::try_from(row.get::<i64, _>(0)).unwrap_or(0),
+            part_bytes: u64::try_from(row.get::<i64, _>(1)).unwrap_or(0),
+            upload_id,
+            parts,
+        }))
+    }
+
+    /// Records a new multipart upload of `key` to `target` (replacing any earlier one, and its parts).
+    pub async fn mirror_started(
+        &self,
+        target: &str,
+        key: &str,
+        size: u64,
+        part_bytes: u64,
+        upload_id: &str,
+    ) -> Result<(), JournalError> {
+        self.mirror_forget(target, key).await?;
+        sqlx::query(
+            "INSERT INTO mirror_uploads (target, key, size, part_bytes, upload_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(target)
+        .bind(key)
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
+        .bind(i64::try_from(part_bytes).unwrap_or(i64::MAX))
+        .bind(upload_id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Records a part the bucket confirmed.
+    pub async fn mirror_part(
+        &self,
+        target: &str,
+        key: &str,
+        upload_id: &str,
+        part: u32,
+        etag: &str,
+        md5: &str,
+    ) -> Result<(), JournalError> {
+        sqlx::query(
+            "INSERT INTO mirror_parts (target, key, upload_id, part, etag, md5) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (target, key, upload_id, part) DO UPDATE SET etag = ?5, md5 = ?6",
+        )
+        .bind(target)
+        .bind(key)
+        .bind(upload_id)
+        .bind(i64::from(part))
+        .bind(etag)
+        .bind(md5)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Forgets the multipart upload of `key` (completed, aborted, or lost by the bucket).
+    pub async fn mirror_forget(&self, target: &str, key: &str) -> Result<(), JournalError> {
+        for table in ["mirror_parts", "mirror_uploads"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE target = ?1 AND key = ?2"
+            ))
+            .bind(target)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.fail(e))?;
+        }
+        Ok(())
+    }
+
+    /// Records that the bucket holds `key` whole, with `size` bytes and ETag `etag` (checked
+    /// against the bytes sent), and forgets its multipart upload.
+    pub async fn mirror_finished(
+        &self,
+        target: &str,
+        key: &str,
+        size: u64,
+        etag: &str,
+    ) -> Result<(), JournalError> {
+        self.mirror_forget(target, key).await?;
+        sqlx::query(
+            "INSERT INTO mirror_objects (target, key, size, etag) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (target, key) DO UPDATE SET size = ?3, etag = ?4",
+        )
+        .bind(target)
+        .bind(key)
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
+        .bind(etag)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// The size and ETag recorded for `key` when it was last sent whole, if any.
+    pub async fn mirror_done(
+        &self,
+        target: &str,
+        key: &str,
+    ) -> Result<Option<(u64, String)>, JournalError> {
+        let row =
+            sqlx::query("SELECT size, etag FROM mirror_objects WHERE target = ?1 AND key = ?2")
+                .bind(target)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.fail(e))?;
+        Ok(row.map(|row| (u64::try_from(row.get::<i64, _>(0)).unwrap_or(0), row.get(1))))
     }
 }
