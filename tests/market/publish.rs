@@ -122,6 +122,15 @@ fn a_published_version_is_listed_and_publishing_again_sends_nothing() {
     let (_src, out) = sealed_and_signed(&studio, &market, 6, 300 << 10, "512KiB");
     let out_path = path(out.path());
 
+    // Nothing to check before it is published.
+    let early = studio.run(&["publish", "--check", &out_path]);
+    assert_eq!(early.code(), Some(2), "{}", early.stderr());
+    assert!(
+        early.stderr().contains("publish it first"),
+        "{}",
+        early.stderr()
+    );
+
     // The first publish needs a price; bad input says how to give one, and sends nothing.
     let no_price = studio.run(&["publish", &out_path]);
     assert_eq!(no_price.code(), Some(2), "{}", no_price.stderr());
@@ -191,6 +200,32 @@ fn a_published_version_is_listed_and_publishing_again_sends_nothing() {
         .run(&["--json", "publish", "--status", &out_path])
         .json();
     assert_eq!(status["published"], id, "{status}");
+
+    // --check: the marketplace reads every shard back; then one rots in its storage, and the
+    // check names it (exit 1).
+    let checked = studio
+        .run(&["--json", "publish", "--check", &out_path])
+        .json();
+    assert_eq!(checked["ok"], true, "{checked}");
+    assert_eq!(checked["versionId"], id, "{checked}");
+    let shards = checked["shards"].as_array().unwrap();
+    assert!(shards.len() >= 2, "{checked}");
+    for shard in shards {
+        assert_eq!(shard["foundSha256"], shard["expectedSha256"], "{checked}");
+    }
+    let cid = shards[1]["cid"].as_str().unwrap();
+    let stored = market_data.join("blobs/shards").join(format!("{cid}.tar"));
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[1000] ^= 1;
+    std::fs::write(&stored, &bytes).unwrap();
+    let rotted = studio.run(&["publish", "--check", &out_path]);
+    assert_eq!(rotted.code(), Some(1), "{}", rotted.stderr());
+    assert!(
+        rotted.stdout().contains(&format!("differs: shard {cid}")),
+        "{}",
+        rotted.stdout()
+    );
+    assert!(rotted.stdout().contains("1 of"), "{}", rotted.stdout());
 }
 
 #[test]

@@ -52,6 +52,11 @@ pub struct PublishArgs {
     /// Show what an interrupted publish of OUT still needs, from the journal (offline).
     #[arg(long, conflicts_with_all = ["price", "currency", "limit_rate", "source"])]
     pub status: bool,
+    /// Check a published version: the marketplace reads every shard back from its storage and
+    /// answers its size and SHA-256; with the catalog's manifest and index, all are compared with
+    /// the seal. Exit code 1 if anything differs.
+    #[arg(long, conflicts_with_all = ["price", "currency", "limit_rate", "source", "status"])]
+    pub check: bool,
 }
 
 /// A rate as people write it (10MiB, 500KB), in bytes per second.
@@ -108,6 +113,18 @@ pub fn run(args: &PublishArgs, json: bool, quiet: bool) -> anyhow::Result<()> {
         .context("cannot start the network runtime")?;
     if args.status {
         return runtime.block_on(status(&data, &joined, &args.out, json));
+    }
+    if args.check {
+        return runtime.block_on(check_published(
+            &Publishing {
+                data: &data,
+                store: &store,
+                joined: &joined,
+                json,
+                quiet,
+            },
+            args,
+        ));
     }
     let terms = match (&args.price, &args.currency) {
         (Some(price), Some(currency)) => Some((check_price(price)?, check_currency(currency)?)),
@@ -384,16 +401,13 @@ async fn publish(
     journal
         .published(origin, &manifest_sha256, &version.id)
         .await?;
-    // The version is checked where buyers see it.
-    let listed = client
-        .catalog_version(&version.id)
-        .await
-        .map_err(market::failed)?;
-    if listed.manifest_sha256 != manifest_sha256 {
+    // The version is checked where buyers see it: its manifest and index as the catalog serves them.
+    let differences = catalog_differences(&client, &version.id, &manifest_bytes, &facts).await?;
+    if !differences.is_empty() {
         anyhow::bail!(
-            "{origin} lists {} with manifest sha256 {}, not the {manifest_sha256} sent; report this to the marketplace's operator",
+            "{origin} lists {} with other content than the seal: {}; report this to the marketplace's operator",
             version.id,
-            listed.manifest_sha256
+            differences.join("; ")
         );
     }
     let catalog_url = client.catalog_url(&version.id);
@@ -606,6 +620,176 @@ fn shard_status(
         bytes_left: shards.iter().map(|s| s.size - s.confirmed).sum(),
         shards,
         journal,
+    }
+}
+
+/// How the catalog's copy of version `id` differs from the seal (its manifest digest as listed,
+/// the manifest and the index as served); empty when identical.
+async fn catalog_differences(
+    client: &hallmark_client::MarketClient,
+    id: &str,
+    manifest_bytes: &[u8],
+    facts: &ManifestFacts,
+) -> anyhow::Result<Vec<String>> {
+    let manifest_sha256 = Sha256Digest::of(manifest_bytes).hex();
+    let mut differences = Vec::new();
+    let listed = client.catalog_version(id).await.map_err(market::failed)?;
+    if listed.manifest_sha256 != manifest_sha256 {
+        differences.push(format!(
+            "the catalog lists manifest sha256 {}, the seal's is {manifest_sha256}",
+            listed.manifest_sha256
+        ));
+    }
+    for (file, size, sha256) in [
+        (
+            "manifest",
+            manifest_bytes.len() as u64,
+            manifest_sha256.as_str(),
+        ),
+        ("index", facts.index_size, facts.index_sha256.as_str()),
+    ] {
+        let (found_size, found) = client
+            .catalog_file_digest(id, file)
+            .await
+            .map_err(market::failed)?;
+        if (found_size, found.as_str()) != (size, sha256) {
+            differences.push(format!(
+                "the catalog serves a {file} of {found_size} bytes with sha256 {found}, the seal's has {size} bytes and sha256 {sha256}"
+            ));
+        }
+    }
+    Ok(differences)
+}
+
+/// One shard as `--check` found it.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ShardCheck {
+    cid: String,
+    expected_size: u64,
+    expected_sha256: String,
+    /// `None`: the marketplace does not hold it from you.
+    found_size: Option<u64>,
+    found_sha256: Option<String>,
+}
+
+/// `hallmark publish --check OUT`: every shard read back by the marketplace, and the catalog's
+/// manifest and index, compared with the seal.
+async fn check_published(ctx: &Publishing<'_>, args: &PublishArgs) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let out = &args.out;
+    let origin = ctx.joined.origin.as_str();
+    let (manifest_bytes, facts) = manifest::read_file(out)
+        .with_context(|| format!("cannot check {}: it is not a sealed dataset", out.display()))?;
+    let manifest_sha256 = Sha256Digest::of(&manifest_bytes).hex();
+    let journal = Journal::open(ctx.data).await?;
+    let version_id = journal
+        .publish_record(origin, &manifest_sha256)
+        .await?
+        .and_then(|record| record.version_id)
+        .filter(|id| !id.is_empty() && id.len() <= 100 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .ok_or_else(|| {
+            BadInput(format!(
+                "{} {} is not published to {origin} from this studio; publish it first: hallmark publish {}",
+                facts.name,
+                facts.version,
+                out.display()
+            ))
+        })?;
+    let now = keys::now();
+    let (_, key) = keys::choose(
+        Some(&ctx.joined.creator),
+        "hallmark market join URL --name NAME --key DID",
+    )?;
+    let mut client = market::pinned_client(ctx.joined)?;
+    let session = client.sign_in(&key, &now).await.map_err(market::failed)?;
+    ctx.store.save_session(client.origin(), &session)?;
+    let bar = transfer_bar(ctx.quiet || ctx.json, "check");
+    bar.set_length(facts.shards.iter().map(|s| s.size).sum());
+    let client_ref = &client;
+    let bar_ref = &bar;
+    let checks: Vec<anyhow::Result<ShardCheck>> = futures_util::stream::iter(facts.shards.iter())
+        .map(|shard| async move {
+            let found = match client_ref.stored_shard(&shard.cid).await {
+                Ok(stored) => Some(stored),
+                Err(hallmark_client::ClientError::Refused { status: 404, .. }) => None,
+                Err(e) => return Err(market::failed(e)),
+            };
+            bar_ref.inc(shard.size);
+            Ok(ShardCheck {
+                cid: shard.cid.clone(),
+                expected_size: shard.size,
+                expected_sha256: shard.sha256.clone(),
+                found_size: found.as_ref().map(|f| f.size),
+                found_sha256: found.map(|f| f.sha256),
+            })
+        })
+        .buffered(usize::from(args.streams))
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    let checks = checks.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    let catalog = catalog_differences(&client, &version_id, &manifest_bytes, &facts).await?;
+    let bad: Vec<&ShardCheck> = checks
+        .iter()
+        .filter(|c| {
+            c.found_size != Some(c.expected_size)
+                || c.found_sha256.as_deref() != Some(c.expected_sha256.as_str())
+        })
+        .collect();
+    let ok = bad.is_empty() && catalog.is_empty();
+    let mut stdout = std::io::stdout().lock();
+    if ctx.json {
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "origin": origin,
+                "versionId": version_id,
+                "ok": ok,
+                "shards": checks,
+                "catalog": catalog,
+            }))?
+        )?;
+    } else {
+        for c in &bad {
+            match (&c.found_size, &c.found_sha256) {
+                (None, _) => writeln!(stdout, "missing: shard {}", c.cid)?,
+                (Some(size), sha) => writeln!(
+                    stdout,
+                    "differs: shard {}: {size} bytes, sha256 {} (the seal: {} bytes, sha256 {})",
+                    c.cid,
+                    sha.as_deref().unwrap_or("?"),
+                    c.expected_size,
+                    c.expected_sha256
+                )?,
+            }
+        }
+        for difference in &catalog {
+            writeln!(stdout, "differs: {difference}")?;
+        }
+        if ok {
+            writeln!(
+                stdout,
+                "check:   {} {} at {origin} ({version_id}): all {} shards, the manifest and the index have the size and SHA-256 of the seal",
+                facts.name,
+                facts.version,
+                checks.len()
+            )?;
+        } else {
+            writeln!(
+                stdout,
+                "check:   {} of {} shards and {} catalog files differ from the seal; publish again to resend missing shards, and report stored differences to the marketplace's operator",
+                bad.len(),
+                checks.len(),
+                catalog.len()
+            )?;
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::Invalid.into())
     }
 }
 

@@ -35,7 +35,9 @@ use serde::de::DeserializeOwned;
 
 pub use crate::error::ClientError;
 pub use crate::origin::Origin;
-pub use crate::wire::{Challenge, CreatorRecord, MarketplaceInfo, Session, VersionSummary};
+pub use crate::wire::{
+    Challenge, CreatorRecord, MarketplaceInfo, Session, StoredShard, VersionSummary,
+};
 
 /// The largest answer read from a marketplace: its JSON answers are a few kilobytes, a creator
 /// credential at most [`creator::MAX_DOCUMENT_BYTES`].
@@ -324,6 +326,81 @@ impl MarketClient {
                 .collect::<String>()
         );
         self.call(Method::GET, &path, None, false).await
+    }
+
+    /// Shard `cid` as the marketplace stores it, read back from its storage for this answer
+    /// (`GET /v1/creator/shards/{cid}`): only shards the signed-in creator sent.
+    pub async fn stored_shard(&self, cid: &str) -> Result<StoredShard, ClientError> {
+        if !cid.bytes().all(|b| b.is_ascii_alphanumeric()) || cid.len() > 100 {
+            return Err(ClientError::BadUrl {
+                url: cid.to_owned(),
+                problem: "a shard CID is letters and digits".into(),
+            });
+        }
+        let answer: StoredShard = self
+            .call(
+                Method::GET,
+                &format!("/v1/creator/shards/{cid}"),
+                None,
+                true,
+            )
+            .await?;
+        if answer.cid != cid {
+            let url = self.origin.join(&format!("/v1/creator/shards/{cid}"));
+            return Err(ClientError::BadResponse {
+                url,
+                status: 200,
+                detail: format!(
+                    "it answered about shard {}",
+                    hallmark_core::json::excerpt(&answer.cid, 80)
+                ),
+            });
+        }
+        Ok(answer)
+    }
+
+    /// The size and SHA-256 (hex) of a file the catalog serves for version `id` (`manifest` or
+    /// `index`), hashed as it streams (an index can be large; nothing is kept).
+    pub async fn catalog_file_digest(
+        &self,
+        id: &str,
+        file: &str,
+    ) -> Result<(u64, String), ClientError> {
+        use sha2::Digest;
+        self.identity().await?;
+        let url = format!("{}/{file}", self.catalog_url(id));
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            origin: self.origin.to_string(),
+            url: url.clone(),
+            detail: root_cause(&e),
+        };
+        let mut response = self
+            .http
+            .get(&url)
+            .timeout(PUBLISH_TIMEOUT)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        if !status.is_success() {
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+                if body.len() < 64 << 10 {
+                    body.extend_from_slice(&chunk);
+                }
+            }
+            return Err(refusal(&self.origin, &url, status, &body));
+        }
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+        }
+        Ok((
+            size,
+            hallmark_core::digest::Sha256Digest(hasher.finalize().into()).hex(),
+        ))
     }
 
     /// The public catalog address of version `id`.

@@ -87,6 +87,16 @@ pub struct VersionSummary {
     pub published_at: String,
 }
 
+/// `GET /v1/creator/shards/{cid}`: a shard as the marketplace stores it, read back from storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredShard {
+    pub cid: String,
+    pub size: u64,
+    /// SHA-256 (hex) of the stored bytes, computed for the answer.
+    pub sha256: String,
+}
+
 /// The body of every error answer.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct ErrorBody {

@@ -43,7 +43,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(options, create))
         .routes(routes!(status, append, terminate))
         .route_layer(axum::middleware::from_fn(tus::protocol));
-    tus.routes(routes!(missing))
+    tus.routes(routes!(missing)).routes(routes!(stored))
 }
 
 /// Waits for the signed-in creator's turn to create an upload. Creations by one creator run one
@@ -734,4 +734,75 @@ async fn missing(
 /// The base64 form tus metadata values take, for clients and tests.
 pub fn metadata_value(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// A shard as the marketplace stores it now: its size and SHA-256 read from storage.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredShard {
+    pub cid: String,
+    /// Bytes read from storage.
+    pub size: u64,
+    /// SHA-256 (hex) of the bytes read from storage, computed for this answer.
+    pub sha256: String,
+}
+
+/// Reads a shard you sent back from storage and answers its size and SHA-256, computed now: how a
+/// creator checks that what is stored is what was sealed (`hallmark publish --check`).
+#[utoipa::path(get, path = "/v1/creator/shards/{cid}", tag = "uploads",
+    security(("bearer" = [])),
+    params(("cid" = String, Path, description = "The shard's CID")),
+    responses(
+        (status = 200, description = "The stored shard's size and SHA-256", body = StoredShard),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "No such shard from you", body = ErrorBody),
+    ))]
+async fn stored(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(cid): Path<String>,
+) -> ApiResult<Json<StoredShard>> {
+    use futures_util::StreamExt;
+    use sha2::Digest;
+    // Reading a shard back costs its whole size in I/O: two at a time in this process.
+    static READING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    if tus::parse_cid(&cid).is_none() {
+        return Err(ApiError::bad_request(
+            "bad_cid",
+            "not a shard CID (CIDv1, raw, sha2-256, base32 bafkrei…)",
+        ));
+    }
+    let held: Option<String> = sqlx::query_scalar(
+        "SELECT h.cid FROM shard_holders h JOIN shards s ON s.cid = h.cid WHERE h.creator = $1 AND h.cid = $2",
+    )
+    .bind(&signed_in.did)
+    .bind(&cid)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    if held.is_none() {
+        return Err(ApiError::not_found(format!("shard {cid} from you")));
+    }
+    let _turn = READING
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal("waiting to read a shard", e))?;
+    let got = state
+        .blobs
+        .store
+        .get(&state.blobs.shard(&cid))
+        .await
+        .map_err(|e| ApiError::internal("reading a stored shard", e))?;
+    let mut stream = got.into_stream();
+    let mut hasher = sha2::Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::internal("reading a stored shard", e))?;
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+    }
+    Ok(Json(StoredShard {
+        cid,
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    }))
 }

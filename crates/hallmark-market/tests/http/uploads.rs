@@ -1250,3 +1250,73 @@ async fn a_stalled_patch_body_ends_with_408_keeping_what_arrived() {
     assert_eq!(rest.status(), 204);
     assert!(stored(&market, &cid).await == Some(bytes));
 }
+
+#[tokio::test]
+async fn a_creator_reads_back_the_size_and_hash_of_shards_they_sent_and_only_those() {
+    let market = Market::start().await;
+    let ana = Tus::of(&market, "Ana").await;
+    let ben = Tus::of(&market, "Ben").await;
+    let (bytes, cid) = shard(3 * MIB + 7);
+    let url = ana.start(&cid, bytes.len()).await;
+    assert_eq!(ana.patch(&url, 0, &bytes).await.status(), 204);
+    let at = |cid: &str| format!("{}/v1/creator/shards/{cid}", market.base);
+
+    let stored: serde_json::Value = ana
+        .http
+        .get(at(&cid))
+        .bearer_auth(&ana.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["cid"], cid.as_str());
+    assert_eq!(stored["size"], bytes.len() as u64);
+    assert_eq!(stored["sha256"], Sha256Digest::of(&bytes).hex());
+
+    // Rot in storage shows: the answer is read from the stored bytes, not from the database.
+    let path = market
+        .data
+        .path()
+        .join("blobs/shards")
+        .join(format!("{cid}.tar"));
+    let mut rotted = std::fs::read(&path).unwrap();
+    rotted[5] ^= 1;
+    std::fs::write(&path, &rotted).unwrap();
+    let again: serde_json::Value = ana
+        .http
+        .get(at(&cid))
+        .bearer_auth(&ana.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["sha256"], Sha256Digest::of(&rotted).hex());
+
+    // Ben never sent it, nobody signed out may ask, and a CID is checked.
+    let (status, code, _) = error(
+        ben.http
+            .get(at(&cid))
+            .bearer_auth(&ben.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (404, "not_found"));
+    let anonymous = ana.http.get(at(&cid)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let (status, code, _) = error(
+        ana.http
+            .get(at("not-a-cid"))
+            .bearer_auth(&ana.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (400, "bad_cid"));
+}
