@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::{Market, Studio};
+use crate::{CountingProxy, Market, Studio};
 
 /// Writes `files` files of `size` pseudo-random bytes (incompressible, distinct) into `dir`.
 pub(crate) fn generate(dir: &Path, files: usize, size: usize) {
@@ -315,9 +315,19 @@ fn a_publish_killed_mid_upload_shows_its_state_and_completes_when_run_again() {
     let studio = Studio::new("publish-kill", "Ana");
     let server = tempfile::tempdir().unwrap();
     let market_data = server.path().join("market");
-    let market = Market::start(&market_data, "127.0.0.1:0");
+    // The studio reaches the marketplace through a relay that counts the bytes it receives.
+    let mut relay = CountingProxy::bind();
+    let market = Market::start_with(
+        &market_data,
+        "127.0.0.1:0",
+        &["--public-url", relay.url.as_str()],
+    );
+    relay.forward_to(&market.addr);
     // 64 MiB in shards of about 16 MiB.
-    let (_src, out) = sealed_and_signed(&studio, &market, 16, 4 << 20, "16MiB");
+    let (_src, out) = sealed_signed(&studio, 16, 4 << 20, "16MiB");
+    studio
+        .run(&["market", "join", &relay.url, "--name", "Ana Lima"])
+        .ok();
     let out_path = path(out.path());
 
     // Paced to 16 MiB/s, so the kill lands mid-upload.
@@ -354,6 +364,7 @@ fn a_publish_killed_mid_upload_shows_its_state_and_completes_when_run_again() {
     };
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    let first_run = relay.received();
     assert!(
         partial["shards"].as_array().unwrap().len() >= 3,
         "{partial}"
@@ -394,6 +405,19 @@ fn a_publish_killed_mid_upload_shows_its_state_and_completes_when_run_again() {
     );
     assert_eq!(catalog(&market)["versions"].as_array().unwrap().len(), 1);
     assert_stored_exactly(out.path(), &market_data);
+    // Measured where the bytes arrive: both runs together sent the shards once, plus at most the
+    // two shards in flight at the kill (two streams), plus requests, manifest and index.
+    let received = relay.received();
+    let overhead = 1 << 20;
+    assert!(
+        received <= total + 2 * (16 << 20) + overhead,
+        "the marketplace received {received} bytes ({first_run} before the kill) for {total} bytes of shards"
+    );
+    assert!(
+        received - first_run <= total - finished + overhead,
+        "the second run sent {} bytes, with {finished} of {total} done before: {done}",
+        received - first_run
+    );
     let status = studio
         .run(&["--json", "publish", "--status", &out_path])
         .json();
