@@ -14,6 +14,7 @@ use hallmark_core::bucket::{BucketCredentials, BucketTarget};
 use hallmark_core::credential::{self, CREDENTIAL_FILE};
 use hallmark_core::digest::Sha256Digest;
 use hallmark_core::manifest::{self, MANIFEST_FILE};
+use hallmark_core::progress::CancelToken;
 use hallmark_core::publish::ShardSource;
 use hallmark_core::seal::INDEX_FILE;
 use zeroize::Zeroizing;
@@ -198,7 +199,18 @@ pub fn run(args: &MirrorArgs, json: bool, quiet: bool) -> anyhow::Result<()> {
             part_bytes: args.part_size,
             ..MirrorOptions::default()
         };
-        let mirror = Mirror::new(target.clone(), &credentials, journal, options)?;
+        // Ctrl-C stops between parts; every part the bucket confirmed is kept.
+        let cancel = CancelToken::new();
+        {
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    cancel.cancel();
+                }
+            });
+        }
+        let mirror =
+            Mirror::new(target.clone(), &credentials, journal, options)?.with_cancel(cancel);
         if args.check {
             check(&mirror, &objects, json, quiet).await
         } else {

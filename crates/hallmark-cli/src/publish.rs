@@ -10,13 +10,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 use hallmark_client::upload::{
-    Journal, Shard, ShardState, UploadError, UploadEvent, UploadOptions, Uploader,
+    Journal, Renew, Shard, ShardState, UploadError, UploadEvent, UploadOptions, Uploader,
     journal::JOURNAL_FILE,
 };
 use hallmark_client::{PublishForm, Published};
 use hallmark_core::credential::{self, CREDENTIAL_FILE};
 use hallmark_core::digest::Sha256Digest;
 use hallmark_core::manifest::{self, ManifestFacts};
+use hallmark_core::progress::CancelToken;
 use hallmark_core::publish::ShardSource;
 use hallmark_core::seal::INDEX_FILE;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -293,7 +294,38 @@ async fn publish(
         max_bytes_per_second: args.limit_rate,
         ..UploadOptions::default()
     };
-    let uploader = Uploader::new(&client, journal.clone(), options)?;
+    // A session that ends during a long upload is made again with the same key; Ctrl-C stops
+    // the upload cleanly (what the marketplace confirmed is kept).
+    let key = Arc::new(key);
+    let renew: Renew = {
+        let (joined, key, store) = (ctx.joined.clone(), key.clone(), ctx.store.clone());
+        Arc::new(move || {
+            let (joined, key, store) = (joined.clone(), key.clone(), store.clone());
+            Box::pin(async move {
+                let mut client = market::pinned_client(&joined).map_err(|e| {
+                    hallmark_client::ClientError::BadUrl {
+                        url: joined.origin.clone(),
+                        problem: e.to_string(),
+                    }
+                })?;
+                let session = client.sign_in(&key, &keys::now()).await?;
+                let _ = store.save_session(client.origin(), &session);
+                Ok(session.token)
+            })
+        })
+    };
+    let cancel = CancelToken::new();
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        });
+    }
+    let uploader = Uploader::new(&client, journal.clone(), options)?
+        .with_renewal(renew)
+        .with_cancel(cancel);
     let shards: Vec<Shard> = facts
         .shards
         .iter()
@@ -353,7 +385,7 @@ async fn publish(
     let report = match report {
         Ok(report) => report,
         // A file changed since the seal: its message asks for a reseal, not a retry.
-        Err(e @ UploadError::Source { .. }) => return Err(e.into()),
+        Err(e @ (UploadError::Source { .. } | UploadError::Cancelled)) => return Err(e.into()),
         Err(e) => {
             return Err(anyhow::Error::new(e).context(format!(
                 "the upload stopped; what was confirmed is kept: hallmark publish --status {} shows it, and hallmark publish {} continues",

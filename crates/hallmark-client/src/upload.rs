@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use hallmark_core::progress::CancelToken;
 use hallmark_core::publish::{self, ShardSource};
 use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
@@ -174,6 +175,10 @@ pub enum UploadError {
     /// Reading the shard's bytes failed otherwise.
     #[error("cannot read shard {cid}: {detail}; check the source folder, then upload again")]
     Read { cid: String, detail: String },
+    /// The creator paused or cancelled; what the marketplace confirmed is kept (upload again to
+    /// resume).
+    #[error("the upload was stopped; uploading again continues where it stopped")]
+    Cancelled,
     #[error(transparent)]
     Journal(#[from] JournalError),
     /// Sign-in, the missing-shards question, or HTTP setup.
@@ -187,15 +192,39 @@ pub struct Uploader {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
     origin: Origin,
-    token: String,
+    /// The session's token, and how many times it was renewed.
+    token: Mutex<(String, u64)>,
+    /// Signs in again when the session ends mid-upload (none: a 401 stops the upload).
+    renew: Mutex<Option<Renew>>,
+    /// Held while a new session is being made, so that streams renew it once between them.
+    renewing: tokio::sync::Mutex<()>,
     journal: Journal,
     options: UploadOptions,
     limit: Option<Arc<RateLimit>>,
+    cancel: Mutex<CancelToken>,
 }
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("origin", &self.origin)
+            .field("journal", &self.journal)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Makes a new session when the marketplace says the current one ended (401): its token. Long
+/// uploads outlive sessions; the CLI and the app sign in again with the creator's key.
+pub type Renew = Arc<
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<String, ClientError>> + Send>,
+        > + Send
+        + Sync,
+>;
 
 /// Paces the bytes every stream hands to its connection to a rate: each chunk reserves its time
 /// slot, and its reader thread sleeps until the slot starts.
@@ -265,6 +294,11 @@ enum Failure {
     Restart {
         why: String,
     },
+    /// The session ended (401) while it was the `generation`th: sign in again, then retry.
+    Renew {
+        generation: u64,
+        why: String,
+    },
     Stop(UploadError),
 }
 
@@ -303,7 +337,10 @@ impl Uploader {
             inner: Arc::new(Inner {
                 http,
                 origin,
-                token,
+                token: Mutex::new((token, 0)),
+                renew: Mutex::new(None),
+                renewing: tokio::sync::Mutex::new(()),
+                cancel: Mutex::new(CancelToken::new()),
                 journal,
                 limit: options
                     .max_bytes_per_second
@@ -326,12 +363,28 @@ impl Uploader {
         })
     }
 
+    /// The same uploader, stopping soon after `cancel` is cancelled (between chunks) with
+    /// [`UploadError::Cancelled`]. Pausing is cancelling: the journal and the marketplace keep
+    /// every confirmed byte, and the next upload resumes from there.
+    pub fn with_cancel(self, cancel: CancelToken) -> Uploader {
+        *self.inner.cancel.lock().unwrap_or_else(|p| p.into_inner()) = cancel;
+        self
+    }
+
+    /// The same uploader, signing in again through `renew` when the session ends mid-upload
+    /// (a 401), instead of stopping.
+    pub fn with_renewal(self, renew: Renew) -> Uploader {
+        *self.inner.renew.lock().unwrap_or_else(|p| p.into_inner()) = Some(renew);
+        self
+    }
+
     /// Which of `cids` the marketplace wants from this creator (`POST /v1/shards/missing`, in
     /// batches), retried like any request.
     pub async fn missing(&self, cids: &[String]) -> Result<Vec<String>, UploadError> {
         let mut missing = Vec::new();
         for batch in cids.chunks(100_000) {
             let mut retry = Retry::new(&self.inner.options);
+            let mut renewed = false;
             loop {
                 match self.inner.ask_missing(batch).await {
                     Ok(list) => {
@@ -339,6 +392,13 @@ impl Uploader {
                         break;
                     }
                     Err(Failure::Stop(e)) => return Err(e),
+                    Err(Failure::Renew { generation, why }) => {
+                        if renewed {
+                            return Err(self.inner.session_ended(&why));
+                        }
+                        renewed = true;
+                        self.inner.renew_session(generation, &why).await?;
+                    }
                     Err(Failure::Retry { why, after }) => {
                         let wait = retry.next(
                             after,
@@ -414,6 +474,9 @@ impl Uploader {
                     let Some(shard) = next else {
                         return Ok(());
                     };
+                    if inner.cancelled() {
+                        return Err(UploadError::Cancelled);
+                    }
                     if let Err(e) = inner.upload_shard(source.clone(), &shard, &tally).await {
                         tally.report(&shard.cid, ShardState::Failed, 0);
                         return Err(e);
@@ -517,8 +580,54 @@ impl Inner {
     fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, url)
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token().0)
             .header("Tus-Resumable", "1.0.0")
+    }
+
+    /// The session's token and its generation.
+    fn token(&self) -> (String, u64) {
+        self.token.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_cancelled()
+    }
+
+    fn cancel_token(&self) -> CancelToken {
+        self.cancel
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Makes a new session, unless another stream did since `generation` was current.
+    async fn renew_session(&self, generation: u64, why: &str) -> Result<(), UploadError> {
+        let renew = self.renew.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(renew) = renew else {
+            return Err(self.session_ended(why));
+        };
+        let _turn = self.renewing.lock().await;
+        if self.token().1 != generation {
+            return Ok(());
+        }
+        let token = renew().await?;
+        let mut current = self.token.lock().unwrap_or_else(|p| p.into_inner());
+        *current = (token, generation + 1);
+        Ok(())
+    }
+
+    fn session_ended(&self, why: &str) -> UploadError {
+        UploadError::Refused {
+            origin: self.origin.to_string(),
+            cid: "(the session)".into(),
+            status: 401,
+            code: "unauthorized".into(),
+            message: why.to_owned(),
+            advice: advice(401, ""),
+        }
     }
 
     /// Sends a request with no big body, bounded by the stall time; the answer with its body.
@@ -573,6 +682,17 @@ impl Inner {
                 after: retry_after(headers),
             },
             404 | 410 => Failure::Restart { why },
+            401 if self
+                .renew
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some() =>
+            {
+                Failure::Renew {
+                    generation: self.token().1,
+                    why,
+                }
+            }
             s if s >= 500 => Failure::Retry {
                 why,
                 after: retry_after(headers),
@@ -594,7 +714,7 @@ impl Inner {
         let request = self
             .http
             .post(&url)
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token().0)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
         let (status, headers, bytes) = self.exchange(request).await?;
@@ -633,11 +753,18 @@ impl Inner {
     ) -> Result<(), UploadError> {
         let mut retry = Retry::new(&self.options);
         let mut best = 0u64;
+        // Sessions renewed for this shard without progress: a second in a row means the new
+        // session is refused too, and the upload stops.
+        let mut renewals = 0;
         loop {
+            if self.cancelled() {
+                return Err(UploadError::Cancelled);
+            }
             let before = best;
             let outcome = self.attempt(source.clone(), shard, tally, &mut best).await;
             if best > before {
                 retry.progressed();
+                renewals = 0;
             }
             let (why, after) = match outcome {
                 Ok(()) => {
@@ -649,6 +776,14 @@ impl Inner {
                     return Ok(());
                 }
                 Err(Failure::Stop(e)) => return Err(e),
+                Err(Failure::Renew { generation, why }) => {
+                    renewals += 1;
+                    if renewals > 1 {
+                        return Err(self.session_ended(&why));
+                    }
+                    self.renew_session(generation, &why).await?;
+                    continue;
+                }
                 Err(Failure::Restart { why }) => {
                     self.journal
                         .forget(self.origin.as_str(), &shard.cid)
@@ -657,9 +792,16 @@ impl Inner {
                 }
                 Err(Failure::Retry { why, after }) => (why, after),
             };
+            if self.cancelled() {
+                return Err(UploadError::Cancelled);
+            }
             let wait = retry.next(after, &why, &shard.cid, &self.origin)?;
             tally.report(&shard.cid, ShardState::Retrying { why, after: wait }, best);
-            tokio::time::sleep(wait).await;
+            // Waits in short steps, so that a cancel is seen soon.
+            let until = Instant::now() + wait;
+            while Instant::now() < until && !self.cancelled() {
+                tokio::time::sleep((until - Instant::now()).min(Duration::from_millis(100))).await;
+            }
         }
     }
 
@@ -694,6 +836,9 @@ impl Inner {
         let from = offset;
         tally.report(&shard.cid, ShardState::Sending { from }, offset);
         while offset < shard.size {
+            if self.cancelled() {
+                return Err(Failure::Stop(UploadError::Cancelled));
+            }
             let len = self.options.patch_bytes.min(shard.size - offset);
             offset = self
                 .patch(source.clone(), shard, &url, (from, offset), len, tally)
@@ -869,6 +1014,7 @@ impl Inner {
         let producer_failed = failed.clone();
         let cid = shard.cid.clone();
         let limit = self.limit.clone();
+        let cancel = self.cancel_token();
         let producer = tokio::task::spawn_blocking(move || {
             let mut reader = match source.open(&cid, offset) {
                 Ok(reader) => reader,
@@ -880,6 +1026,11 @@ impl Inner {
             };
             let mut left = len;
             while left > 0 {
+                if cancel.is_cancelled() {
+                    // Ends the body early: the request fails, and the stream sees the cancel.
+                    let _ = sender.blocking_send(Err(io::Error::other("cancelled")));
+                    return;
+                }
                 let want = usize::try_from(left).map_or(chunk, |n| n.min(chunk));
                 let mut buffer = vec![0u8; want];
                 let mut filled = 0;

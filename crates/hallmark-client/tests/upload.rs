@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use hallmark_client::MarketClient;
 use hallmark_client::upload::{
-    Journal, OnProgress, Shard, ShardState, UploadError, UploadEvent, UploadOptions, Uploader,
+    Journal, OnProgress, Renew, Shard, ShardState, UploadError, UploadEvent, UploadOptions,
+    Uploader,
 };
 use hallmark_core::dataset::{ResealPolicy, seal_folder};
 use hallmark_core::did::SigningIdentity;
@@ -180,7 +181,7 @@ struct Setup {
     proxy: Proxy,
     state: AppState,
     data: tempfile::TempDir,
-    key: SigningIdentity,
+    key: Arc<SigningIdentity>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -212,7 +213,7 @@ async fn market(limits: Limits) -> Setup {
         proxy,
         state,
         data,
-        key: SigningIdentity::generate(),
+        key: Arc::new(SigningIdentity::generate()),
         _stop: stop,
     }
 }
@@ -607,4 +608,127 @@ async fn a_source_file_edited_after_the_seal_stops_its_shard_by_name() {
         text.contains("004.bin") && text.contains("seal the folder again"),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_upload_stops_soon_and_the_next_one_resumes() {
+    let setup = market(Limits::default()).await;
+    let run = run_sized(12, 3 << 20);
+    let total: u64 = run.shards.iter().map(|s| s.size).sum();
+    // Paced, so that the cancel lands mid-upload.
+    let paced = UploadOptions {
+        streams: 2,
+        patch_bytes: 256 << 10,
+        max_bytes_per_second: Some(4 << 20),
+        ..options()
+    };
+    let cancel = CancelToken::new();
+    let up = uploader(&setup, run.journal_dir.path(), paced.clone())
+        .await
+        .with_cancel(cancel.clone());
+    let (reached, mut reached_rx) = tokio::sync::watch::channel(false);
+    let progress: OnProgress = Arc::new(move |e: &UploadEvent| {
+        if e.bytes_done > 2 << 20 {
+            let _ = reached.send(true);
+        }
+    });
+    let task = {
+        let (up, source, shards) = (up.clone(), run.source.clone(), run.shards.clone());
+        tokio::spawn(async move { up.upload(source, &shards, progress).await })
+    };
+    reached_rx.wait_for(|r| *r).await.unwrap();
+    let asked = Instant::now();
+    cancel.cancel();
+    let stopped = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the upload did not stop within 5 s of the cancel")
+        .unwrap();
+    assert!(
+        matches!(stopped, Err(UploadError::Cancelled)),
+        "{stopped:?}"
+    );
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(2), "stopping took {took:?}");
+    let first_run = setup.proxy.upstream_bytes.load(Ordering::SeqCst);
+    assert!(first_run < total, "cancelled after the end");
+
+    // Resumed by a new upload on the same journal: the rest, not everything again.
+    let up = uploader(&setup, run.journal_dir.path(), options()).await;
+    let (progress, _) = recorder();
+    up.upload(run.source.clone(), &run.shards, progress)
+        .await
+        .unwrap();
+    assert_stored(&setup, &run, &up).await;
+    let second_run = setup.proxy.upstream_bytes.load(Ordering::SeqCst) - first_run;
+    assert!(
+        second_run < total,
+        "the resumed upload sent {second_run} of {total} bytes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_ends_mid_upload_is_made_again_and_the_upload_completes() {
+    let setup = market(Limits::default()).await;
+    let run = run_sized(12, 3 << 20);
+    let paced = UploadOptions {
+        streams: 2,
+        patch_bytes: 256 << 10,
+        max_bytes_per_second: Some(8 << 20),
+        ..options()
+    };
+    let mut client = MarketClient::new(&setup.proxy.base).unwrap();
+    client
+        .sign_in(&setup.key, &setup.state.now())
+        .await
+        .unwrap();
+    client.register("Ana", &setup.state.now()).await.unwrap();
+    let first_token = client.session().unwrap().token.clone();
+    let journal = Journal::open(run.journal_dir.path()).await.unwrap();
+    let renewals = Arc::new(AtomicU64::new(0));
+    let renew: Renew = {
+        let (base, key, state, renewals) = (
+            setup.proxy.base.clone(),
+            setup.key.clone(),
+            setup.state.clone(),
+            renewals.clone(),
+        );
+        Arc::new(move || {
+            let (base, key, state, renewals) =
+                (base.clone(), key.clone(), state.clone(), renewals.clone());
+            Box::pin(async move {
+                renewals.fetch_add(1, Ordering::SeqCst);
+                let mut client = MarketClient::new(&base)?;
+                Ok(client.sign_in(&key, &state.now()).await?.token)
+            })
+        })
+    };
+    let up = Uploader::new(&client, journal, paced)
+        .unwrap()
+        .with_renewal(renew);
+    let (reached, mut reached_rx) = tokio::sync::watch::channel(false);
+    let progress: OnProgress = Arc::new(move |e: &UploadEvent| {
+        if e.bytes_done > 4 << 20 {
+            let _ = reached.send(true);
+        }
+    });
+    let task = {
+        let (up, source, shards) = (up.clone(), run.source.clone(), run.shards.clone());
+        tokio::spawn(async move { up.upload(source, &shards, progress).await })
+    };
+    reached_rx.wait_for(|r| *r).await.unwrap();
+    // The session ends under the upload (signed out, as an expiry would end it).
+    let ended = reqwest::Client::new()
+        .delete(format!("{}/v1/auth/sessions/current", setup.proxy.base))
+        .bearer_auth(&first_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(ended.status().is_success(), "{}", ended.status());
+    task.await.unwrap().unwrap();
+    assert_eq!(
+        renewals.load(Ordering::SeqCst),
+        1,
+        "one new session for all streams"
+    );
+    assert_stored(&setup, &run, &up).await;
 }
