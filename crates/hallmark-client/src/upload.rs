@@ -9,10 +9,14 @@
 //!
 //! Per shard: the journal's upload is asked for its offset (`HEAD`; gone → a new upload), or one is
 //! created (`POST` with `Upload-Length` and `Upload-Metadata: cid …`); then `PATCH` bodies of at
-//! most [`UploadOptions::patch_bytes`] go from the server's offset, each with `Upload-Checksum`
-//! (its SHA-256, taken by reading that range once before sending it: the second read comes from the
-//! page cache). Every offset the server confirms goes into the journal, so a restart re-sends at
-//! most the bodies that were in flight.
+//! most [`UploadOptions::patch_bytes`] go from the server's offset. The bytes are hashed while sent:
+//! the [`ShardSource`] checks every source file against the seal as it streams it, and the
+//! marketplace checks the whole shard's SHA-256 against its CID before storing it (so a body
+//! damaged in transit fails the shard, which starts over). With [`UploadOptions::checksum`] each
+//! body also carries `Upload-Checksum` (its SHA-256, from reading the range once more before
+//! sending it), so damage is caught per body; it costs a second read and hash of every byte, so it
+//! is off by default. Every offset the server confirms goes into the journal, so a restart re-sends
+//! at most the bodies that were in flight.
 //!
 //! Failures are classified: no connection, a cut or stalled one (the watchdog: no body bytes taken
 //! and no answer for [`UploadOptions::stall`]), 408, 423, 429 (after its `Retry-After`), 409
@@ -70,7 +74,8 @@ pub struct UploadOptions {
     pub chunk_bytes: usize,
     /// Bytes read ahead per stream, waiting for the connection.
     pub buffer_bytes: usize,
-    /// Send `Upload-Checksum` with each `PATCH` (costs a second read of the range).
+    /// Send `Upload-Checksum` with each `PATCH` (costs a second read and hash of every byte; the
+    /// marketplace checks the whole shard against its CID either way).
     pub checksum: bool,
     /// A request that moves no byte and gets no answer for this long is ended and retried.
     pub stall: Duration,
@@ -90,7 +95,7 @@ impl Default for UploadOptions {
             patch_bytes: 64 << 20,
             chunk_bytes: 1 << 20,
             buffer_bytes: 8 << 20,
-            checksum: true,
+            checksum: false,
             stall: Duration::from_secs(30),
             retry_budget: Duration::from_secs(15 * 60),
             backoff_first: Duration::from_millis(500),

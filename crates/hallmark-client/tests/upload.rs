@@ -258,10 +258,12 @@ fn sealed(files: usize, shard_size: u64) -> (tempfile::TempDir, tempfile::TempDi
     (src, out)
 }
 
-/// Fast retries and a short watchdog, small bodies so faults land mid-shard.
+/// Fast retries and a short watchdog, small bodies so faults land mid-shard, each body with its
+/// `Upload-Checksum` (the CLI's tests cover the default, without).
 fn options() -> UploadOptions {
     UploadOptions {
         streams: 3,
+        checksum: true,
         patch_bytes: 1 << 20,
         chunk_bytes: 256 << 10,
         buffer_bytes: 1 << 20,
