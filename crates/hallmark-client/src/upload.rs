@@ -136,6 +136,36 @@ pub struct UploadEvent {
 /// Receives progress; must be cheap (called for every chunk).
 pub type OnProgress = Arc<dyn Fn(&UploadEvent) + Send + Sync>;
 
+/// Forwards upload progress to a core [`Progress`](hallmark_core::progress::Progress) sink, as
+/// every other long job reports it: phase `Uploading`, shards as items, bytes, and the shard's
+/// state in words as the message (rate and time left are the shell's, from bytes over time).
+pub fn to_progress(sink: Arc<dyn hallmark_core::progress::Progress>) -> OnProgress {
+    use hallmark_core::progress::{Phase, ProgressEvent};
+    Arc::new(move |event: &UploadEvent| {
+        let short = event.cid.get(..16).unwrap_or(&event.cid);
+        let state = match &event.state {
+            ShardState::Waiting => format!("{short}… waiting"),
+            ShardState::Sending { .. } => format!(
+                "{short}… sending ({} of its bytes confirmed)",
+                event.shard_bytes
+            ),
+            ShardState::Retrying { why, after } => {
+                format!("{short}… retrying in {} s: {why}", after.as_secs())
+            }
+            ShardState::Done => format!("{short}… stored"),
+            ShardState::Failed => format!("{short}… failed"),
+        };
+        sink.report(&ProgressEvent {
+            phase: Phase::Uploading,
+            items_done: event.shards_done,
+            items_total: Some(event.shards_total),
+            bytes_done: event.bytes_done,
+            bytes_total: Some(event.bytes_total),
+            message: Some(state),
+        });
+    })
+}
+
 /// What an upload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadReport {

@@ -654,13 +654,29 @@ async fn a_cancelled_upload_stops_soon_and_the_next_one_resumes() {
     let first_run = setup.proxy.upstream_bytes.load(Ordering::SeqCst);
     assert!(first_run < total, "cancelled after the end");
 
-    // Resumed by a new upload on the same journal: the rest, not everything again.
+    // Resumed by a new upload on the same journal: the rest, not everything again; reported
+    // through the core's progress trait like every long job.
     let up = uploader(&setup, run.journal_dir.path(), options()).await;
-    let (progress, _) = recorder();
-    up.upload(run.source.clone(), &run.shards, progress)
-        .await
-        .unwrap();
+    let sink = Arc::new(hallmark_core::progress::ProgressRecorder::default());
+    up.upload(
+        run.source.clone(),
+        &run.shards,
+        hallmark_client::upload::to_progress(sink.clone()),
+    )
+    .await
+    .unwrap();
     assert_stored(&setup, &run, &up).await;
+    let events = sink.events();
+    let last = events.last().unwrap();
+    assert_eq!(last.phase, hallmark_core::progress::Phase::Uploading);
+    assert_eq!(last.items_done, last.items_total.unwrap(), "{last:?}");
+    assert_eq!(Some(last.bytes_done), last.bytes_total, "{last:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.message.as_deref().is_some_and(|m| m.contains("sending"))),
+        "{events:?}"
+    );
     let second_run = setup.proxy.upstream_bytes.load(Ordering::SeqCst) - first_run;
     assert!(
         second_run < total,

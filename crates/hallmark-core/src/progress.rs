@@ -18,6 +18,8 @@ pub enum Phase {
     Hashing,
     /// Writing shard files.
     Exporting,
+    /// Sending shards to a marketplace or a bucket.
+    Uploading,
     /// The job finished; the last event of every successful job.
     Done,
 }
