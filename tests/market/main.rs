@@ -233,12 +233,23 @@ pub fn curl_with_token(url: &str, token: &str) -> Output {
         .expect("cannot run curl; install it (scripts/setup does)")
 }
 
-/// A TCP relay to a server that counts the bytes clients send through it: what the server received.
+/// What the relay does to the connections it is told to spoil.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// Closes both sides once this many bytes went from client to server.
+    Cut { after: u64 },
+    /// Answers the connection's first request with this status (and `Connection: close`).
+    Answer { status: u16 },
+}
+
+/// A TCP relay to a server that counts the bytes clients send through it (what the server
+/// received), and spoils the next connections it is told to.
 #[derive(Debug)]
 pub struct CountingProxy {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     received: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    fault: std::sync::Arc<std::sync::Mutex<(Option<Fault>, u32)>>,
     listener: Option<TcpListener>,
 }
 
@@ -249,21 +260,66 @@ impl CountingProxy {
         CountingProxy {
             url: format!("http://{}", listener.local_addr().unwrap()),
             received: Default::default(),
+            fault: Default::default(),
             listener: Some(listener),
         }
     }
 
+    /// Spoils the next `connections` connections with `fault`.
+    pub fn spoil(&self, fault: Fault, connections: u32) {
+        *self.fault.lock().unwrap() = (Some(fault), connections);
+    }
+
+    /// Connections still to spoil.
+    pub fn to_spoil(&self) -> u32 {
+        self.fault.lock().unwrap().1
+    }
+
     /// Relays every connection to `upstream` (`host:port`), for as long as the test runs.
     pub fn forward_to(&mut self, upstream: &str) {
+        use std::io::{Read, Write};
         use std::sync::atomic::Ordering;
         let listener = self.listener.take().unwrap();
-        let received = self.received.clone();
+        let (received, fault) = (self.received.clone(), self.fault.clone());
         let upstream = upstream.to_owned();
         std::thread::spawn(move || {
             for client in listener.incoming() {
-                let Ok(client) = client else { continue };
+                let Ok(mut client) = client else { continue };
+                let spoil = {
+                    let mut f = fault.lock().unwrap();
+                    match f.0 {
+                        Some(fault) if f.1 > 0 => {
+                            f.1 -= 1;
+                            Some(fault)
+                        }
+                        _ => None,
+                    }
+                };
+                if let Some(Fault::Answer { status }) = spoil {
+                    std::thread::spawn(move || {
+                        // Read the head, then answer in the server's place and close.
+                        let mut head = Vec::new();
+                        let mut buffer = [0u8; 4096];
+                        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match client.read(&mut buffer) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => head.extend_from_slice(&buffer[..n]),
+                            }
+                        }
+                        let _ = write!(
+                            client,
+                            "HTTP/1.1 {status} Injected\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        );
+                        let _ = client.shutdown(std::net::Shutdown::Both);
+                    });
+                    continue;
+                }
                 let Ok(server) = std::net::TcpStream::connect(&upstream) else {
                     continue;
+                };
+                let cut = match spoil {
+                    Some(Fault::Cut { after }) => after,
+                    _ => u64::MAX,
                 };
                 let (mut client_in, mut server_out) =
                     (client.try_clone().unwrap(), server.try_clone().unwrap());
@@ -271,13 +327,23 @@ impl CountingProxy {
                 let received = received.clone();
                 std::thread::spawn(move || {
                     let mut buffer = vec![0u8; 64 << 10];
-                    while let Ok(n) = std::io::Read::read(&mut client_in, &mut buffer) {
-                        if n == 0
-                            || std::io::Write::write_all(&mut server_out, &buffer[..n]).is_err()
-                        {
-                            break;
+                    let mut sent = 0u64;
+                    loop {
+                        let room = usize::try_from(cut - sent)
+                            .unwrap_or(usize::MAX)
+                            .min(buffer.len());
+                        if room == 0 {
+                            let _ = client_in.shutdown(std::net::Shutdown::Both);
+                            let _ = server_out.shutdown(std::net::Shutdown::Both);
+                            return;
                         }
-                        received.fetch_add(n as u64, Ordering::Relaxed);
+                        match client_in.read(&mut buffer[..room]) {
+                            Ok(n) if n > 0 && server_out.write_all(&buffer[..n]).is_ok() => {
+                                sent += n as u64;
+                                received.fetch_add(n as u64, Ordering::Relaxed);
+                            }
+                            _ => break,
+                        }
                     }
                     let _ = server_out.shutdown(std::net::Shutdown::Write);
                 });

@@ -1,7 +1,7 @@
 //! `hallmark mirror` against `s3s-fs`, a real S3-compatible server: credentials from the keyring,
 //! only missing objects sent, every object read back, rotted bytes found and resent, refusals that
-//! name the fix, and a mirror killed mid-upload that resends at most the part in flight (counted
-//! by a relay in front of the server).
+//! name the fix, a mirror killed mid-upload that resends at most the part in flight (counted by a
+//! relay in front of the server), and one through connections cut mid-body and 500/503 answers.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::publish::{path, sealed_signed};
-use crate::{CountingProxy, Studio};
+use crate::{CountingProxy, Fault, Studio};
 
 const ACCESS_KEY: &str = "hallmark-mirror-test";
 const SECRET_KEY: &str = "hallmark-mirror-secret";
@@ -335,4 +335,55 @@ fn a_mirror_killed_mid_upload_resends_at_most_the_part_in_flight() {
         second_run <= total - (held as u64 - 1) * part + overhead,
         "the second run sent {second_run} bytes though {held} parts were held: {report}"
     );
+}
+
+#[test]
+fn a_mirror_through_cut_connections_and_failing_answers_stores_every_object_exactly() {
+    let studio = Studio::new("mirror-faults", "Ana");
+    let server = S3Server::start("datasets");
+    let mut relay = CountingProxy::bind();
+    relay.forward_to(&server.addr);
+    // About 24 MiB in shards of about 12 MiB: multipart uploads of 5 MiB parts, and small objects.
+    let (_src, out) = sealed_signed(&studio, 8, 3 << 20, "12MiB");
+    let out_path = path(out.path());
+    let mirror = |prefix: &str| {
+        studio
+            .command(&[
+                "mirror",
+                &out_path,
+                &format!("s3://datasets/{prefix}"),
+                "--endpoint",
+                &relay.url,
+                "--part-size",
+                "5MiB",
+                "--streams",
+                "2",
+                "--json",
+            ])
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .output()
+            .unwrap()
+    };
+    for (prefix, fault) in [
+        ("cut", Fault::Cut { after: 3 << 20 }),
+        ("unavailable", Fault::Answer { status: 503 }),
+        ("failing", Fault::Answer { status: 500 }),
+    ] {
+        relay.spoil(fault, 3);
+        let done = mirror(prefix);
+        assert!(
+            done.status.success(),
+            "{fault:?}: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        assert_eq!(relay.to_spoil(), 0, "{fault:?}: not every fault was met");
+        let report: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
+        assert_eq!(
+            report["sent"].as_array().unwrap().len(),
+            5,
+            "{fault:?}: {report}"
+        );
+        assert_mirrored_exactly(&server, "datasets", prefix, out.path());
+    }
 }

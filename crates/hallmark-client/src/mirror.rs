@@ -1,7 +1,8 @@
 //! Mirrors of a sealed dataset to an S3-compatible bucket (R2, AWS S3, MinIO): only what the bucket lacks, multipart uploads in equal parts resumed from the journal, every part and object checked by its MD5 ETag, and a read-back check by SHA-256.
 //!
-//! [`Mirror::mirror`] looks at each object first (`HEAD`): one of the right size whose ETag is the
-//! one this studio recorded for it, or the one its bytes give, is already there and is not sent.
+//! [`Mirror::mirror`] lists the prefix first (or, where listing is not allowed, looks at each object
+//! with `HEAD`): an object of the right size whose ETag is the one this studio recorded for it, or
+//! the one its bytes give, is already there and is not sent.
 //! Objects up to [`MirrorOptions::part_bytes`] go in one `PUT`; larger ones as a multipart upload
 //! in parts of exactly that size (the last one smaller), which R2 requires. The upload id and each
 //! part the bucket confirmed go into the journal, so a mirror run again after a crash sends only
@@ -165,6 +166,9 @@ pub struct Mirror {
     inner: Arc<Inner>,
 }
 
+/// Objects a bucket holds, by key.
+type Listing = std::collections::HashMap<String, object_store::ObjectMeta>;
+
 #[derive(Debug)]
 struct Inner {
     store: AmazonS3,
@@ -247,24 +251,54 @@ pub fn part_size(size: u64, part_bytes: u64) -> u64 {
     part_bytes.max(floor).clamp(MIN_PART_BYTES, MAX_PART_BYTES)
 }
 
+/// The kinds of refusal a creator can act on, from the error's kind or, where the S3 client gives
+/// only text (listing), its status and S3 code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Credentials,
+    NoBucket,
+    Other,
+}
+
+fn refusal(e: &object_store::Error, detail: &str) -> Refusal {
+    let says = |codes: &[&str]| codes.iter().any(|c| detail.contains(c));
+    match e {
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => Refusal::Credentials,
+        _ if says(&["NoSuchBucket"]) => Refusal::NoBucket,
+        object_store::Error::NotFound { .. } => Refusal::NoBucket,
+        _ if says(&[
+            "403 Forbidden",
+            "401 Unauthorized",
+            "SignatureDoesNotMatch",
+            "InvalidAccessKeyId",
+            "AccessDenied",
+        ]) =>
+        {
+            Refusal::Credentials
+        }
+        _ => Refusal::Other,
+    }
+}
+
 /// What `s3` said, sorted into a creator's next step.
 fn bucket_error(target: &BucketTarget, what: String, e: object_store::Error) -> MirrorError {
-    let advice = match &e {
-        object_store::Error::PermissionDenied { .. }
-        | object_store::Error::Unauthenticated { .. } => {
+    let detail = crate::root_cause(&e);
+    let advice = match refusal(&e, &detail) {
+        Refusal::Credentials => {
             "check the access key (hallmark mirror --set-credentials, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and that it may write to this bucket"
         }
-        object_store::Error::NotFound { .. } => {
+        Refusal::NoBucket => {
             "check that the bucket exists (create it in your provider's console) and the endpoint and region"
         }
-        _ => {
+        Refusal::Other => {
             "check the connection and the endpoint, then mirror again (it continues where it stopped)"
         }
     };
     MirrorError::Bucket {
         target: target.url(),
         what,
-        detail: crate::root_cause(&e),
+        detail,
         advice,
     }
 }
@@ -370,6 +404,7 @@ impl Mirror {
             shards_done: AtomicU64::new(0),
         });
         let sent_bytes = Arc::new(AtomicU64::new(0));
+        let listed = Arc::new(self.inner.listing(objects).await?);
         // Everything but the last object (the manifest) in parallel; the last once they are stored.
         let (last, rest) = match objects.split_last() {
             Some((last, rest)) => (Some(last.clone()), rest.to_vec()),
@@ -382,6 +417,7 @@ impl Mirror {
             let inner = self.inner.clone();
             let (queue, source, tally) = (queue.clone(), source.clone(), tally.clone());
             let (sent_bytes, outcomes) = (sent_bytes.clone(), outcomes.clone());
+            let listed = listed.clone();
             workers.spawn(async move {
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
@@ -389,7 +425,7 @@ impl Mirror {
                         return Ok(());
                     };
                     let sent = inner
-                        .send_object(&source, &object, &tally, &sent_bytes)
+                        .send_object(&source, &object, (*listed).as_ref(), &tally, &sent_bytes)
                         .await;
                     if sent.is_err() {
                         tally.report(&object.name, ShardState::Failed, 0);
@@ -416,7 +452,7 @@ impl Mirror {
         if let Some(last) = last {
             let sent = self
                 .inner
-                .send_object(&source, &last, &tally, &sent_bytes)
+                .send_object(&source, &last, (*listed).as_ref(), &tally, &sent_bytes)
                 .await?;
             outcomes.push((last.name.clone(), sent));
         }
@@ -487,11 +523,46 @@ impl Inner {
         bucket_error(&self.target, what, e)
     }
 
-    /// Sends `object` unless the bucket has it already; true if bytes were sent.
+    /// What the bucket holds under the prefix, of the objects named (one `LIST` instead of a
+    /// `HEAD` per object); `None` when listing is not allowed (object-level keys), and each object
+    /// is looked at by itself.
+    async fn listing(&self, objects: &[MirrorObject]) -> Result<Option<Listing>, MirrorError> {
+        let wanted: std::collections::HashSet<String> =
+            objects.iter().map(|o| self.target.key(&o.name)).collect();
+        let prefix = (!self.target.prefix.is_empty())
+            .then(|| ObjectPath::parse(&self.target.prefix))
+            .transpose()
+            .map_err(|e| MirrorError::Setup {
+                target: self.target.url(),
+                detail: format!("the prefix cannot be listed: {e}"),
+            })?;
+        let mut stream = self.store.list(prefix.as_ref());
+        let mut listing = Listing::new();
+        while let Some(meta) = stream.next().await {
+            match meta {
+                // Only the objects asked about are kept: memory follows the dataset, not the bucket.
+                Ok(meta) if wanted.contains(meta.location.as_ref()) => {
+                    listing.insert(meta.location.to_string(), meta);
+                }
+                Ok(_) => {}
+                // A key that may not list (or no key that works): each object is looked at by
+                // itself, which says which.
+                Err(e) if refusal(&e, &crate::root_cause(&e)) == Refusal::Credentials => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(self.failed(format!("listing {}", self.target.url()), e)),
+            }
+        }
+        Ok(Some(listing))
+    }
+
+    /// Sends `object` unless the bucket has it already (by `listed`, or a `HEAD`); true if bytes
+    /// were sent.
     async fn send_object(
         &self,
         source: &Arc<dyn ShardBytes>,
         object: &MirrorObject,
+        listed: Option<&Listing>,
         tally: &Tally,
         sent_bytes: &AtomicU64,
     ) -> Result<bool, MirrorError> {
@@ -500,10 +571,16 @@ impl Inner {
         let key = self.target.key(&object.name);
         let part = part_size(object.size, self.options.part_bytes);
         tally.report(&object.name, ShardState::Waiting, 0);
-        let there = match self.store.head(&path).await {
-            Ok(meta) => Some(meta),
-            Err(object_store::Error::NotFound { .. }) => None,
-            Err(e) => return Err(self.failed(format!("looking at {key}"), e)),
+        let there = match listed.map(|listing| listing.get(&key)) {
+            // Listed with its ETag (S3, R2), or not listed: the listing says.
+            Some(Some(meta)) if meta.e_tag.is_some() => Some(meta.clone()),
+            Some(None) => None,
+            // Not listable, or listed without an ETag (some S3-compatible servers): ask.
+            _ => match self.store.head(&path).await {
+                Ok(meta) => Some(meta),
+                Err(object_store::Error::NotFound { .. }) => None,
+                Err(e) => return Err(self.failed(format!("looking at {key}"), e)),
+            },
         };
         let known = self.journal.mirror_done(&self.target_id, &key).await?;
         // A read-back check found other bytes under this key: the bucket's ETag cannot be trusted
@@ -728,15 +805,28 @@ impl Inner {
             })
             .collect();
         let md5s: Vec<[u8; 16]> = confirmed.values().map(|(_, md5)| *md5).collect();
-        let done = self
-            .store
-            .complete_multipart(path, &upload_id, parts)
-            .await
-            .map_err(|e| self.failed(format!("completing the upload of {key}"), e))?;
+        let expected = multipart_etag(&md5s);
+        let found = match self.store.complete_multipart(path, &upload_id, parts).await {
+            Ok(done) => done.e_tag.as_deref().map(bare_etag).unwrap_or_default(),
+            Err(e) => {
+                // Completing is not retried by the S3 client (it is not idempotent): the answer
+                // may have been lost after the bucket completed it. The object says which.
+                match self.store.head(path).await {
+                    Ok(meta)
+                        if meta.size == object.size
+                            && meta.e_tag.as_deref().map(bare_etag).as_deref()
+                                == Some(expected.as_str()) =>
+                    {
+                        expected.clone()
+                    }
+                    _ => {
+                        return Err(self.failed(format!("completing the upload of {key}"), e));
+                    }
+                }
+            }
+        };
         self.journal.mirror_forget(&self.target_id, &key).await?;
-        let found = done.e_tag.as_deref().map(bare_etag).unwrap_or_default();
-        self.confirm(&key, &multipart_etag(&md5s), &found, object)
-            .await?;
+        self.confirm(&key, &expected, &found, object).await?;
         Ok(found)
     }
 
