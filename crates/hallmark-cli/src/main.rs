@@ -5,6 +5,7 @@ mod keys;
 mod market;
 mod progress;
 mod publish;
+mod review;
 mod seal;
 
 use std::io::Write;
@@ -101,7 +102,23 @@ enum Command {
     ///
     /// Exit code 0: listed (or already listed with this content). 2: bad input (unsigned, not
     /// joined, no price). 3: could not complete (network, a refusal, a file changed since the seal).
-    Publish(Box<publish::PublishArgs>),
+    Publish {
+        #[command(flatten)]
+        args: Box<publish::PublishArgs>,
+        /// Publish although the last review (hallmark review DIR --out OUT) has open high
+        /// findings, such as GPS positions or personal data.
+        #[arg(long)]
+        accept_findings: bool,
+    },
+    /// Review a folder before it leaves your desk: private metadata (GPS, serial numbers, names),
+    /// personal data in text (e-mails, phone, card and IBAN numbers, shown masked), broken files,
+    /// wrong extensions, duplicates; and the statistics the manifest will carry.
+    ///
+    /// With --out OUT (the dataset's output folder) the findings and your decisions are kept
+    /// there: --accept ID keeps a finding's files, --exclude ID leaves them out of every later
+    /// seal (your folder is never changed), --reopen ID takes a decision back. A changed file is
+    /// a new finding. `hallmark publish` asks once more while high findings are open.
+    Review(Box<review::ReviewArgs>),
     /// Check a sealed dataset: its manifest and index, and with --source or --shards every file's hash.
     ///
     /// Exit code 0: valid. 1: something differs (each difference is listed). 2 or 3: could not check.
@@ -213,7 +230,16 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             cli.json,
         ),
         Command::Market(command) => market::run(command, cli.json),
-        Command::Publish(args) => publish::run(args, cli.json, cli.quiet),
+        Command::Publish {
+            args,
+            accept_findings,
+        } => {
+            if !args.status {
+                review::check_before_publish(&args.out, *accept_findings)?;
+            }
+            publish::run(args, cli.json, cli.quiet)
+        }
+        Command::Review(args) => review::run(args, cli.json, cli.quiet),
         Command::Verify {
             out,
             source,

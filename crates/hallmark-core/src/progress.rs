@@ -18,6 +18,8 @@ pub enum Phase {
     Hashing,
     /// Writing shard files.
     Exporting,
+    /// Reading files for a review (metadata, personal data, broken files, duplicates).
+    Reviewing,
     /// The job finished; the last event of every successful job.
     Done,
 }
