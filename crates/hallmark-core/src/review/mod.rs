@@ -105,7 +105,8 @@ pub struct Finding {
     pub id: String,
     pub kind: FindingKind,
     pub severity: Severity,
-    /// The files concerned; for duplicates, the first is the one kept when the others are excluded.
+    /// The files concerned; for duplicates, the first (the shortest path) is the one kept when the
+    /// others are excluded.
     pub files: Vec<FindingFile>,
     /// What was found, in words (never a personal value itself).
     pub what: String,
@@ -525,6 +526,9 @@ fn duplicates(results: &[FileResult]) -> Vec<Finding> {
         by_hash.entry(&r.sha256).or_default().push(r);
     }
     let mut groups: Vec<Vec<&FileResult>> = by_hash.into_values().filter(|g| g.len() > 1).collect();
+    for group in &mut groups {
+        group.sort_by(|a, b| keep_first(&a.path, &b.path));
+    }
     groups.sort_by(|a, b| a[0].path.cmp(&b[0].path));
     groups
         .into_iter()
@@ -550,6 +554,12 @@ fn duplicates(results: &[FileResult]) -> Vec<Finding> {
             )
         })
         .collect()
+}
+
+/// The order of a group's files: the one to keep first. Copies usually have longer names
+/// (`photo (1).jpg`, `photo-copy.jpg`), so the shortest path comes first, then by path.
+fn keep_first(a: &str, b: &str) -> std::cmp::Ordering {
+    (a.len(), a).cmp(&(b.len(), b))
 }
 
 /// Images whose perceptual hashes differ in at most [`NEAR_DISTANCE`] bits (and whose content is
@@ -603,9 +613,9 @@ fn near_duplicates(results: &[FileResult]) -> Vec<Finding> {
     }
     let mut groups: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() > 1).collect();
     for group in &mut groups {
-        group.sort_unstable();
+        group.sort_by(|&a, &b| keep_first(&images[a].0.path, &images[b].0.path));
     }
-    groups.sort();
+    groups.sort_by(|a, b| images[a[0]].0.path.cmp(&images[b[0]].0.path));
     groups
         .into_iter()
         .map(|group| {
