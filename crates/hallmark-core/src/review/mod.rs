@@ -646,3 +646,97 @@ pub(crate) fn unknown_finding(id: &str, out: &Path) -> Error {
         out: out.to_path_buf(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::{NoProgress, ProgressRecorder};
+
+    fn image_result(path: &str, hash: u64) -> FileResult {
+        FileResult {
+            path: path.into(),
+            sha256: format!("{hash:064x}"),
+            size: 10,
+            kind: MediaKind::Image,
+            examined: media::Examined {
+                image_hash: Some(hash),
+                ..media::Examined::default()
+            },
+            unread: None,
+        }
+    }
+
+    #[test]
+    fn near_duplicates_are_within_four_bits_wherever_the_bits_differ() {
+        let base = 0x0123_4567_89AB_CDEF_u64;
+        // Four bits apart, one in each of four of the five hash parts: still found.
+        let spread = base ^ (1 | 1 << 13 | 1 << 26 | 1 << 39);
+        // Five bits apart: not near.
+        let far = base ^ 0b1_1111 << 50;
+        let results = [
+            image_result("b.png", base),
+            image_result("a-edit.png", spread),
+            image_result("c.png", far),
+        ];
+        let found = near_duplicates(&results);
+        assert_eq!(found.len(), 1);
+        let paths: Vec<&str> = found[0].files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, vec!["b.png", "a-edit.png"], "shortest path first");
+        assert_eq!(found[0].files_to_exclude().len(), 1);
+    }
+
+    #[test]
+    fn a_review_reports_progress_and_stops_when_cancelled() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..5 {
+            std::fs::write(dir.path().join(format!("{i}.txt")), format!("note {i}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let recorder = ProgressRecorder::default();
+        let review = review(
+            dir.path(),
+            &ScanRules::default(),
+            &recorder,
+            &CancelToken::new(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((review.files, review.bytes), (5, 30));
+        assert!(review.findings.is_empty(), "{:?}", review.findings);
+        let last = recorder
+            .events()
+            .pop()
+            .unwrap_or_else(|| panic!("no events"));
+        assert_eq!((last.phase, last.items_done), (Phase::Done, 5));
+
+        let cancel = CancelToken::new();
+        cancel.cancel();
+        let stopped = super::review(dir.path(), &ScanRules::default(), &NoProgress, &cancel);
+        assert!(matches!(stopped, Err(Error::Cancelled)), "{stopped:?}");
+    }
+
+    #[test]
+    fn finding_ids_follow_paths_and_content() {
+        let file = |path: &str, sha: &str| FindingFile {
+            path: path.into(),
+            sha256: sha.into(),
+        };
+        let a = finding_id(FindingKind::Location, &[file("a.jpg", "11")], "");
+        assert_eq!(
+            a,
+            finding_id(FindingKind::Location, &[file("a.jpg", "11")], "")
+        );
+        assert_ne!(
+            a,
+            finding_id(FindingKind::Location, &[file("a.jpg", "12")], "")
+        );
+        assert_ne!(
+            a,
+            finding_id(FindingKind::Location, &[file("b.jpg", "11")], "")
+        );
+        assert_ne!(
+            a,
+            finding_id(FindingKind::PeopleNames, &[file("a.jpg", "11")], "")
+        );
+        assert!(a.starts_with("f-") && a.len() == 14);
+    }
+}
