@@ -11,6 +11,7 @@ use hallmark_core::review::{
 };
 
 use crate::progress::{Bar, human_bytes};
+use crate::seal::printable;
 
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
@@ -250,20 +251,6 @@ fn duration(ms: u64) -> String {
     } else {
         format!("{m}:{s:02}.{tenths}")
     }
-}
-
-/// Text from a file for a terminal: control characters escaped.
-fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
 }
 
 /// Before publishing OUT: refuses while its last review has open high findings, unless the

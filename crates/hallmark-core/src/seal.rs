@@ -431,7 +431,8 @@ pub fn output_folder(source: &Path, out: &Path) -> Result<PathBuf> {
     Ok(full)
 }
 
-fn event(
+/// A progress event of a job over files and bytes.
+pub(crate) fn event(
     phase: Phase,
     files: u64,
     files_total: Option<u64>,

@@ -25,8 +25,9 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::digest::Sha256Digest;
-use crate::progress::{CancelToken, Phase, Progress, ProgressEvent};
+use crate::progress::{CancelToken, Phase, Progress};
 use crate::scan::{self, Found, FoundFile, ScanRules};
+use crate::seal::event;
 use crate::{Error, Result};
 
 pub use decisions::{Decision, ReviewRecord};
@@ -270,23 +271,6 @@ pub fn review(
         statistics,
         reviewed,
     })
-}
-
-fn event(
-    phase: Phase,
-    items: u64,
-    items_total: Option<u64>,
-    bytes: u64,
-    bytes_total: Option<u64>,
-) -> ProgressEvent {
-    ProgressEvent {
-        phase,
-        items_done: items,
-        items_total,
-        bytes_done: bytes,
-        bytes_total,
-        message: None,
-    }
 }
 
 /// A file's path as findings name it.
