@@ -207,7 +207,9 @@ fn image(extension: &str, bytes: &[u8], whole: bool, out: &mut Examined) {
                 .hash_size(8, 8)
                 .hash_alg(image_hasher::HashAlg::DoubleGradient)
                 .to_hasher();
-            let hash = hasher.hash_image(&decoded);
+            // The hash works on a few pixels: a box-filtered thumbnail first spares resizing the
+            // whole picture with a slow filter (most of the time of a review of photos).
+            let hash = hasher.hash_image(&decoded.thumbnail(64, 64));
             let mut word = [0u8; 8];
             for (slot, byte) in word.iter_mut().zip(hash.as_bytes()) {
                 *slot = *byte;
@@ -564,6 +566,101 @@ mod tests {
             (Some(30), Some(20))
         );
         assert!(found.image_hash.is_some());
+    }
+
+    #[test]
+    fn exif_in_a_png_gives_location_serial_and_owner_findings() {
+        use exif::experimental::Writer;
+        use exif::{Field, In, Rational, Tag, Value};
+        let rational = |n| Value::Rational(vec![Rational::from((n, 1)); 3]);
+        let ascii = |t: &str| Value::Ascii(vec![t.as_bytes().to_vec()]);
+        let fields = [
+            (Tag::GPSLatitude, rational(45)),
+            (Tag::GPSLongitude, rational(7)),
+            (Tag::LensSerialNumber, ascii("L-981")),
+            (Tag::CameraOwnerName, ascii("Ana Example")),
+            (Tag::Make, ascii("Camera Maker")),
+        ]
+        .map(|(tag, value)| Field {
+            tag,
+            ifd_num: In::PRIMARY,
+            value,
+        });
+        let mut writer = Writer::new();
+        for field in &fields {
+            writer.push_field(field);
+        }
+        let mut tiff = Cursor::new(Vec::new());
+        writer
+            .write(&mut tiff, false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut bytes = Vec::new();
+        let mut encoder = image::codecs::png::PngEncoder::new(&mut bytes);
+        image::ImageEncoder::set_exif_metadata(&mut encoder, tiff.into_inner())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let img = image::RgbImage::new(4, 4);
+        image::ImageEncoder::write_image(encoder, &img, 4, 4, image::ExtendedColorType::Rgb8)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let found = examine("png", &bytes, true, &none);
+        assert_eq!(
+            found.issues,
+            vec![
+                Issue::Location(vec!["EXIF GPSLatitude", "EXIF GPSLongitude"]),
+                Issue::SerialNumbers(vec!["EXIF LensSerialNumber"]),
+                Issue::PeopleNames(vec!["EXIF CameraOwnerName"]),
+            ]
+        );
+    }
+
+    /// A mono 8 kHz PCM WAV of `samples` silent samples with a RIFF INFO list (`IART`, the artist).
+    fn wav(samples: u32, artist: Option<&str>) -> Vec<u8> {
+        let mut info = Vec::new();
+        if let Some(artist) = artist {
+            let text = format!("{artist}\0");
+            info.extend_from_slice(b"INFOIART");
+            info.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            info.extend_from_slice(text.as_bytes());
+        }
+        let data = samples * 2;
+        let mut out = b"RIFF".to_vec();
+        let list = if info.is_empty() {
+            0
+        } else {
+            8 + info.len() as u32
+        };
+        out.extend_from_slice(&(4 + 24 + 8 + data + list).to_le_bytes());
+        out.extend_from_slice(b"WAVEfmt ");
+        out.extend_from_slice(&16u32.to_le_bytes());
+        for (value, width) in [(1u32, 2), (1, 2), (8000, 4), (16_000, 4), (2, 2), (16, 2)] {
+            out.extend_from_slice(&value.to_le_bytes()[..width]);
+        }
+        out.extend_from_slice(b"data");
+        out.extend_from_slice(&data.to_le_bytes());
+        out.resize(out.len() + data as usize, 0);
+        if !info.is_empty() {
+            out.extend_from_slice(b"LIST");
+            out.extend_from_slice(&(info.len() as u32).to_le_bytes());
+            out.extend_from_slice(&info);
+        }
+        out
+    }
+
+    #[test]
+    fn audio_tags_naming_people_and_properties_are_read() {
+        let found = examine("wav", &wav(16_000, Some("Ana Example")), true, &none);
+        assert_eq!(found.issues, vec![Issue::PeopleNames(vec!["artist"])]);
+        assert_eq!(found.facts.duration_ms, Some(2000));
+        assert_eq!(found.facts.sample_rate, Some(8000));
+        assert_eq!(found.facts.channels, Some(1));
+        let untagged = examine("wav", &wav(800, None), true, &none);
+        assert!(untagged.issues.is_empty(), "{:?}", untagged.issues);
+        let cut = wav(800, None);
+        let broken = examine("wav", &cut[..20], true, &none);
+        assert!(
+            matches!(broken.issues.as_slice(), [Issue::Broken(_)]),
+            "{:?}",
+            broken.issues
+        );
     }
 
     #[test]
