@@ -19,7 +19,6 @@ pub mod statistics;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -27,7 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::digest::Sha256Digest;
 use crate::progress::{CancelToken, Phase, Progress};
 use crate::scan::{self, Found, FoundFile, ScanRules};
-use crate::seal::event;
+use crate::seal::{Tally, event};
 use crate::{Error, Result};
 
 pub use decisions::{Decision, ReviewRecord};
@@ -212,15 +211,8 @@ pub fn review(
     files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     let total_files = files.len() as u64;
     let total_bytes: u64 = files.iter().map(|f| f.size).sum();
-    let done_files = AtomicU64::new(0);
-    let done_bytes = AtomicU64::new(0);
-    progress.report(&event(
-        Phase::Reviewing,
-        0,
-        Some(total_files),
-        0,
-        Some(total_bytes),
-    ));
+    let tally = Tally::new(progress, Phase::Reviewing, total_files, total_bytes);
+    tally.add(0, 0);
     let results: Vec<FileResult> = files
         .par_iter()
         .map_init(
@@ -228,15 +220,7 @@ pub fn review(
             |buffer, file| {
                 cancel.check()?;
                 let result = read_one(&root, file, buffer);
-                let f = done_files.fetch_add(1, Ordering::Relaxed) + 1;
-                let b = done_bytes.fetch_add(file.size, Ordering::Relaxed) + file.size;
-                progress.report(&event(
-                    Phase::Reviewing,
-                    f,
-                    Some(total_files),
-                    b,
-                    Some(total_bytes),
-                ));
+                tally.add(1, file.size);
                 Ok(result)
             },
         )
