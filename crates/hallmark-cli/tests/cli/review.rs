@@ -35,23 +35,7 @@ fn review_json(src: &Path, out: &Path) -> Value {
 }
 
 fn seal(src: &Path, out: &Path) -> Value {
-    let run = hallmark()
-        .args([
-            "seal",
-            "-q",
-            "--json",
-            "--license",
-            "CC-BY-4.0",
-            "--creator",
-            "Ana",
-            "--allow",
-            "all",
-        ])
-        .arg(src)
-        .arg("--out")
-        .arg(out)
-        .output()
-        .unwrap();
+    let run = super::seal::seal(src, out, &["--json", "--allow", "all"]);
     assert!(run.status.success(), "{}", text(&run.stderr));
     serde_json::from_slice(&run.stdout).unwrap()
 }
