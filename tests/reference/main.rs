@@ -10,3 +10,4 @@
 mod credentials;
 mod fixture;
 mod readers;
+mod review;

@@ -6,6 +6,7 @@ mod market;
 mod mirror;
 mod progress;
 mod publish;
+mod review;
 mod seal;
 
 use std::io::Write;
@@ -102,7 +103,14 @@ enum Command {
     ///
     /// Exit code 0: listed (or already listed with this content). 2: bad input (unsigned, not
     /// joined, no price). 3: could not complete (network, a refusal, a file changed since the seal).
-    Publish(Box<publish::PublishArgs>),
+    Publish {
+        #[command(flatten)]
+        args: Box<publish::PublishArgs>,
+        /// Publish although the last review (hallmark review DIR --out OUT) has open high
+        /// findings, such as GPS positions or personal data.
+        #[arg(long)]
+        accept_findings: bool,
+    },
     /// Copy a signed dataset to your own S3-compatible bucket (Cloudflare R2, AWS S3, MinIO):
     /// shards streamed from the source files, index, credential and manifest; only what the
     /// bucket lacks, resumable, each object checked by the bucket's ETag.
@@ -111,6 +119,15 @@ enum Command {
     /// (--set-credentials). Exit code 0: mirrored (or, with --check, identical). 1: --check found
     /// objects that differ. 2: bad input. 3: could not complete (network, a refusal, a changed file).
     Mirror(Box<mirror::MirrorArgs>),
+    /// Review a folder before it leaves your desk: private metadata (GPS, serial numbers, names),
+    /// personal data in text (e-mails, phone, card and IBAN numbers, shown masked), broken files,
+    /// wrong extensions, duplicates; and the statistics the manifest will carry.
+    ///
+    /// With --out OUT (the dataset's output folder) the findings and your decisions are kept
+    /// there: --accept ID keeps a finding's files, --exclude ID leaves them out of every later
+    /// seal (your folder is never changed), --reopen ID takes a decision back. A changed file is
+    /// a new finding. `hallmark publish` asks once more while high findings are open.
+    Review(Box<review::ReviewArgs>),
     /// Check a sealed dataset: its manifest and index, and with --source or --shards every file's hash.
     ///
     /// Exit code 0: valid. 1: something differs (each difference is listed). 2 or 3: could not check.
@@ -222,8 +239,17 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             cli.json,
         ),
         Command::Market(command) => market::run(command, cli.json),
-        Command::Publish(args) => publish::run(args, cli.json, cli.quiet),
+        Command::Publish {
+            args,
+            accept_findings,
+        } => {
+            if !args.status && !args.check {
+                review::check_before_publish(&args.out, *accept_findings)?;
+            }
+            publish::run(args, cli.json, cli.quiet)
+        }
         Command::Mirror(args) => mirror::run(args, cli.json, cli.quiet),
+        Command::Review(args) => review::run(args, cli.json, cli.quiet),
         Command::Verify {
             out,
             source,

@@ -373,7 +373,7 @@ pub fn export(
 }
 
 /// `text` with every control character written as an escape (`\u{1b}`), for a terminal.
-fn printable(text: &str) -> String {
+pub fn printable(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             let escaped: Vec<char> = if c.is_control() {

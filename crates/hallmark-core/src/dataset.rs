@@ -107,6 +107,12 @@ pub fn seal_folder(
     let root = crate::scan::resolve_folder(root)?;
     crate::scan::check_rules(&root, &options.rules)?;
     let out = seal::output_folder(&root, out)?;
+    // The creator's review decisions: excluded files are left out of this seal and every later one.
+    let options = &SealOptions {
+        rules: crate::review::decisions::rules_with_exclusions(&out, &options.rules)?,
+        ..options.clone()
+    };
+    crate::scan::check_rules(&root, &options.rules)?;
     let existed = out.exists();
     let created = CreatedFolder::make(&out, existed)?;
     let state_existed = std::fs::symlink_metadata(out.join(STATE_DIR)).is_ok();
@@ -145,7 +151,13 @@ pub fn seal_folder(
         .map_err(|e| Error::from_io(&state_dir, e))?;
     let report = seal::seal(&root, staging.path(), options, &cache, progress, cancel)?;
     cancel.check()?;
-    let bytes = manifest::to_bytes(&manifest::build(&report, &info)?);
+    let mut built = manifest::build(&report, &info)?;
+    if let Some(statistics) =
+        crate::review::decisions::statistics_for_seal(&out, &staging.path().join(INDEX_FILE))?
+    {
+        manifest::add_statistics(&mut built, &statistics);
+    }
+    let bytes = manifest::to_bytes(&built);
     write_new(&staging.path().join(MANIFEST_FILE), &bytes)?;
     let manifest_sha256 = Sha256Digest::of(&bytes).hex();
     let state = SealState {

@@ -46,6 +46,14 @@ pub enum Error {
     #[error("cannot use the ignore file {}: {detail}; make it a regular text file of at most 1 MiB in gitignore syntax, or remove it", path.display())]
     IgnoreFile { path: PathBuf, detail: String },
 
+    /// A finding id the last review of an output folder does not list.
+    #[error("the last review of {} has no finding {id}; review again (hallmark review DIR --out {}) and use an id it lists", out.display(), out.display())]
+    UnknownFinding { id: String, out: PathBuf },
+
+    /// A decision asked for in an output folder that was never reviewed.
+    #[error("{} has no review yet; run hallmark review DIR --out {} first", out.display(), out.display())]
+    NotReviewed { out: PathBuf },
+
     /// A shard size of zero bytes.
     #[error("the shard size must be more than 0 bytes; try 64MiB, or 4MiB for micro-shards")]
     InvalidShardSize,
@@ -175,6 +183,7 @@ impl Error {
                 ErrorKind::NotFound
             }
             Error::OtherSource { .. } => ErrorKind::InvalidInput,
+            Error::UnknownFinding { .. } | Error::NotReviewed { .. } => ErrorKind::InvalidInput,
             Error::SealRunning { .. } => ErrorKind::Io,
             Error::NotAFolder { .. } | Error::InvalidPath { .. } | Error::InvalidPattern { .. } => {
                 ErrorKind::InvalidInput

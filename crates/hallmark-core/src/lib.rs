@@ -39,6 +39,7 @@ pub mod merkle;
 pub mod progress;
 pub mod publish;
 pub mod recent;
+pub mod review;
 pub mod scan;
 pub mod seal;
 pub mod shard;

@@ -448,6 +448,17 @@ pub fn build(report: &SealReport, info: &DatasetInfo) -> Result<Value> {
     Ok(Value::Object(manifest))
 }
 
+/// The manifest property holding the dataset's statistics (per media kind: files, bytes, image
+/// dimensions, audio durations, sample rates and channels, text lengths), from the last review.
+pub const STATISTICS_PROPERTY: &str = "hallmark:statistics";
+
+/// Adds the statistics to a built manifest (Croissant 1.1 defines no property for them).
+pub fn add_statistics(manifest: &mut Value, statistics: &crate::review::Statistics) {
+    if let Value::Object(map) = manifest {
+        map.insert(STATISTICS_PROPERTY.into(), json!(statistics));
+    }
+}
+
 /// The manifest property holding the SPDX license expression.
 pub const LICENSE_PROPERTY: &str = "hallmark:license";
 /// The manifest property holding the AI-use consent.

@@ -20,6 +20,8 @@ pub enum Phase {
     Exporting,
     /// Sending shards to a marketplace or a bucket.
     Uploading,
+    /// Reading files for a review (metadata, personal data, broken files, duplicates).
+    Reviewing,
     /// The job finished; the last event of every successful job.
     Done,
 }

@@ -431,7 +431,8 @@ pub fn output_folder(source: &Path, out: &Path) -> Result<PathBuf> {
     Ok(full)
 }
 
-fn event(
+/// A progress event of a job over files and bytes.
+pub(crate) fn event(
     phase: Phase,
     files: u64,
     files_total: Option<u64>,
@@ -449,7 +450,7 @@ fn event(
 }
 
 /// Running totals of a job's files and bytes, reported as they grow (from any worker thread).
-struct Tally<'a> {
+pub(crate) struct Tally<'a> {
     progress: &'a dyn Progress,
     phase: Phase,
     files_total: u64,
@@ -459,7 +460,12 @@ struct Tally<'a> {
 }
 
 impl<'a> Tally<'a> {
-    fn new(progress: &'a dyn Progress, phase: Phase, files_total: u64, bytes_total: u64) -> Self {
+    pub(crate) fn new(
+        progress: &'a dyn Progress,
+        phase: Phase,
+        files_total: u64,
+        bytes_total: u64,
+    ) -> Self {
         Self {
             progress,
             phase,
@@ -470,7 +476,7 @@ impl<'a> Tally<'a> {
         }
     }
 
-    fn add(&self, files: u64, bytes: u64) {
+    pub(crate) fn add(&self, files: u64, bytes: u64) {
         let f = self.files.fetch_add(files, Ordering::Relaxed) + files;
         let b = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         self.progress.report(&event(

@@ -7,6 +7,8 @@ mod keys;
 
 use std::process::Command;
 
+mod review;
+pub mod review_folder;
 mod seal;
 
 pub fn hallmark() -> Command {

@@ -13,7 +13,7 @@ const TERMS: [&str; 4] = [
     "generative-training,inference",
 ];
 
-fn seal(src: &Path, out: &Path, extra: &[&str]) -> Output {
+pub fn seal(src: &Path, out: &Path, extra: &[&str]) -> Output {
     hallmark()
         .args(["seal", "-q", "--license", "CC-BY-4.0", "--creator", "Ana"])
         .arg(src)
