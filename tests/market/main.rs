@@ -1,6 +1,7 @@
 //! The real `hallmark` CLI against the real `hallmark-market` server: joining, status, tokens that
 //! work with curl, a marketplace whose key changed, addresses that are bad or unreachable, and
-//! publishing (a version listed, published again, an edited source, a publish killed and resumed).
+//! publishing (a version listed, published again, an edited source, a publish killed and resumed),
+//! and earnings (fetched after simulated sales, verified to the simulator's tally, tampered with).
 //!
 //! Both binaries are the ones built next to this test (`cargo build -p hallmark-cli -p
 //! hallmark-market`, as scripts/test does). The CLI keeps its keys in the OS keyring: run under a
@@ -9,6 +10,7 @@
 // A test binary: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
+mod earnings;
 mod join;
 mod publish;
 
@@ -41,6 +43,11 @@ impl Market {
     /// Serves a marketplace with its data in `data`, listening on `listen` (`127.0.0.1:0` for any
     /// free port); returns once it has said where it listens.
     pub fn start(data: &Path, listen: &str) -> Market {
+        Market::start_with(data, listen, &[])
+    }
+
+    /// [`Market::start`] with more `serve` flags.
+    pub fn start_with(data: &Path, listen: &str, flags: &[&str]) -> Market {
         let log = data.with_extension("log");
         let child = Command::new(binary(
             "hallmark-market",
@@ -49,6 +56,7 @@ impl Market {
         ))
         .args(["serve", "--listen", listen, "--data"])
         .arg(data)
+        .args(flags)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(Stdio::inherit())

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::{Market, Studio};
 
 /// Writes `files` files of `size` pseudo-random bytes (incompressible, distinct) into `dir`.
-fn generate(dir: &Path, files: usize, size: usize) {
+pub(crate) fn generate(dir: &Path, files: usize, size: usize) {
     std::fs::create_dir_all(dir).unwrap();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     for i in 0..files {
@@ -28,7 +28,7 @@ fn generate(dir: &Path, files: usize, size: usize) {
 }
 
 /// A studio that joined `market`, with a folder sealed (at `shard_size`) and signed: (src, out).
-fn sealed_and_signed(
+pub(crate) fn sealed_and_signed(
     studio: &Studio,
     market: &Market,
     files: usize,
@@ -65,7 +65,7 @@ fn sealed_and_signed(
     (src, out)
 }
 
-fn path(p: &Path) -> String {
+pub(crate) fn path(p: &Path) -> String {
     p.to_str().unwrap().to_owned()
 }
 

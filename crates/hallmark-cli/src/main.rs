@@ -1,5 +1,6 @@
 //! The `hallmark` command: parses arguments, calls the core, prints for people or for scripts.
 
+mod earnings;
 mod joined;
 mod keys;
 mod market;
@@ -102,6 +103,13 @@ enum Command {
     /// Exit code 0: listed (or already listed with this content). 2: bad input (unsigned, not
     /// joined, no price). 3: could not complete (network, a refusal, a file changed since the seal).
     Publish(Box<publish::PublishArgs>),
+    /// What your datasets earned, verified without trusting the marketplace: fetch statements and
+    /// receipts, check them against its key and its public log, sum them, export them.
+    ///
+    /// Exit code 0: done (verify: no findings). 1: verify found findings (each listed).
+    /// 2: bad input (not joined, nothing fetched). 3: could not complete (network, a changed key).
+    #[command(subcommand)]
+    Earnings(earnings::EarningsCommand),
     /// Check a sealed dataset: its manifest and index, and with --source or --shards every file's hash.
     ///
     /// Exit code 0: valid. 1: something differs (each difference is listed). 2 or 3: could not check.
@@ -214,6 +222,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         ),
         Command::Market(command) => market::run(command, cli.json),
         Command::Publish(args) => publish::run(args, cli.json, cli.quiet),
+        Command::Earnings(command) => earnings::run(command, cli.json, cli.quiet),
         Command::Verify {
             out,
             source,

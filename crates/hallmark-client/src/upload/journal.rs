@@ -263,12 +263,29 @@ impl Journal {
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.fail(e))?;
-        Ok(row.map(|row| PublishRecord {
-            manifest_sha256: row.get("manifest_sha256"),
-            price: row.get("price"),
-            currency: row.get("currency"),
-            version_id: row.get("version_id"),
-        }))
+        Ok(row.as_ref().map(publish_of))
+    }
+
+    /// Every publish to `origin` the marketplace listed (with its version id), by version id.
+    pub async fn listed(&self, origin: &str) -> Result<Vec<PublishRecord>, JournalError> {
+        let rows = sqlx::query(
+            "SELECT manifest_sha256, price, currency, version_id FROM publishes
+             WHERE origin = ?1 AND version_id IS NOT NULL ORDER BY version_id",
+        )
+        .bind(origin)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(rows.iter().map(publish_of).collect())
+    }
+}
+
+fn publish_of(row: &sqlx::sqlite::SqliteRow) -> PublishRecord {
+    PublishRecord {
+        manifest_sha256: row.get("manifest_sha256"),
+        price: row.get("price"),
+        currency: row.get("currency"),
+        version_id: row.get("version_id"),
     }
 }
 
