@@ -23,6 +23,7 @@ pub mod earnings;
 pub mod error;
 pub mod origin;
 pub mod pin;
+mod sqlite;
 pub mod upload;
 pub mod wire;
 

@@ -12,7 +12,7 @@ use hallmark_core::earnings::verify::{PublishedVersion, StoredReceipt, StoredSta
 use hallmark_core::tlog::{HASH_SIZE, Hash, MemoryTiles};
 use rust_decimal::Decimal;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 
 /// The store's file name in the data folder it is given.
 pub const STORE_FILE: &str = "earnings.sqlite";
@@ -123,18 +123,7 @@ impl EarningsStore {
             path: path.clone(),
             detail,
         };
-        std::fs::create_dir_all(data_dir).map_err(|e| fail(e.to_string()))?;
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(|e| fail(e.to_string()))?
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
+        let pool = crate::sqlite::open(&path).await.map_err(fail)?;
         for statement in SCHEMA {
             sqlx::query(statement)
                 .execute(&pool)

@@ -5,10 +5,9 @@
 //! the server no longer has that one (404, 410). The journal never holds shard bytes or tokens.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 
 /// The journal's file name in the data folder it is given.
 pub const JOURNAL_FILE: &str = "uploads.sqlite";
@@ -64,18 +63,7 @@ impl Journal {
             path: path.clone(),
             detail,
         };
-        std::fs::create_dir_all(data_dir).map_err(|e| fail(e.to_string()))?;
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(|e| fail(e.to_string()))?
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
+        let pool = crate::sqlite::open(&path).await.map_err(fail)?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS uploads (
                 origin TEXT NOT NULL,

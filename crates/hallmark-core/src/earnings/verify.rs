@@ -477,7 +477,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
         by_size: BTreeMap::new(),
         largest: None,
     };
-    let mut counted_by: HashMap<u64, String> = HashMap::new();
+    let mut counted_by: HashMap<u64, &str> = HashMap::new();
     let mut outcomes = Vec::new();
     let mut previous: Option<(u64, String)> = None;
     let mut statemented: BTreeSet<u64> = BTreeSet::new();
@@ -598,7 +598,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
                 );
                 continue;
             }
-            counted_by.insert(index, stored.id.clone());
+            counted_by.insert(index, &stored.id);
             entries.push((index, item.leaf));
             own.push(index);
         }
@@ -609,20 +609,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
                 &checkpoint.root,
                 &entries,
             ) {
-                Ok(differ) => {
-                    for index in differ {
-                        report.add(
-                            FindingKind::ReceiptNotInLog,
-                            at,
-                            Some(index),
-                            "commitment",
-                            "the log's entry at this index",
-                            "another commitment (the receipt was changed after it was logged)",
-                            &[&parsed[&index].receipt],
-                        );
-                        excluded.insert(index);
-                    }
-                }
+                Ok(differ) => not_in_log(&mut report, at, &differ, &parsed, &mut excluded),
                 Err(error) => {
                     fail(
                         &mut report,
@@ -635,8 +622,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
             }
         }
         // Totals: what it states against the sum of the receipts it lists, as held.
-        let listed: Vec<Receipt> = own.iter().map(|i| parsed[i].receipt.clone()).collect();
-        if let Ok(recomputed) = tally(&listed) {
+        if let Ok(recomputed) = tally(own.iter().map(|i| &parsed[i].receipt)) {
             let levels = [
                 ("totals", &claims.totals, &recomputed.totals),
                 ("datasets", &claims.datasets, &recomputed.datasets),
@@ -707,20 +693,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
         .collect();
     if let Some(latest) = &latest {
         match tlog::check_inclusions(&evidence.tiles, latest.size, &latest.root, &open) {
-            Ok(differ) => {
-                for index in differ {
-                    report.add(
-                        FindingKind::ReceiptNotInLog,
-                        None,
-                        Some(index),
-                        "commitment",
-                        "the log's entry at this index",
-                        "another commitment (the receipt was changed after it was logged)",
-                        &[&parsed[&index].receipt],
-                    );
-                    excluded.insert(index);
-                }
-            }
+            Ok(differ) => not_in_log(&mut report, None, &differ, &parsed, &mut excluded),
             Err(error) if !open.is_empty() => {
                 report.add(
                     FindingKind::ProofMissing,
@@ -743,7 +716,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
     let receipts: Vec<ReceiptOutcome> = parsed
         .into_values()
         .map(|p| {
-            let statement = counted_by.get(&p.index).cloned();
+            let statement = counted_by.get(&p.index).map(|id| (*id).to_owned());
             let status = if excluded.contains(&p.index) {
                 ReceiptStatus::Excluded
             } else if statement.is_some() {
@@ -777,6 +750,29 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
         statements: outcomes,
         findings: report.findings,
         latest,
+    }
+}
+
+/// A finding for each receipt (log index in `differ`) whose commitment is not the log's entry,
+/// which is then excluded.
+fn not_in_log(
+    report: &mut Report,
+    at: Option<(&str, u64)>,
+    differ: &[u64],
+    parsed: &BTreeMap<u64, Parsed>,
+    excluded: &mut BTreeSet<u64>,
+) {
+    for &index in differ {
+        report.add(
+            FindingKind::ReceiptNotInLog,
+            at,
+            Some(index),
+            "commitment",
+            "the log's entry at this index",
+            "another commitment (the receipt was changed after it was logged)",
+            &[&parsed[&index].receipt],
+        );
+        excluded.insert(index);
     }
 }
 
