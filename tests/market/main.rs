@@ -1,7 +1,8 @@
 //! The real `hallmark` CLI against the real `hallmark-market` server: joining, status, tokens that
 //! work with curl, a marketplace whose key changed, addresses that are bad or unreachable, and
 //! publishing (a version listed, published again, an edited source, a publish killed and resumed),
-//! and mirrors to `s3s-fs`, an S3-compatible server (resumed after a kill, checked by reading back).
+//! and mirrors to `s3s-fs`, an S3-compatible server (resumed after a kill, checked by reading back),
+//! and earnings (fetched after simulated sales, verified to the simulator's tally, tampered with).
 //!
 //! Both binaries are the ones built next to this test (`cargo build -p hallmark-cli -p
 //! hallmark-market`, as scripts/test does). The CLI keeps its keys in the OS keyring: run under a
@@ -10,6 +11,7 @@
 // A test binary: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
+mod earnings;
 mod join;
 mod mirror;
 mod publish;

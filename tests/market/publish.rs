@@ -28,7 +28,7 @@ pub(crate) fn generate(dir: &Path, files: usize, size: usize) {
 }
 
 /// A studio that joined `market`, with a folder sealed (at `shard_size`) and signed: (src, out).
-fn sealed_and_signed(
+pub(crate) fn sealed_and_signed(
     studio: &Studio,
     market: &Market,
     files: usize,

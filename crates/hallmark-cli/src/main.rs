@@ -1,5 +1,6 @@
 //! The `hallmark` command: parses arguments, calls the core, prints for people or for scripts.
 
+mod earnings;
 mod joined;
 mod keys;
 mod market;
@@ -128,6 +129,13 @@ enum Command {
     /// seal (your folder is never changed), --reopen ID takes a decision back. A changed file is
     /// a new finding. `hallmark publish` asks once more while high findings are open.
     Review(Box<review::ReviewArgs>),
+    /// What your datasets earned, verified without trusting the marketplace: fetch statements and
+    /// receipts, check them against its key and its public log, sum them, export them.
+    ///
+    /// Exit code 0: done (verify: no findings). 1: verify found findings (each listed).
+    /// 2: bad input (not joined, nothing fetched). 3: could not complete (network, a changed key).
+    #[command(subcommand)]
+    Earnings(earnings::EarningsCommand),
     /// Check a sealed dataset: its manifest and index, and with --source or --shards every file's hash.
     ///
     /// Exit code 0: valid. 1: something differs (each difference is listed). 2 or 3: could not check.
@@ -250,6 +258,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         Command::Mirror(args) => mirror::run(args, cli.json, cli.quiet),
         Command::Review(args) => review::run(args, cli.json, cli.quiet),
+        Command::Earnings(command) => earnings::run(command, cli.json, cli.quiet),
         Command::Verify {
             out,
             source,

@@ -351,19 +351,30 @@ impl<'a> Standing<'a> {
     }
 }
 
-async fn token(store: &JoinedStore, joined: &Joined, json: bool) -> anyhow::Result<()> {
-    let now = keys::now();
+/// A session with `joined`'s marketplace for `client`: the stored one while it stays valid for a
+/// while, else a new sign-in. The marketplace must first prove it is the one joined.
+pub(crate) async fn session(
+    store: &JoinedStore,
+    client: &mut MarketClient,
+    joined: &Joined,
+    now: &str,
+) -> anyhow::Result<Session> {
     let origin = Origin::parse(&joined.origin)?;
-    let mut client = pinned_client(joined)?;
-    // Even a stored token is handed out only after the marketplace proves it is the one joined.
     client.marketplace().await.map_err(failed)?;
     let stored = store
         .session(&origin, &joined.creator)
-        .filter(|s| joined::valid_for(s, &now, joined::TOKEN_MARGIN_SECONDS).unwrap_or(false));
-    let session = match stored {
-        Some(session) => session,
-        None => sign_in(store, &mut client, joined, &now).await?,
-    };
+        .filter(|s| joined::valid_for(s, now, joined::TOKEN_MARGIN_SECONDS).unwrap_or(false));
+    match stored {
+        Some(session) => Ok(session),
+        None => sign_in(store, client, joined, now).await,
+    }
+}
+
+async fn token(store: &JoinedStore, joined: &Joined, json: bool) -> anyhow::Result<()> {
+    let now = keys::now();
+    let mut client = pinned_client(joined)?;
+    // Even a stored token is handed out only after the marketplace proves it is the one joined.
+    let session = session(store, &mut client, joined, &now).await?;
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(

@@ -19,10 +19,12 @@
 //! # Ok::<(), ClientError>(())
 //! ```
 
+pub mod earnings;
 pub mod error;
 pub mod mirror;
 pub mod origin;
 pub mod pin;
+mod sqlite;
 pub mod upload;
 pub mod wire;
 
@@ -305,8 +307,8 @@ impl MarketClient {
             .timeout(PUBLISH_TIMEOUT)
             .bearer_auth(&session.token)
             .multipart(body);
-        let (status, bytes) = self.answer(&url, request).await?;
-        let version: VersionSummary = self.json(&url, status, &bytes)?;
+        let (status, bytes) = self.answer(&url, request, MAX_RESPONSE_BYTES).await?;
+        let version: VersionSummary = self.json(&url, status, &bytes, MAX_RESPONSE_BYTES)?;
         Ok(Published {
             version,
             new: status == StatusCode::CREATED,
@@ -473,16 +475,46 @@ impl MarketClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body);
         }
-        let (status, bytes) = self.answer(&url, request).await?;
-        self.json(&url, status, &bytes)
+        let (status, bytes) = self.answer(&url, request, MAX_RESPONSE_BYTES).await?;
+        self.json(&url, status, &bytes, MAX_RESPONSE_BYTES)
     }
 
-    /// Sends `request` and reads its answer (at most [`MAX_RESPONSE_BYTES`]); a non-2xx answer is
-    /// the error it states.
+    /// `GET path` (signed in or not) from the marketplace whose identity checked out: the answer's
+    /// bytes, at most `max`.
+    pub(crate) async fn get_bytes(
+        &self,
+        path: &str,
+        signed_in: bool,
+        max: usize,
+    ) -> Result<Vec<u8>, ClientError> {
+        self.identity().await?;
+        let url = self.origin.join(path);
+        let mut request = self.http.get(&url);
+        if signed_in {
+            let session = self.session.as_ref().ok_or_else(|| self.not_signed_in())?;
+            request = request.bearer_auth(&session.token);
+        }
+        Ok(self.answer(&url, request, max).await?.1)
+    }
+
+    /// [`MarketClient::get_bytes`] read as strict JSON.
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        signed_in: bool,
+        max: usize,
+    ) -> Result<T, ClientError> {
+        let bytes = self.get_bytes(path, signed_in, max).await?;
+        self.json(&self.origin.join(path), StatusCode::OK, &bytes, max)
+    }
+
+    /// Sends `request` and reads its answer (at most `max` bytes); a non-2xx answer is the error
+    /// it states.
     async fn answer(
         &self,
         url: &str,
         request: reqwest::RequestBuilder,
+        max: usize,
     ) -> Result<(StatusCode, Vec<u8>), ClientError> {
         let unreachable = |e: reqwest::Error| ClientError::Unreachable {
             origin: self.origin.to_string(),
@@ -496,20 +528,13 @@ impl MarketClient {
             status: status.as_u16(),
             detail,
         };
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
-        {
-            return Err(bad(format!(
-                "the answer is larger than {MAX_RESPONSE_BYTES} bytes"
-            )));
+        if response.content_length().is_some_and(|n| n > max as u64) {
+            return Err(bad(format!("the answer is larger than {max} bytes")));
         }
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
-            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(bad(format!(
-                    "the answer is larger than {MAX_RESPONSE_BYTES} bytes"
-                )));
+            if bytes.len() + chunk.len() > max {
+                return Err(bad(format!("the answer is larger than {max} bytes")));
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -519,12 +544,13 @@ impl MarketClient {
         Ok((status, bytes))
     }
 
-    /// A 2xx answer's JSON (strict), as `T`.
+    /// A 2xx answer's JSON (strict, at most `max` bytes), as `T`.
     fn json<T: DeserializeOwned>(
         &self,
         url: &str,
         status: StatusCode,
         bytes: &[u8],
+        max: usize,
     ) -> Result<T, ClientError> {
         let bad = |detail: String| ClientError::BadResponse {
             url: url.to_owned(),
@@ -536,7 +562,7 @@ impl MarketClient {
         } else {
             bytes
         };
-        let value = hallmark_core::json::from_slice(bytes, MAX_RESPONSE_BYTES)
+        let value = hallmark_core::json::from_slice(bytes, max)
             .map_err(|e| bad(format!("not strict JSON ({e})")))?;
         serde_json::from_value(value).map_err(|e| bad(format!("unexpected JSON ({e})")))
     }

@@ -7,10 +7,9 @@
 //! bytes, tokens or credentials.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 
 /// The journal's file name in the data folder it is given.
 pub const JOURNAL_FILE: &str = "uploads.sqlite";
@@ -66,18 +65,7 @@ impl Journal {
             path: path.clone(),
             detail,
         };
-        std::fs::create_dir_all(data_dir).map_err(|e| fail(e.to_string()))?;
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(|e| fail(e.to_string()))?
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
+        let pool = crate::sqlite::open(&path).await.map_err(fail)?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS uploads (
                 origin TEXT NOT NULL,
@@ -306,12 +294,29 @@ impl Journal {
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.fail(e))?;
-        Ok(row.map(|row| PublishRecord {
-            manifest_sha256: row.get("manifest_sha256"),
-            price: row.get("price"),
-            currency: row.get("currency"),
-            version_id: row.get("version_id"),
-        }))
+        Ok(row.as_ref().map(publish_of))
+    }
+
+    /// Every publish to `origin` the marketplace listed (with its version id), by version id.
+    pub async fn listed(&self, origin: &str) -> Result<Vec<PublishRecord>, JournalError> {
+        let rows = sqlx::query(
+            "SELECT manifest_sha256, price, currency, version_id FROM publishes
+             WHERE origin = ?1 AND version_id IS NOT NULL ORDER BY version_id",
+        )
+        .bind(origin)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(rows.iter().map(publish_of).collect())
+    }
+}
+
+fn publish_of(row: &sqlx::sqlite::SqliteRow) -> PublishRecord {
+    PublishRecord {
+        manifest_sha256: row.get("manifest_sha256"),
+        price: row.get("price"),
+        currency: row.get("currency"),
+        version_id: row.get("version_id"),
     }
 }
 

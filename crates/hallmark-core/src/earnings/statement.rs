@@ -110,33 +110,19 @@ pub enum StatementError {
 /// Totals of `receipts` per currency, dataset, version and shard: exact sums, and per currency
 /// the payable amount rounded once by [`ROUNDING_RULE`].
 pub fn tally<'a>(receipts: impl IntoIterator<Item = &'a Receipt>) -> Result<Tallies, MoneyError> {
-    type Key = (String, String, String, String);
-    let mut levels: [BTreeMap<Key, Total>; 4] = Default::default();
+    // Keys borrow from the receipts: a line's strings are copied once, when it is first met.
+    type Key<'k> = (&'k str, &'k str, &'k str, &'k str);
+    let mut levels: [BTreeMap<Key<'a>, Total>; 4] = Default::default();
     for receipt in receipts {
-        let keys: [Key; 4] = [
+        let keys: [Key<'a>; 4] = [
+            (&receipt.currency, "", "", ""),
+            (&receipt.dataset, "", "", &receipt.currency),
+            (&receipt.dataset, &receipt.version, "", &receipt.currency),
             (
-                receipt.currency.clone(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ),
-            (
-                receipt.dataset.clone(),
-                String::new(),
-                String::new(),
-                receipt.currency.clone(),
-            ),
-            (
-                receipt.dataset.clone(),
-                receipt.version.clone(),
-                String::new(),
-                receipt.currency.clone(),
-            ),
-            (
-                receipt.dataset.clone(),
-                receipt.version.clone(),
-                receipt.shard.clone(),
-                receipt.currency.clone(),
+                &receipt.dataset,
+                &receipt.version,
+                &receipt.shard,
+                &receipt.currency,
             ),
         ];
         for (level, (map, key)) in levels.iter_mut().zip(keys).enumerate() {

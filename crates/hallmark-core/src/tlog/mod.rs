@@ -40,7 +40,10 @@ pub use bundle::{decode_bundle, encode_bundle};
 pub use memory::MemoryTiles;
 pub use note::{Checkpoint, MAX_CHECKPOINT_BYTES, open_checkpoint, sign_checkpoint, verifier_key};
 pub use path::{CHECKPOINT_PATH, LogPath, entries_path, tile_path};
-pub use proof::{check_consistency, check_inclusion, prove_consistency, prove_inclusion};
+pub use proof::{
+    check_consistency, check_inclusion, check_inclusions, inclusion_tiles, prove_consistency,
+    prove_inclusion,
+};
 pub use proof_file::{PROOF_HEADER, TlogProof};
 
 use std::io;

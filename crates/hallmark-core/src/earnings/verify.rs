@@ -1,0 +1,831 @@
+//! Checking a creator's statements without trusting the marketplace: signatures, the log, the
+//! chain, the sums and the prices, each failure kept as a [`Finding`] with its evidence.
+//!
+//! [`verify`] takes everything a studio stored (statements and receipts as exact bytes, the
+//! checkpoints it saw, consistency proofs, tiles) and what the creator published, and returns the
+//! verified tallies next to the findings. Nothing it is given is trusted: a receipt counts only
+//! when it parses, is the creator's, names a shard of one of their published versions at the
+//! published price, is in the log at its statement's checkpoint, is counted once, and its
+//! statement is signed by the pinned marketplace and chained to the one before. Whatever fails
+//! is excluded from the verified totals and named in a finding, with the amount it affects.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rayon::prelude::*;
+use rust_decimal::Decimal;
+
+use super::receipt::Receipt;
+use super::statement::{self, Period, Tallies, Total, tally};
+use crate::did::PublicIdentity;
+use crate::digest::Sha256Digest;
+use crate::tlog::{self, Checkpoint, Hash, TileStore};
+
+/// A version the creator published: what each of its receipts must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedVersion {
+    /// The marketplace's version id.
+    pub version: String,
+    /// The price per sample the creator published it at.
+    pub price: Decimal,
+    /// ISO 4217.
+    pub currency: String,
+    /// The CIDs of its shards.
+    pub shards: BTreeSet<String>,
+}
+
+/// A statement as stored: the marketplace's id for it and its exact bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredStatement {
+    pub id: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A receipt as stored: its log index and its exact (JCS) bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReceipt {
+    pub index: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// What a studio holds, to verify.
+pub struct Evidence<'a> {
+    /// The marketplace key pinned when the creator joined.
+    pub marketplace: &'a PublicIdentity,
+    /// The log's origin (the checkpoint's first line and key name).
+    pub log_origin: &'a str,
+    /// The creator's did:key.
+    pub creator: &'a str,
+    pub versions: &'a [PublishedVersion],
+    /// Statements in the order the marketplace numbered them.
+    pub statements: &'a [StoredStatement],
+    /// Receipts, any order.
+    pub receipts: &'a [StoredReceipt],
+    /// Checkpoints seen apart from statements' (the latest fetched), signed notes, in order seen.
+    pub checkpoints: &'a [String],
+    /// Consistency proofs by (older size, newer size).
+    pub consistency: &'a BTreeMap<(u64, u64), Vec<Hash>>,
+    /// The log's tiles.
+    pub tiles: &'a dyn TileStore,
+    /// RFC 3339: statement proofs made later than this are refused.
+    pub now: &'a str,
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum FindingKind {
+    /// A statement that is not signed by the pinned marketplace, or not a statement at all.
+    StatementSignature,
+    /// A statement whose sequence is not the one after the previous statement's (one removed).
+    StatementSequence,
+    /// A statement whose `previousStatement` is not the SHA-256 of the previous statement's bytes.
+    StatementChain,
+    /// A statement for another creator.
+    StatementCreator,
+    /// A statement's checkpoint that is not a checkpoint of the log signed by the marketplace.
+    CheckpointSignature,
+    /// Two checkpoints of the same size with different roots: the log forked.
+    LogForked,
+    /// A checkpoint of a smaller tree than one seen before it: the log went back.
+    LogShrank,
+    /// A newer checkpoint without a valid consistency proof from the larger one seen before.
+    LogInconsistent,
+    /// A receipt that does not parse or whose arithmetic is wrong.
+    ReceiptMalformed,
+    /// A receipt for another creator or marketplace.
+    ReceiptNotYours,
+    /// A receipt whose version, shard, price or currency is not what the creator published.
+    ReceiptNotPublished,
+    /// A receipt whose commitment is not the log's entry at its index (changed after the fact).
+    ReceiptNotInLog,
+    /// The log's tiles needed to check inclusion are missing or do not hash to the checkpoint.
+    ProofMissing,
+    /// A statement lists a receipt the marketplace did not hand over.
+    ReceiptMissing,
+    /// A receipt counted by two statements, or the same receipt at two log indexes.
+    ReceiptCountedTwice,
+    /// Stated totals that are not the sum of the statement's receipts.
+    TotalsDiffer,
+}
+
+/// One failed check, with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// The statement's id and sequence, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
+    /// The receipt's log index, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<u64>,
+    /// The field or check that failed.
+    pub field: String,
+    pub expected: String,
+    pub found: String,
+    /// The creator-share amount left out of the verified totals because of it, per currency.
+    pub excluded: BTreeMap<String, String>,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.kind)?;
+        if let (Some(id), Some(sequence)) = (&self.statement, self.sequence) {
+            write!(f, " in statement {sequence} ({id})")?;
+        }
+        if let Some(index) = self.receipt {
+            write!(f, ", receipt at log index {index}")?;
+        }
+        write!(
+            f,
+            ": {}: expected {}, found {}",
+            self.field, self.expected, self.found
+        )?;
+        if !self.excluded.is_empty() {
+            let amounts: Vec<String> = self
+                .excluded
+                .iter()
+                .map(|(currency, amount)| format!("{amount} {currency}"))
+                .collect();
+            write!(f, " (excluded: {})", amounts.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a receipt stands after verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReceiptStatus {
+    /// Counted by a verified statement.
+    Statemented,
+    /// Not in a statement yet (open period), checked on its own and in the log.
+    Estimated,
+    /// Not in a statement yet and not in the latest checkpoint seen: not checkable yet.
+    Pending,
+    /// Left out of every total: see the findings.
+    Excluded,
+}
+
+/// One receipt, parsed, with where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptOutcome {
+    pub index: u64,
+    pub receipt: Receipt,
+    /// The statement (id) that counts it.
+    pub statement: Option<String>,
+    pub status: ReceiptStatus,
+}
+
+/// One statement, opened, with what was verified of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementOutcome {
+    pub id: String,
+    pub sequence: u64,
+    pub period: Period,
+    /// SHA-256 (hex) of the statement's exact bytes.
+    pub sha256: String,
+    /// The anchored checkpoint's tree size.
+    pub checkpoint_size: u64,
+    /// What the statement states per currency.
+    pub stated: Vec<Total>,
+    /// The totals of its receipts that verified.
+    pub verified: Vec<Total>,
+    /// How many findings name it.
+    pub findings: usize,
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Verification {
+    /// Receipts by log index.
+    pub receipts: Vec<ReceiptOutcome>,
+    /// Statements that opened (a signature that fails leaves only a finding), by sequence.
+    pub statements: Vec<StatementOutcome>,
+    pub findings: Vec<Finding>,
+    /// Verified receipts counted by statements.
+    pub statemented: Tallies,
+    /// Verified receipts not in a statement yet.
+    pub estimated: Tallies,
+    /// The largest checkpoint seen, opened.
+    pub latest: Option<Checkpoint>,
+}
+
+impl Verification {
+    /// The receipts with `status`.
+    pub fn with_status(&self, status: ReceiptStatus) -> impl Iterator<Item = &ReceiptOutcome> {
+        self.receipts.iter().filter(move |r| r.status == status)
+    }
+}
+
+/// A receipt read from its bytes, with its leaf hash.
+struct Parsed {
+    index: u64,
+    receipt: Receipt,
+    leaf: Hash,
+}
+
+impl std::fmt::Debug for Evidence<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evidence")
+            .field("marketplace", &self.marketplace.to_string())
+            .field("log_origin", &self.log_origin)
+            .field("statements", &self.statements.len())
+            .field("receipts", &self.receipts.len())
+            .field("checkpoints", &self.checkpoints.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A finding under construction.
+struct Report {
+    findings: Vec<Finding>,
+}
+
+impl Report {
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        kind: FindingKind,
+        statement: Option<(&str, u64)>,
+        receipt: Option<u64>,
+        field: &str,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+        excluded: &[&Receipt],
+    ) {
+        let mut amounts: BTreeMap<String, Decimal> = BTreeMap::new();
+        for receipt in excluded {
+            *amounts.entry(receipt.currency.clone()).or_default() += receipt.creator_share;
+        }
+        self.findings.push(Finding {
+            kind,
+            statement: statement.map(|(id, _)| id.to_owned()),
+            sequence: statement.map(|(_, sequence)| sequence),
+            receipt,
+            field: field.to_owned(),
+            expected: expected.into(),
+            found: found.into(),
+            excluded: amounts
+                .into_iter()
+                .map(|(currency, amount)| (currency, amount.normalize().to_string()))
+                .collect(),
+        });
+    }
+}
+
+/// The log's checkpoints as seen, checked against each other as they arrive.
+struct History<'a> {
+    consistency: &'a BTreeMap<(u64, u64), Vec<Hash>>,
+    by_size: BTreeMap<u64, Hash>,
+    largest: Option<Checkpoint>,
+}
+
+impl History<'_> {
+    /// Takes `checkpoint`; the finding (kind, field, expected, found) if it contradicts the log
+    /// seen so far.
+    fn see(&mut self, checkpoint: &Checkpoint) -> Option<(FindingKind, String, String, String)> {
+        if let Some(root) = self.by_size.get(&checkpoint.size) {
+            if *root != checkpoint.root {
+                return Some((
+                    FindingKind::LogForked,
+                    "checkpoint root".into(),
+                    format!("{} (seen before at size {})", b64(root), checkpoint.size),
+                    b64(&checkpoint.root),
+                ));
+            }
+            return None;
+        }
+        self.by_size.insert(checkpoint.size, checkpoint.root);
+        let Some(largest) = self.largest.clone() else {
+            self.largest = Some(checkpoint.clone());
+            return None;
+        };
+        if checkpoint.size < largest.size {
+            return Some((
+                FindingKind::LogShrank,
+                "checkpoint size".into(),
+                format!("at least {} (seen before)", largest.size),
+                checkpoint.size.to_string(),
+            ));
+        }
+        let pair = (largest.size, checkpoint.size);
+        let checked = self.consistency.get(&pair).map(|proof| {
+            tlog::check_consistency(
+                proof,
+                largest.size,
+                &largest.root,
+                checkpoint.size,
+                &checkpoint.root,
+            )
+        });
+        match checked {
+            Some(Ok(())) => {
+                self.largest = Some(checkpoint.clone());
+                None
+            }
+            Some(Err(e)) => Some((
+                FindingKind::LogInconsistent,
+                format!("consistency proof {} → {}", pair.0, pair.1),
+                "a proof that the older tree is a prefix of the newer".into(),
+                e.to_string(),
+            )),
+            None => Some((
+                FindingKind::LogInconsistent,
+                format!("consistency proof {} → {}", pair.0, pair.1),
+                "a proof fetched from the marketplace".into(),
+                "none stored; fetch again".into(),
+            )),
+        }
+    }
+}
+
+fn b64(hash: &Hash) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(hash)
+}
+
+/// Verifies everything in `evidence`; see the module's documentation.
+pub fn verify(evidence: &Evidence<'_>) -> Verification {
+    let mut report = Report {
+        findings: Vec::new(),
+    };
+    let market = evidence.marketplace.to_string();
+
+    // Receipts: parsed and hashed in parallel, then checked on their own.
+    let results: Vec<(u64, Result<Parsed, String>)> = evidence
+        .receipts
+        .par_iter()
+        .map(|stored| {
+            let parsed = Receipt::from_json(&stored.bytes)
+                .map(|receipt| Parsed {
+                    index: stored.index,
+                    leaf: tlog::leaf_hash(&Sha256Digest::of(&stored.bytes).0),
+                    receipt,
+                })
+                .map_err(|e| e.to_string());
+            (stored.index, parsed)
+        })
+        .collect();
+    let versions: HashMap<&str, &PublishedVersion> = evidence
+        .versions
+        .iter()
+        .map(|v| (v.version.as_str(), v))
+        .collect();
+    let mut parsed: BTreeMap<u64, Parsed> = BTreeMap::new();
+    let mut excluded: BTreeSet<u64> = BTreeSet::new();
+    let mut ids: HashMap<String, u64> = HashMap::new();
+    for (index, result) in results {
+        let item = match result {
+            Ok(item) => item,
+            Err(error) => {
+                report.add(
+                    FindingKind::ReceiptMalformed,
+                    None,
+                    Some(index),
+                    "receipt",
+                    "a well-formed receipt",
+                    error,
+                    &[],
+                );
+                continue;
+            }
+        };
+        if parsed.contains_key(&index) {
+            report.add(
+                FindingKind::ReceiptCountedTwice,
+                None,
+                Some(index),
+                "log index",
+                "one receipt per log index",
+                "two receipts stored",
+                &[&item.receipt],
+            );
+            excluded.insert(index);
+            continue;
+        }
+        let receipt = &item.receipt;
+        let mut bad = |kind, field: &str, expected: String, found: String| {
+            report.add(kind, None, Some(index), field, expected, found, &[receipt]);
+            excluded.insert(index);
+        };
+        if receipt.creator != evidence.creator {
+            bad(
+                FindingKind::ReceiptNotYours,
+                "creator",
+                evidence.creator.into(),
+                receipt.creator.clone(),
+            );
+        } else if receipt.marketplace != market {
+            bad(
+                FindingKind::ReceiptNotYours,
+                "marketplace",
+                market.clone(),
+                receipt.marketplace.clone(),
+            );
+        } else {
+            match versions.get(receipt.version.as_str()) {
+                None => bad(
+                    FindingKind::ReceiptNotPublished,
+                    "version",
+                    "a version you published".into(),
+                    receipt.version.clone(),
+                ),
+                Some(v) if !v.shards.contains(&receipt.shard) => bad(
+                    FindingKind::ReceiptNotPublished,
+                    "shard",
+                    format!("a shard of version {}", v.version),
+                    receipt.shard.clone(),
+                ),
+                Some(v) if v.price != receipt.price => bad(
+                    FindingKind::ReceiptNotPublished,
+                    "price",
+                    v.price.to_string(),
+                    receipt.price.to_string(),
+                ),
+                Some(v) if v.currency != receipt.currency => bad(
+                    FindingKind::ReceiptNotPublished,
+                    "currency",
+                    v.currency.clone(),
+                    receipt.currency.clone(),
+                ),
+                Some(_) => {}
+            }
+        }
+        if let Some(first) = ids.insert(receipt.id.clone(), index) {
+            report.add(
+                FindingKind::ReceiptCountedTwice,
+                None,
+                Some(index),
+                "receipt id",
+                format!("{} only at log index {first}", receipt.id),
+                format!("also at log index {index}"),
+                &[receipt],
+            );
+            excluded.insert(index);
+        }
+        parsed.insert(index, item);
+    }
+
+    // Statements, in order: signature, chain, checkpoint, log history, inclusion, totals.
+    let mut history = History {
+        consistency: evidence.consistency,
+        by_size: BTreeMap::new(),
+        largest: None,
+    };
+    let mut counted_by: HashMap<u64, &str> = HashMap::new();
+    let mut outcomes = Vec::new();
+    let mut previous: Option<(u64, String)> = None;
+    let mut statemented: BTreeSet<u64> = BTreeSet::new();
+    for stored in evidence.statements {
+        let sha256 = Sha256Digest::of(&stored.bytes).hex();
+        let claims = match statement::open(&stored.bytes, evidence.marketplace, evidence.now) {
+            Ok((_, claims)) => claims,
+            Err(error) => {
+                report.add(
+                    FindingKind::StatementSignature,
+                    Some((&stored.id, 0)),
+                    None,
+                    "proof",
+                    format!("signed by {market}"),
+                    error.to_string(),
+                    &[],
+                );
+                // Its receipts are not known from a statement that does not open; those still
+                // unstated are estimated below, never counted as statemented.
+                previous = previous.map(|(sequence, _)| (sequence + 1, sha256));
+                continue;
+            }
+        };
+        let at = Some((stored.id.as_str(), claims.sequence));
+        let before = report.findings.len();
+        let members: Vec<&Receipt> = claims
+            .receipts
+            .iter()
+            .filter_map(|index| parsed.get(index).map(|p| &p.receipt))
+            .collect();
+        let mut whole_statement_bad = false;
+        let mut fail = |report: &mut Report, kind, field: &str, expected: String, found: String| {
+            report.add(kind, at, None, field, expected, found, &members);
+            whole_statement_bad = true;
+        };
+        if claims.id != evidence.creator {
+            fail(
+                &mut report,
+                FindingKind::StatementCreator,
+                "credentialSubject.id",
+                evidence.creator.into(),
+                claims.id.clone(),
+            );
+        }
+        let (expected_sequence, expected_previous) = match &previous {
+            None => (1, None),
+            Some((sequence, hash)) => (sequence + 1, Some(hash.clone())),
+        };
+        if claims.sequence != expected_sequence {
+            fail(
+                &mut report,
+                FindingKind::StatementSequence,
+                "sequence",
+                expected_sequence.to_string(),
+                claims.sequence.to_string(),
+            );
+        }
+        if claims.previous_statement != expected_previous {
+            fail(
+                &mut report,
+                FindingKind::StatementChain,
+                "previousStatement",
+                expected_previous.unwrap_or_else(|| "none (the first statement)".into()),
+                claims
+                    .previous_statement
+                    .clone()
+                    .unwrap_or_else(|| "none".into()),
+            );
+        }
+        previous = Some((claims.sequence, sha256.clone()));
+        let checkpoint = match tlog::open_checkpoint(
+            &claims.checkpoint,
+            evidence.log_origin,
+            evidence.marketplace,
+        ) {
+            Ok(checkpoint) => Some(checkpoint),
+            Err(error) => {
+                fail(
+                    &mut report,
+                    FindingKind::CheckpointSignature,
+                    "checkpoint",
+                    format!("a checkpoint of {} signed by {market}", evidence.log_origin),
+                    error.to_string(),
+                );
+                None
+            }
+        };
+        if let Some(checkpoint) = &checkpoint
+            && let Some((kind, field, expected, found)) = history.see(checkpoint)
+        {
+            fail(&mut report, kind, &field, expected, found);
+        }
+        // Receipts it counts: held, not counted before, in the log at its checkpoint.
+        let mut entries = Vec::with_capacity(claims.receipts.len());
+        let mut own: Vec<u64> = Vec::with_capacity(claims.receipts.len());
+        for &index in &claims.receipts {
+            let Some(item) = parsed.get(&index) else {
+                report.add(
+                    FindingKind::ReceiptMissing,
+                    at,
+                    Some(index),
+                    "receipts",
+                    "the receipt at this log index, from the marketplace",
+                    "none handed over",
+                    &[],
+                );
+                continue;
+            };
+            if let Some(first) = counted_by.get(&index) {
+                report.add(
+                    FindingKind::ReceiptCountedTwice,
+                    at,
+                    Some(index),
+                    "receipts",
+                    format!("counted once, by statement {first}"),
+                    format!("counted again by {}", stored.id),
+                    &[&item.receipt],
+                );
+                continue;
+            }
+            counted_by.insert(index, &stored.id);
+            entries.push((index, item.leaf));
+            own.push(index);
+        }
+        if let Some(checkpoint) = &checkpoint {
+            match tlog::check_inclusions(
+                &evidence.tiles,
+                checkpoint.size,
+                &checkpoint.root,
+                &entries,
+            ) {
+                Ok(differ) => not_in_log(&mut report, at, &differ, &parsed, &mut excluded),
+                Err(error) => {
+                    fail(
+                        &mut report,
+                        FindingKind::ProofMissing,
+                        "inclusion",
+                        format!("the tiles of the tree of {} entries", checkpoint.size),
+                        error.to_string(),
+                    );
+                }
+            }
+        }
+        // Totals: what it states against the sum of the receipts it lists, as held.
+        if let Ok(recomputed) = tally(own.iter().map(|i| &parsed[i].receipt)) {
+            let levels = [
+                ("totals", &claims.totals, &recomputed.totals),
+                ("datasets", &claims.datasets, &recomputed.datasets),
+                ("versions", &claims.versions, &recomputed.versions),
+                ("shards", &claims.shards, &recomputed.shards),
+            ];
+            for (name, stated, sums) in levels {
+                differences(&mut report, at, name, stated, sums);
+            }
+        }
+        if claims.rounding_rule != super::money::ROUNDING_RULE {
+            report.add(
+                FindingKind::TotalsDiffer,
+                at,
+                None,
+                "roundingRule",
+                super::money::ROUNDING_RULE,
+                claims.rounding_rule.clone(),
+                &[],
+            );
+        }
+        if whole_statement_bad {
+            excluded.extend(own.iter().copied());
+        }
+        statemented.extend(own.iter().copied());
+        let verified: Vec<&Receipt> = own
+            .iter()
+            .filter(|i| !excluded.contains(i))
+            .map(|i| &parsed[i].receipt)
+            .collect();
+        outcomes.push(StatementOutcome {
+            id: stored.id.clone(),
+            sequence: claims.sequence,
+            period: claims.period.clone(),
+            sha256,
+            checkpoint_size: checkpoint.as_ref().map_or(0, |c| c.size),
+            stated: claims.totals.clone(),
+            verified: tally(verified).map(|t| t.totals).unwrap_or_default(),
+            findings: report.findings.len() - before,
+        });
+    }
+
+    // Checkpoints seen apart from statements (the latest), then the open period's receipts.
+    for note in evidence.checkpoints {
+        match tlog::open_checkpoint(note, evidence.log_origin, evidence.marketplace) {
+            Ok(checkpoint) => {
+                if let Some((kind, field, expected, found)) = history.see(&checkpoint) {
+                    report.add(kind, None, None, &field, expected, found, &[]);
+                }
+            }
+            Err(error) => report.add(
+                FindingKind::CheckpointSignature,
+                None,
+                None,
+                "checkpoint",
+                format!("a checkpoint of {} signed by {market}", evidence.log_origin),
+                error.to_string(),
+                &[],
+            ),
+        }
+    }
+    let latest = history.largest.clone();
+    let open: Vec<(u64, Hash)> = parsed
+        .values()
+        .filter(|p| !statemented.contains(&p.index) && !excluded.contains(&p.index))
+        .filter(|p| latest.as_ref().is_some_and(|l| p.index < l.size))
+        .map(|p| (p.index, p.leaf))
+        .collect();
+    if let Some(latest) = &latest {
+        match tlog::check_inclusions(&evidence.tiles, latest.size, &latest.root, &open) {
+            Ok(differ) => not_in_log(&mut report, None, &differ, &parsed, &mut excluded),
+            Err(error) if !open.is_empty() => {
+                report.add(
+                    FindingKind::ProofMissing,
+                    None,
+                    None,
+                    "inclusion",
+                    format!("the tiles of the tree of {} entries", latest.size),
+                    error.to_string(),
+                    &open
+                        .iter()
+                        .map(|(i, _)| &parsed[i].receipt)
+                        .collect::<Vec<_>>(),
+                );
+                excluded.extend(open.iter().map(|(i, _)| *i));
+            }
+            Err(_) => {}
+        }
+    }
+
+    let receipts: Vec<ReceiptOutcome> = parsed
+        .into_values()
+        .map(|p| {
+            let statement = counted_by.get(&p.index).map(|id| (*id).to_owned());
+            let status = if excluded.contains(&p.index) {
+                ReceiptStatus::Excluded
+            } else if statement.is_some() {
+                ReceiptStatus::Statemented
+            } else if latest.as_ref().is_some_and(|l| p.index < l.size) {
+                ReceiptStatus::Estimated
+            } else {
+                ReceiptStatus::Pending
+            };
+            ReceiptOutcome {
+                index: p.index,
+                receipt: p.receipt,
+                statement,
+                status,
+            }
+        })
+        .collect();
+    let sum = |status| {
+        tally(
+            receipts
+                .iter()
+                .filter(|r| r.status == status)
+                .map(|r| &r.receipt),
+        )
+        .unwrap_or_default()
+    };
+    Verification {
+        statemented: sum(ReceiptStatus::Statemented),
+        estimated: sum(ReceiptStatus::Estimated),
+        receipts,
+        statements: outcomes,
+        findings: report.findings,
+        latest,
+    }
+}
+
+/// A finding for each receipt (log index in `differ`) whose commitment is not the log's entry,
+/// which is then excluded.
+fn not_in_log(
+    report: &mut Report,
+    at: Option<(&str, u64)>,
+    differ: &[u64],
+    parsed: &BTreeMap<u64, Parsed>,
+    excluded: &mut BTreeSet<u64>,
+) {
+    for &index in differ {
+        report.add(
+            FindingKind::ReceiptNotInLog,
+            at,
+            Some(index),
+            "commitment",
+            "the log's entry at this index",
+            "another commitment (the receipt was changed after it was logged)",
+            &[&parsed[&index].receipt],
+        );
+        excluded.insert(index);
+    }
+}
+
+/// A finding for each line of `stated` that is not the sum in `sums` (matched by its keys).
+fn differences(
+    report: &mut Report,
+    at: Option<(&str, u64)>,
+    level: &str,
+    stated: &[Total],
+    sums: &[Total],
+) {
+    let keyed = |lines: &[Total]| -> BTreeMap<String, Total> {
+        lines
+            .iter()
+            .map(|t| {
+                let name = [&t.dataset, &t.version, &t.shard]
+                    .iter()
+                    .filter_map(|part| part.as_deref())
+                    .chain([t.currency.as_str()])
+                    .collect::<Vec<_>>()
+                    .join("/");
+                (name, t.clone())
+            })
+            .collect()
+    };
+    let stated = keyed(stated);
+    let sums = keyed(sums);
+    let names: BTreeSet<&String> = stated.keys().chain(sums.keys()).collect();
+    for name in names {
+        let show = |line: Option<&Total>| match line {
+            None => "no line".to_owned(),
+            Some(t) => format!(
+                "{} receipts, {} samples, gross {}, share {}{}",
+                t.receipts,
+                t.samples,
+                t.gross,
+                t.creator_share,
+                t.payable
+                    .map(|p| format!(", payable {p}"))
+                    .unwrap_or_default()
+            ),
+        };
+        let (s, r) = (stated.get(name), sums.get(name));
+        if s != r {
+            report.add(
+                FindingKind::TotalsDiffer,
+                at,
+                None,
+                &format!("{level}[{name}]"),
+                show(r),
+                show(s),
+                &[],
+            );
+        }
+    }
+}
