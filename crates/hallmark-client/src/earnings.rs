@@ -413,16 +413,9 @@ struct Plan {
 }
 
 fn plan(stored: &Stored, marketplace: &PublicIdentity, log_origin: &str, now: &str) -> Plan {
-    let mut consistency = Vec::new();
     let mut tiles = BTreeSet::new();
-    let mut largest: Option<u64> = None;
-    let mut see = |size: u64, consistency: &mut Vec<(u64, u64)>| {
-        match largest {
-            Some(old) if size > old => consistency.push((old, size)),
-            _ => {}
-        }
-        largest = Some(largest.map_or(size, |old| old.max(size)));
-    };
+    // Every checkpoint's size: verification checks each against the next larger one.
+    let mut sizes = BTreeSet::new();
     let mut stated = BTreeSet::new();
     for statement in &stored.statements {
         let Ok((_, claims)) = statement::open(&statement.bytes, marketplace, now) else {
@@ -432,7 +425,7 @@ fn plan(stored: &Stored, marketplace: &PublicIdentity, log_origin: &str, now: &s
         else {
             continue;
         };
-        see(checkpoint.size, &mut consistency);
+        sizes.insert(checkpoint.size);
         let indexes: Vec<u64> = claims
             .receipts
             .iter()
@@ -445,7 +438,7 @@ fn plan(stored: &Stored, marketplace: &PublicIdentity, log_origin: &str, now: &s
     let mut latest = None;
     for note in &stored.checkpoints {
         if let Ok(checkpoint) = tlog::open_checkpoint(note, log_origin, marketplace) {
-            see(checkpoint.size, &mut consistency);
+            sizes.insert(checkpoint.size);
             if latest.is_none_or(|size| checkpoint.size > size) {
                 latest = Some(checkpoint.size);
             }
@@ -460,6 +453,8 @@ fn plan(stored: &Stored, marketplace: &PublicIdentity, log_origin: &str, now: &s
             .collect();
         tiles.extend(tlog::inclusion_tiles(size, &open).unwrap_or_default());
     }
+    let sizes: Vec<u64> = sizes.into_iter().collect();
+    let consistency = sizes.windows(2).map(|pair| (pair[0], pair[1])).collect();
     Plan { consistency, tiles }
 }
 

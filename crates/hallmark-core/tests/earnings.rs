@@ -410,6 +410,7 @@ fn a_statement_removed_from_the_chain_breaks_it() {
 #[test]
 fn a_forked_log_is_found() {
     let mut world = history();
+    let heads = world.checkpoints.clone();
     // Another tree of the size of the second statement's checkpoint, signed by the marketplace.
     let (size, _) = world.sizes[1];
     let mut other = MemoryTiles::default();
@@ -427,11 +428,12 @@ fn a_forked_log_is_found() {
         .find(|f| f.kind == FindingKind::LogForked)
         .expect("fork finding");
     assert_eq!(finding.field, "checkpoint root");
-    // A smaller tree after a larger one: the log went back.
+    // A smaller head fetched after a larger one: the log went back.
     let (small, _) = world.sizes[0];
     let behind =
         tlog::sign_checkpoint(&world.market, ORIGIN, small + 1, &batch.root).expect("signs");
-    world.checkpoints = vec![behind];
+    world.checkpoints = heads;
+    world.checkpoints.push(behind);
     let v = world.verify();
     let finding = v
         .findings

@@ -87,7 +87,7 @@ pub enum FindingKind {
     CheckpointSignature,
     /// Two checkpoints of the same size with different roots: the log forked.
     LogForked,
-    /// A checkpoint of a smaller tree than one seen before it: the log went back.
+    /// The log's head, fetched, is a smaller tree than a head fetched before it: the log went back.
     LogShrank,
     /// A newer checkpoint without a valid consistency proof from the larger one seen before.
     LogInconsistent,
@@ -278,68 +278,76 @@ impl Report {
     }
 }
 
-/// The log's checkpoints as seen, checked against each other as they arrive.
-struct History<'a> {
-    consistency: &'a BTreeMap<(u64, u64), Vec<Hash>>,
+/// The log's checkpoints (statements' anchors and the heads fetched), checked against each other
+/// whatever order they were seen in: one root per size (else the log forked), and each tree a
+/// prefix of the next larger one (consistency proofs between consecutive sizes).
+struct History {
+    /// The first root seen for each size.
     by_size: BTreeMap<u64, Hash>,
+    /// Sizes whose checkpoint contradicts a smaller one, with the finding.
+    bad: HashMap<u64, (FindingKind, String, String, String)>,
+    /// The largest checkpoint consistent with every smaller one.
     largest: Option<Checkpoint>,
 }
 
-impl History<'_> {
-    /// Takes `checkpoint`; the finding (kind, field, expected, found) if it contradicts the log
-    /// seen so far.
-    fn see(&mut self, checkpoint: &Checkpoint) -> Option<(FindingKind, String, String, String)> {
-        if let Some(root) = self.by_size.get(&checkpoint.size) {
-            if *root != checkpoint.root {
-                return Some((
-                    FindingKind::LogForked,
-                    "checkpoint root".into(),
-                    format!("{} (seen before at size {})", b64(root), checkpoint.size),
-                    b64(&checkpoint.root),
-                ));
-            }
-            return None;
+impl History {
+    fn new(checkpoints: &[Checkpoint], consistency: &BTreeMap<(u64, u64), Vec<Hash>>) -> History {
+        let mut first: BTreeMap<u64, &Checkpoint> = BTreeMap::new();
+        for checkpoint in checkpoints {
+            first.entry(checkpoint.size).or_insert(checkpoint);
         }
-        self.by_size.insert(checkpoint.size, checkpoint.root);
-        let Some(largest) = self.largest.clone() else {
-            self.largest = Some(checkpoint.clone());
-            return None;
-        };
-        if checkpoint.size < largest.size {
-            return Some((
-                FindingKind::LogShrank,
-                "checkpoint size".into(),
-                format!("at least {} (seen before)", largest.size),
-                checkpoint.size.to_string(),
-            ));
+        let mut bad = HashMap::new();
+        let mut good: Option<&Checkpoint> = None;
+        for (&size, &checkpoint) in &first {
+            let Some(old) = good else {
+                good = Some(checkpoint);
+                continue;
+            };
+            let pair = (old.size, size);
+            let checked = consistency.get(&pair).map(|proof| {
+                tlog::check_consistency(proof, old.size, &old.root, size, &checkpoint.root)
+            });
+            let (expected, found) = match checked {
+                Some(Ok(())) => {
+                    good = Some(checkpoint);
+                    continue;
+                }
+                Some(Err(e)) => (
+                    "a proof that the older tree is a prefix of the newer".to_owned(),
+                    e.to_string(),
+                ),
+                None => (
+                    "a proof fetched from the marketplace".to_owned(),
+                    "none stored; fetch again".to_owned(),
+                ),
+            };
+            bad.insert(
+                size,
+                (
+                    FindingKind::LogInconsistent,
+                    format!("consistency proof {} → {}", pair.0, pair.1),
+                    expected,
+                    found,
+                ),
+            );
         }
-        let pair = (largest.size, checkpoint.size);
-        let checked = self.consistency.get(&pair).map(|proof| {
-            tlog::check_consistency(
-                proof,
-                largest.size,
-                &largest.root,
-                checkpoint.size,
-                &checkpoint.root,
-            )
-        });
-        match checked {
-            Some(Ok(())) => {
-                self.largest = Some(checkpoint.clone());
-                None
-            }
-            Some(Err(e)) => Some((
-                FindingKind::LogInconsistent,
-                format!("consistency proof {} → {}", pair.0, pair.1),
-                "a proof that the older tree is a prefix of the newer".into(),
-                e.to_string(),
+        History {
+            largest: good.cloned(),
+            by_size: first.into_iter().map(|(size, c)| (size, c.root)).collect(),
+            bad,
+        }
+    }
+
+    /// The finding (kind, field, expected, found) if `checkpoint` contradicts the log.
+    fn see(&self, checkpoint: &Checkpoint) -> Option<(FindingKind, String, String, String)> {
+        match self.by_size.get(&checkpoint.size) {
+            Some(root) if *root != checkpoint.root => Some((
+                FindingKind::LogForked,
+                "checkpoint root".into(),
+                format!("{} (seen before at size {})", b64(root), checkpoint.size),
+                b64(&checkpoint.root),
             )),
-            None => Some((
-                FindingKind::LogInconsistent,
-                format!("consistency proof {} → {}", pair.0, pair.1),
-                "a proof fetched from the marketplace".into(),
-                "none stored; fetch again".into(),
-            )),
+            _ => self.bad.get(&checkpoint.size).cloned(),
         }
     }
 }
@@ -472,11 +480,26 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
     }
 
     // Statements, in order: signature, chain, checkpoint, log history, inclusion, totals.
-    let mut history = History {
-        consistency: evidence.consistency,
-        by_size: BTreeMap::new(),
-        largest: None,
-    };
+    // Every checkpoint, anchors first (in statement order), then the heads fetched.
+    let anchors = evidence.statements.iter().filter_map(|stored| {
+        let (_, claims) =
+            statement::open(&stored.bytes, evidence.marketplace, evidence.now).ok()?;
+        tlog::open_checkpoint(
+            &claims.checkpoint,
+            evidence.log_origin,
+            evidence.marketplace,
+        )
+        .ok()
+    });
+    let heads: Vec<Checkpoint> = evidence
+        .checkpoints
+        .iter()
+        .filter_map(|note| {
+            tlog::open_checkpoint(note, evidence.log_origin, evidence.marketplace).ok()
+        })
+        .collect();
+    let every: Vec<Checkpoint> = anchors.chain(heads.iter().cloned()).collect();
+    let history = History::new(&every, evidence.consistency);
     let mut counted_by: HashMap<u64, &str> = HashMap::new();
     let mut outcomes = Vec::new();
     let mut previous: Option<(u64, String)> = None;
@@ -665,13 +688,26 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
         });
     }
 
-    // Checkpoints seen apart from statements (the latest), then the open period's receipts.
+    // The heads fetched (the log's latest, in the order fetched): each must be consistent with
+    // every other checkpoint, and none smaller than one fetched before it (the log went back).
+    let mut largest_head: u64 = 0;
     for note in evidence.checkpoints {
         match tlog::open_checkpoint(note, evidence.log_origin, evidence.marketplace) {
             Ok(checkpoint) => {
-                if let Some((kind, field, expected, found)) = history.see(&checkpoint) {
+                if checkpoint.size < largest_head {
+                    report.add(
+                        FindingKind::LogShrank,
+                        None,
+                        None,
+                        "checkpoint size",
+                        format!("at least {largest_head} (fetched before)"),
+                        checkpoint.size.to_string(),
+                        &[],
+                    );
+                } else if let Some((kind, field, expected, found)) = history.see(&checkpoint) {
                     report.add(kind, None, None, &field, expected, found, &[]);
                 }
+                largest_head = largest_head.max(checkpoint.size);
             }
             Err(error) => report.add(
                 FindingKind::CheckpointSignature,
