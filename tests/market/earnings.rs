@@ -187,31 +187,52 @@ fn fetched_earnings_verify_to_the_simulators_tally() {
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         checked += 1;
     }
+    // Receipts are stored in pages: their log indexes are 8 bytes each.
     let receipts = sqlite(
         &studio.data().join("earnings.sqlite"),
-        "SELECT COUNT(*) FROM receipts",
+        "SELECT SUM(length(indexes) / 8) FROM receipt_pages",
     );
     assert_eq!(checked.to_string(), receipts.trim());
 
     // A receipt changed in the store (more samples, amounts made to match) is no longer the
     // log's entry: verify names it and leaves its money out.
     let store = studio.data().join("earnings.sqlite");
+    // The first page's first receipt: its bytes end where the page's first end (u32 LE) says.
     let first = sqlite(
         &store,
-        "SELECT log_index, hex(body) FROM receipts ORDER BY log_index LIMIT 1",
+        "SELECT first_index, hex(ends), hex(bodies) FROM receipt_pages ORDER BY first_index LIMIT 1",
     );
-    let (index, body) = first.trim().split_once('|').unwrap();
-    let mut receipt = Receipt::from_json(&hex::decode(body).unwrap()).unwrap();
+    let mut columns = first.trim().split('|');
+    let (index, ends, bodies) = (
+        columns.next().unwrap().to_owned(),
+        hex::decode(columns.next().unwrap()).unwrap(),
+        hex::decode(columns.next().unwrap()).unwrap(),
+    );
+    let ends: Vec<u32> = ends
+        .chunks(4)
+        .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let body = &bodies[..ends[0] as usize];
+    let mut receipt = Receipt::from_json(body).unwrap();
     receipt.samples += 100;
     receipt.amount =
         hallmark_core::earnings::money::amount(receipt.samples, receipt.price).unwrap();
     receipt.creator_share =
         hallmark_core::earnings::money::creator_share(receipt.amount, receipt.share_rate).unwrap();
+    let changed_body = receipt.canonical_bytes();
+    let grown = changed_body.len() as i64 - body.len() as i64;
+    let mut changed_bodies = changed_body.clone();
+    changed_bodies.extend_from_slice(&bodies[ends[0] as usize..]);
+    let changed_ends: Vec<u8> = ends
+        .iter()
+        .flat_map(|&end| u32::try_from(i64::from(end) + grown).unwrap().to_le_bytes())
+        .collect();
     sqlite(
         &store,
         &format!(
-            "UPDATE receipts SET body = X'{}' WHERE log_index = {index}",
-            hex::encode(receipt.canonical_bytes())
+            "UPDATE receipt_pages SET ends = X'{}', bodies = X'{}' WHERE first_index = {index}",
+            hex::encode(changed_ends),
+            hex::encode(changed_bodies)
         ),
     );
     let run = studio.run(&["earnings", "verify", "--json"]);

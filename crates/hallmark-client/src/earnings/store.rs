@@ -97,8 +97,12 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS statements (origin TEXT NOT NULL, sequence INTEGER NOT NULL,
         id TEXT NOT NULL, body BLOB NOT NULL, payout_status TEXT NOT NULL, payout_reference TEXT,
         paid_at TEXT, PRIMARY KEY (origin, sequence))",
-    "CREATE TABLE IF NOT EXISTS receipts (origin TEXT NOT NULL, log_index INTEGER NOT NULL,
-        body BLOB NOT NULL, PRIMARY KEY (origin, log_index))",
+    // Receipts in pages (one per `put_receipts` call, at most RECEIPTS_PER_PAGE): their log
+    // indexes (u64 little-endian each, ascending), where each one's bytes end in `bodies` (u32
+    // little-endian each) and their exact bytes, concatenated.
+    "CREATE TABLE IF NOT EXISTS receipt_pages (origin TEXT NOT NULL, first_index INTEGER NOT NULL,
+        last_index INTEGER NOT NULL, indexes BLOB NOT NULL, ends BLOB NOT NULL,
+        bodies BLOB NOT NULL, PRIMARY KEY (origin, first_index))",
     "CREATE TABLE IF NOT EXISTS checkpoints (seen INTEGER PRIMARY KEY AUTOINCREMENT,
         origin TEXT NOT NULL, note TEXT NOT NULL, UNIQUE (origin, note))",
     "CREATE TABLE IF NOT EXISTS consistency (origin TEXT NOT NULL, old_size INTEGER NOT NULL,
@@ -109,6 +113,13 @@ const SCHEMA: &[&str] = &[
         price TEXT NOT NULL, currency TEXT NOT NULL, shards TEXT NOT NULL, source TEXT NOT NULL,
         PRIMARY KEY (origin, version))",
 ];
+
+/// The store's layout, as `PRAGMA user_version`: 2 since receipts are stored in pages. A file with
+/// another version (or an unversioned one that already holds tables) is refused, never rewritten.
+const SCHEMA_VERSION: i64 = 2;
+
+/// The most receipts stored in one page.
+const RECEIPTS_PER_PAGE: usize = 1000;
 
 /// An unsigned integer as SQLite stores it.
 fn int(n: u64) -> i64 {
@@ -124,12 +135,30 @@ impl EarningsStore {
             detail,
         };
         let pool = crate::sqlite::open(&path).await.map_err(fail)?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let tables: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'")
+                .fetch_one(&pool)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+        if version != SCHEMA_VERSION && !(version == 0 && tables == 0) {
+            return Err(fail(format!(
+                "its layout is version {version}, this Hallmark reads version {SCHEMA_VERSION}"
+            )));
+        }
         for statement in SCHEMA {
             sqlx::query(statement)
                 .execute(&pool)
                 .await
                 .map_err(|e| fail(e.to_string()))?;
         }
+        sqlx::query(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+            .execute(&pool)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
         Ok(EarningsStore { pool, path })
     }
 
@@ -246,7 +275,7 @@ impl EarningsStore {
     /// The highest log index of a stored receipt.
     pub async fn last_receipt(&self, origin: &str) -> Result<Option<u64>, StoreError> {
         let last: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(log_index) FROM receipts WHERE origin = ?1")
+            sqlx::query_scalar("SELECT MAX(last_index) FROM receipt_pages WHERE origin = ?1")
                 .bind(origin)
                 .fetch_one(&self.pool)
                 .await
@@ -254,30 +283,67 @@ impl EarningsStore {
         Ok(last.and_then(|n| u64::try_from(n).ok()))
     }
 
-    /// Stores receipts (log index, exact bytes) in one transaction; ones already stored are kept.
-    /// Returns how many were new.
+    /// Stores receipts (log index, exact bytes) in one transaction, as pages of at most
+    /// [`RECEIPTS_PER_PAGE`]; ones already stored (or repeated in `receipts`) keep their first
+    /// bytes. Returns how many were new.
     pub async fn put_receipts(
         &self,
         origin: &str,
         receipts: &[(u64, Vec<u8>)],
     ) -> Result<u64, StoreError> {
+        let (Some(low), Some(high)) = (
+            receipts.iter().map(|(i, _)| *i).min(),
+            receipts.iter().map(|(i, _)| *i).max(),
+        ) else {
+            return Ok(0);
+        };
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
-        let mut added = 0;
-        for (index, body) in receipts {
-            added += sqlx::query(
-                "INSERT INTO receipts (origin, log_index, body) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (origin, log_index) DO NOTHING",
+        let overlapping: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT indexes FROM receipt_pages
+             WHERE origin = ?1 AND first_index <= ?3 AND last_index >= ?2",
+        )
+        .bind(origin)
+        .bind(int(low))
+        .bind(int(high))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        let mut seen: BTreeSet<u64> = BTreeSet::new();
+        for indexes in &overlapping {
+            seen.extend(indexes_of(indexes).ok_or_else(|| self.damaged("a receipt page"))?);
+        }
+        let mut new: Vec<(u64, &[u8])> = receipts
+            .iter()
+            .filter(|(index, _)| seen.insert(*index))
+            .map(|(index, body)| (*index, body.as_slice()))
+            .collect();
+        new.sort_by_key(|(index, _)| *index);
+        for page in new.chunks(RECEIPTS_PER_PAGE) {
+            let mut indexes = Vec::with_capacity(page.len() * 8);
+            let mut ends = Vec::with_capacity(page.len() * 4);
+            let mut bodies = Vec::with_capacity(page.iter().map(|(_, b)| b.len()).sum());
+            for (index, body) in page {
+                indexes.extend_from_slice(&index.to_le_bytes());
+                bodies.extend_from_slice(body);
+                let end = u32::try_from(bodies.len()).map_err(|_| self.fail("a page too large"))?;
+                ends.extend_from_slice(&end.to_le_bytes());
+            }
+            sqlx::query(
+                "INSERT INTO receipt_pages (origin, first_index, last_index, indexes, ends, bodies)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .bind(origin)
-            .bind(int(*index))
-            .bind(body.as_slice())
+            .bind(int(page[0].0))
+            .bind(int(page[page.len() - 1].0))
+            .bind(indexes)
+            .bind(ends)
+            .bind(bodies)
             .execute(&mut *tx)
             .await
-            .map_err(|e| self.fail(e))?
-            .rows_affected();
+            .map_err(|e| self.fail(e))?;
         }
         tx.commit().await.map_err(|e| self.fail(e))?;
-        Ok(added)
+        Ok(new.len() as u64)
     }
 
     /// Records a checkpoint seen (once per distinct note); true when new.
@@ -392,20 +458,30 @@ impl EarningsStore {
                 bytes: row.get("body"),
             });
         }
-        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-            "SELECT log_index, body FROM receipts WHERE origin = ?1 ORDER BY log_index",
+        let pages: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT indexes, ends, bodies FROM receipt_pages WHERE origin = ?1 ORDER BY first_index",
         )
         .bind(origin)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.fail(e))?;
-        stored.receipts = rows
-            .into_iter()
-            .map(|(index, bytes)| StoredReceipt {
-                index: u64::try_from(index).unwrap_or(u64::MAX),
-                bytes,
-            })
-            .collect();
+        let count = pages.iter().map(|(indexes, _, _)| indexes.len() / 8).sum();
+        stored.receipts = Vec::with_capacity(count);
+        for (indexes, ends, bodies) in &pages {
+            let page =
+                page_of(indexes, ends, bodies).ok_or_else(|| self.damaged("a receipt page"))?;
+            stored
+                .receipts
+                .extend(page.map(|(index, bytes)| StoredReceipt {
+                    index,
+                    bytes: bytes.to_vec(),
+                }));
+        }
+        drop(pages);
+        // Pages are written in order, but one written later may fill a gap before another.
+        if !stored.receipts.is_sorted_by_key(|r| r.index) {
+            stored.receipts.sort_by_key(|r| r.index);
+        }
         stored.checkpoints =
             sqlx::query_scalar("SELECT note FROM checkpoints WHERE origin = ?1 ORDER BY seen")
                 .bind(origin)
@@ -459,5 +535,116 @@ impl EarningsStore {
             });
         }
         Ok(stored)
+    }
+}
+
+/// The log indexes of a page's `indexes` blob, if it is whole.
+fn indexes_of(indexes: &[u8]) -> Option<impl Iterator<Item = u64> + '_> {
+    indexes.len().is_multiple_of(8).then(|| {
+        indexes
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+    })
+}
+
+/// A page's receipts (log index, exact bytes), if its three blobs agree with each other.
+fn page_of<'a>(
+    indexes: &'a [u8],
+    ends: &'a [u8],
+    bodies: &'a [u8],
+) -> Option<impl Iterator<Item = (u64, &'a [u8])> + 'a> {
+    let count = indexes.len() / 8;
+    let indexes = indexes_of(indexes)?;
+    if !ends.len().is_multiple_of(4) || ends.len() / 4 != count {
+        return None;
+    }
+    let ends: Vec<usize> = ends
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()) as usize)
+        .collect();
+    let mut start = 0;
+    for &end in &ends {
+        if end < start || end > bodies.len() {
+            return None;
+        }
+        start = end;
+    }
+    if start != bodies.len() {
+        return None;
+    }
+    let starts = std::iter::once(0).chain(ends.clone());
+    Some(
+        indexes
+            .zip(starts.zip(ends))
+            .map(move |(index, (start, end))| (index, &bodies[start..end])),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn receipts_are_stored_in_pages_and_read_back_in_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = EarningsStore::open(dir.path()).await.expect("open");
+        let o = "http://m";
+        assert_eq!(store.last_receipt(o).await.expect("last"), None);
+        let first: Vec<(u64, Vec<u8>)> = (0..2500u64)
+            .filter(|i| i % 3 != 1)
+            .map(|i| (i, format!("r{i}").into_bytes()))
+            .collect();
+        assert_eq!(store.put_receipts(o, &first).await.expect("put"), 1667);
+        // Again, the gaps filled, one repeated with other bytes: only the gaps are new.
+        let second: Vec<(u64, Vec<u8>)> = (0..2500u64)
+            .rev()
+            .map(|i| (i, format!("x{i}").into_bytes()))
+            .chain([(1, b"y".to_vec())])
+            .collect();
+        assert_eq!(store.put_receipts(o, &second).await.expect("put"), 833);
+        assert_eq!(store.put_receipts(o, &[]).await.expect("put"), 0);
+        assert_eq!(store.last_receipt(o).await.expect("last"), Some(2499));
+        let stored = store.load(o).await.expect("load");
+        assert_eq!(stored.receipts.len(), 2500);
+        for (n, r) in stored.receipts.iter().enumerate() {
+            assert_eq!(r.index, n as u64);
+            let mark = if n % 3 == 1 { 'x' } else { 'r' };
+            assert_eq!(r.bytes, format!("{mark}{n}").into_bytes());
+        }
+        assert!(
+            store
+                .load("http://other")
+                .await
+                .expect("load")
+                .receipts
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn another_layout_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        drop(EarningsStore::open(dir.path()).await.expect("open"));
+        let pool = crate::sqlite::open(&dir.path().join(STORE_FILE))
+            .await
+            .expect("raw");
+        sqlx::query("PRAGMA user_version = 1")
+            .execute(&pool)
+            .await
+            .expect("set");
+        pool.close().await;
+        let error = EarningsStore::open(dir.path()).await.expect_err("refused");
+        assert!(error.detail.contains("version 1"), "{error}");
+        // An unversioned file that already holds tables (an older layout) is refused too.
+        let other = tempfile::tempdir().expect("dir");
+        let pool = crate::sqlite::open(&other.path().join(STORE_FILE))
+            .await
+            .expect("raw");
+        sqlx::query("CREATE TABLE receipts (origin TEXT)")
+            .execute(&pool)
+            .await
+            .expect("old");
+        pool.close().await;
+        assert!(EarningsStore::open(other.path()).await.is_err());
     }
 }

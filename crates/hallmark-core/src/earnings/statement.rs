@@ -111,54 +111,91 @@ pub enum StatementError {
 /// the payable amount rounded once by [`ROUNDING_RULE`].
 pub fn tally<'a>(receipts: impl IntoIterator<Item = &'a Receipt>) -> Result<Tallies, MoneyError> {
     // Keys borrow from the receipts: a line's strings are copied once, when it is first met.
+    // Each receipt is added to its shard's line only; the coarser levels are sums of those lines.
     type Key<'k> = (&'k str, &'k str, &'k str, &'k str);
-    let mut levels: [BTreeMap<Key<'a>, Total>; 4] = Default::default();
+    #[derive(Default)]
+    struct Sum {
+        receipts: u64,
+        samples: u64,
+        gross: Decimal,
+        creator_share: Decimal,
+    }
+    impl Sum {
+        fn add(
+            &mut self,
+            receipts: u64,
+            samples: u64,
+            gross: Decimal,
+            share: Decimal,
+        ) -> Result<(), MoneyError> {
+            self.receipts += receipts;
+            self.samples = self
+                .samples
+                .checked_add(samples)
+                .ok_or(MoneyError::Overflow("samples"))?;
+            self.gross = self
+                .gross
+                .checked_add(gross)
+                .ok_or(MoneyError::Overflow("gross"))?;
+            self.creator_share = self
+                .creator_share
+                .checked_add(share)
+                .ok_or(MoneyError::Overflow("creator share"))?;
+            Ok(())
+        }
+    }
+    let mut shards: BTreeMap<Key<'a>, Sum> = BTreeMap::new();
     for receipt in receipts {
-        let keys: [Key<'a>; 4] = [
-            (&receipt.currency, "", "", ""),
-            (&receipt.dataset, "", "", &receipt.currency),
-            (&receipt.dataset, &receipt.version, "", &receipt.currency),
-            (
+        shards
+            .entry((
                 &receipt.dataset,
                 &receipt.version,
                 &receipt.shard,
                 &receipt.currency,
-            ),
+            ))
+            .or_default()
+            .add(1, receipt.samples, receipt.amount, receipt.creator_share)?;
+    }
+    let mut levels: [BTreeMap<Key<'a>, Sum>; 4] = Default::default();
+    for (&(dataset, version, _, currency), sum) in &shards {
+        let keys: [Key<'a>; 3] = [
+            (currency, "", "", ""),
+            (dataset, "", "", currency),
+            (dataset, version, "", currency),
         ];
-        for (level, (map, key)) in levels.iter_mut().zip(keys).enumerate() {
-            let named = |text: &str, depth: usize| (level > depth).then(|| text.to_string());
-            let line = map.entry(key).or_insert_with(|| Total {
-                dataset: named(&receipt.dataset, 0),
-                version: named(&receipt.version, 1),
-                shard: named(&receipt.shard, 2),
-                currency: receipt.currency.clone(),
-                receipts: 0,
-                samples: 0,
-                gross: Decimal::ZERO,
-                creator_share: Decimal::ZERO,
-                payable: None,
-            });
-            line.receipts += 1;
-            line.samples = line
-                .samples
-                .checked_add(receipt.samples)
-                .ok_or(MoneyError::Overflow("samples"))?;
-            line.gross = line
-                .gross
-                .checked_add(receipt.amount)
-                .ok_or(MoneyError::Overflow("gross"))?;
-            line.creator_share = line
-                .creator_share
-                .checked_add(receipt.creator_share)
-                .ok_or(MoneyError::Overflow("creator share"))?;
+        for (map, key) in levels.iter_mut().zip(keys) {
+            map.entry(key).or_default().add(
+                sum.receipts,
+                sum.samples,
+                sum.gross,
+                sum.creator_share,
+            )?;
         }
     }
+    levels[3] = shards;
+    let mut level = 0;
     let [totals, datasets, versions, shards] = levels.map(|map| {
-        map.into_values()
-            .map(|mut line| {
-                line.gross = line.gross.normalize();
-                line.creator_share = line.creator_share.normalize();
-                line
+        let depth = level;
+        level += 1;
+        map.into_iter()
+            .map(|((dataset, version, shard, currency), sum)| {
+                let (dataset, currency) = if depth == 0 {
+                    ("", dataset)
+                } else {
+                    (dataset, currency)
+                };
+                let named = |text: &str, at: usize| (depth > at).then(|| text.to_string());
+                Total {
+                    dataset: named(dataset, 0),
+                    version: named(version, 1),
+                    shard: named(shard, 2),
+                    currency: currency.to_string(),
+                    receipts: sum.receipts,
+                    samples: sum.samples,
+                    gross: sum.gross.normalize(),
+                    creator_share: sum.creator_share.normalize(),
+                    payable: None,
+                }
             })
             .collect::<Vec<_>>()
     });

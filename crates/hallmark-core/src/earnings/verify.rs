@@ -227,6 +227,13 @@ struct Parsed {
     index: u64,
     receipt: Receipt,
     leaf: Hash,
+    /// Left out of every total (by the checks of the receipt alone).
+    excluded: bool,
+}
+
+/// The position in `parsed` (sorted by log index) of the receipt at log index `index`.
+fn position(parsed: &[Parsed], index: u64) -> Option<usize> {
+    parsed.binary_search_by_key(&index, |p| p.index).ok()
 }
 
 impl std::fmt::Debug for Evidence<'_> {
@@ -374,6 +381,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
                     index: stored.index,
                     leaf: tlog::leaf_hash(&Sha256Digest::of(&stored.bytes).0),
                     receipt,
+                    excluded: false,
                 })
                 .map_err(|e| e.to_string());
             (stored.index, parsed)
@@ -384,11 +392,20 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
         .iter()
         .map(|v| (v.version.as_str(), v))
         .collect();
-    let mut parsed: BTreeMap<u64, Parsed> = BTreeMap::new();
-    let mut excluded: BTreeSet<u64> = BTreeSet::new();
-    let mut ids: HashMap<String, u64> = HashMap::new();
+    // Receipts by position, sorted by log index at the end of this loop; while it runs, log
+    // indexes already taken are looked up only when the input is not in strictly ascending order
+    // (as the store reads it), the only way one can repeat.
+    let ascending = evidence
+        .receipts
+        .windows(2)
+        .all(|pair| pair[0].index < pair[1].index);
+    let mut parsed: Vec<Parsed> = Vec::with_capacity(results.len());
+    let mut taken: BTreeMap<u64, usize> = BTreeMap::new();
+    // Receipt ids (checked to be `r_` and 32 hex digits) as numbers, with their log index.
+    let mut ids: HashMap<u128, u64> = HashMap::with_capacity(results.len());
+    let mut other_ids: HashMap<String, u64> = HashMap::new();
     for (index, result) in results {
-        let item = match result {
+        let mut item = match result {
             Ok(item) => item,
             Err(error) => {
                 report.add(
@@ -403,23 +420,27 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
                 continue;
             }
         };
-        if parsed.contains_key(&index) {
-            report.add(
-                FindingKind::ReceiptCountedTwice,
-                None,
-                Some(index),
-                "log index",
-                "one receipt per log index",
-                "two receipts stored",
-                &[&item.receipt],
-            );
-            excluded.insert(index);
-            continue;
+        if !ascending {
+            if let Some(&first) = taken.get(&index) {
+                report.add(
+                    FindingKind::ReceiptCountedTwice,
+                    None,
+                    Some(index),
+                    "log index",
+                    "one receipt per log index",
+                    "two receipts stored",
+                    &[&item.receipt],
+                );
+                parsed[first].excluded = true;
+                continue;
+            }
+            taken.insert(index, parsed.len());
         }
         let receipt = &item.receipt;
+        let mut excluded = false;
         let mut bad = |kind, field: &str, expected: String, found: String| {
             report.add(kind, None, Some(index), field, expected, found, &[receipt]);
-            excluded.insert(index);
+            excluded = true;
         };
         if receipt.creator != evidence.creator {
             bad(
@@ -464,7 +485,15 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
                 Some(_) => {}
             }
         }
-        if let Some(first) = ids.insert(receipt.id.clone(), index) {
+        let first = match receipt
+            .id
+            .get(2..)
+            .and_then(|hex| u128::from_str_radix(hex, 16).ok())
+        {
+            Some(key) => ids.insert(key, index),
+            None => other_ids.insert(receipt.id.clone(), index),
+        };
+        if let Some(first) = first {
             report.add(
                 FindingKind::ReceiptCountedTwice,
                 None,
@@ -474,10 +503,18 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
                 format!("also at log index {index}"),
                 &[receipt],
             );
-            excluded.insert(index);
+            excluded = true;
         }
-        parsed.insert(index, item);
+        item.excluded = excluded;
+        parsed.push(item);
     }
+    if !ascending {
+        parsed.sort_by_key(|p| p.index);
+    }
+    // By position in `parsed`: left out of every total, and the statement (position in
+    // `evidence.statements`) that counts it.
+    let mut excluded: Vec<bool> = parsed.iter().map(|p| p.excluded).collect();
+    let mut counted_by: Vec<Option<usize>> = vec![None; parsed.len()];
 
     // Statements, in order: signature, chain, checkpoint, log history, inclusion, totals.
     // Every checkpoint, anchors first (in statement order), then the heads fetched.
@@ -500,11 +537,9 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
         .collect();
     let every: Vec<Checkpoint> = anchors.chain(heads.iter().cloned()).collect();
     let history = History::new(&every, evidence.consistency);
-    let mut counted_by: HashMap<u64, &str> = HashMap::new();
     let mut outcomes = Vec::new();
     let mut previous: Option<(u64, String)> = None;
-    let mut statemented: BTreeSet<u64> = BTreeSet::new();
-    for stored in evidence.statements {
+    for (number, stored) in evidence.statements.iter().enumerate() {
         let sha256 = Sha256Digest::of(&stored.bytes).hex();
         let claims = match statement::open(&stored.bytes, evidence.marketplace, evidence.now) {
             Ok((_, claims)) => claims,
@@ -529,7 +564,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
         let members: Vec<&Receipt> = claims
             .receipts
             .iter()
-            .filter_map(|index| parsed.get(index).map(|p| &p.receipt))
+            .filter_map(|&index| position(&parsed, index).map(|p| &parsed[p].receipt))
             .collect();
         let mut whole_statement_bad = false;
         let mut fail = |report: &mut Report, kind, field: &str, expected: String, found: String| {
@@ -595,9 +630,9 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
         }
         // Receipts it counts: held, not counted before, in the log at its checkpoint.
         let mut entries = Vec::with_capacity(claims.receipts.len());
-        let mut own: Vec<u64> = Vec::with_capacity(claims.receipts.len());
+        let mut own: Vec<usize> = Vec::with_capacity(claims.receipts.len());
         for &index in &claims.receipts {
-            let Some(item) = parsed.get(&index) else {
+            let Some(at_position) = position(&parsed, index) else {
                 report.add(
                     FindingKind::ReceiptMissing,
                     at,
@@ -609,7 +644,9 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
                 );
                 continue;
             };
-            if let Some(first) = counted_by.get(&index) {
+            let item = &parsed[at_position];
+            if let Some(first) = counted_by[at_position] {
+                let first = &evidence.statements[first].id;
                 report.add(
                     FindingKind::ReceiptCountedTwice,
                     at,
@@ -621,9 +658,9 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
                 );
                 continue;
             }
-            counted_by.insert(index, &stored.id);
+            counted_by[at_position] = Some(number);
             entries.push((index, item.leaf));
-            own.push(index);
+            own.push(at_position);
         }
         if let Some(checkpoint) = &checkpoint {
             match tlog::check_inclusions(
@@ -645,7 +682,8 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
             }
         }
         // Totals: what it states against the sum of the receipts it lists, as held.
-        if let Ok(recomputed) = tally(own.iter().map(|i| &parsed[i].receipt)) {
+        let recomputed = tally(own.iter().map(|&p| &parsed[p].receipt));
+        if let Ok(recomputed) = &recomputed {
             let levels = [
                 ("totals", &claims.totals, &recomputed.totals),
                 ("datasets", &claims.datasets, &recomputed.datasets),
@@ -668,14 +706,20 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
             );
         }
         if whole_statement_bad {
-            excluded.extend(own.iter().copied());
+            for &p in &own {
+                excluded[p] = true;
+            }
         }
-        statemented.extend(own.iter().copied());
         let verified: Vec<&Receipt> = own
             .iter()
-            .filter(|i| !excluded.contains(i))
-            .map(|i| &parsed[i].receipt)
+            .filter(|&&p| !excluded[p])
+            .map(|&p| &parsed[p].receipt)
             .collect();
+        // All of them verified: their totals are the ones just recomputed.
+        let verified = match recomputed {
+            Ok(all) if verified.len() == own.len() => all.totals,
+            _ => tally(verified).map(|t| t.totals).unwrap_or_default(),
+        };
         outcomes.push(StatementOutcome {
             id: stored.id.clone(),
             sequence: claims.sequence,
@@ -683,7 +727,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
             sha256,
             checkpoint_size: checkpoint.as_ref().map_or(0, |c| c.size),
             stated: claims.totals.clone(),
-            verified: tally(verified).map(|t| t.totals).unwrap_or_default(),
+            verified,
             findings: report.findings.len() - before,
         });
     }
@@ -722,8 +766,10 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
     }
     let latest = history.largest.clone();
     let open: Vec<(u64, Hash)> = parsed
-        .values()
-        .filter(|p| !statemented.contains(&p.index) && !excluded.contains(&p.index))
+        .iter()
+        .enumerate()
+        .filter(|&(n, _)| counted_by[n].is_none() && !excluded[n])
+        .map(|(_, p)| p)
         .filter(|p| latest.as_ref().is_some_and(|l| p.index < l.size))
         .map(|p| (p.index, p.leaf))
         .collect();
@@ -740,20 +786,25 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
                     error.to_string(),
                     &open
                         .iter()
-                        .map(|(i, _)| &parsed[i].receipt)
+                        .filter_map(|&(i, _)| position(&parsed, i).map(|p| &parsed[p].receipt))
                         .collect::<Vec<_>>(),
                 );
-                excluded.extend(open.iter().map(|(i, _)| *i));
+                for &(i, _) in &open {
+                    if let Some(p) = position(&parsed, i) {
+                        excluded[p] = true;
+                    }
+                }
             }
             Err(_) => {}
         }
     }
 
     let receipts: Vec<ReceiptOutcome> = parsed
-        .into_values()
-        .map(|p| {
-            let statement = counted_by.get(&p.index).map(|id| (*id).to_owned());
-            let status = if excluded.contains(&p.index) {
+        .into_iter()
+        .zip(excluded.into_iter().zip(counted_by))
+        .map(|(p, (excluded, counted_by))| {
+            let statement = counted_by.map(|n| evidence.statements[n].id.clone());
+            let status = if excluded {
                 ReceiptStatus::Excluded
             } else if statement.is_some() {
                 ReceiptStatus::Statemented
@@ -795,10 +846,13 @@ fn not_in_log(
     report: &mut Report,
     at: Option<(&str, u64)>,
     differ: &[u64],
-    parsed: &BTreeMap<u64, Parsed>,
-    excluded: &mut BTreeSet<u64>,
+    parsed: &[Parsed],
+    excluded: &mut [bool],
 ) {
     for &index in differ {
+        let Some(p) = position(parsed, index) else {
+            continue;
+        };
         report.add(
             FindingKind::ReceiptNotInLog,
             at,
@@ -806,9 +860,9 @@ fn not_in_log(
             "commitment",
             "the log's entry at this index",
             "another commitment (the receipt was changed after it was logged)",
-            &[&parsed[&index].receipt],
+            &[&parsed[p].receipt],
         );
-        excluded.insert(index);
+        excluded[p] = true;
     }
 }
 
