@@ -134,7 +134,7 @@ fn a_mirror_sends_what_the_bucket_lacks_and_a_check_finds_and_resends_rotted_byt
     let studio = Studio::new("mirror", "Ana");
     let server = S3Server::start("datasets");
     // About 18 MiB in shards of about 8 MiB: multipart uploads in 5 MiB parts.
-    let (_src, out) = sealed_signed(&studio, 6, 3 << 20, "8MiB");
+    let (src, out) = sealed_signed(&studio, 6, 3 << 20, "8MiB");
     let out_path = path(out.path());
     let endpoint = server.url();
     let mirror = |extra: &[&str]| {
@@ -241,6 +241,46 @@ fn a_mirror_sends_what_the_bucket_lacks_and_a_check_finds_and_resends_rotted_byt
     assert_eq!(repaired["sent"], serde_json::json!([shard]), "{repaired}");
     mirror(&["--check"]).ok();
     assert_mirrored_exactly(&server, "datasets", "takes/v1", out.path());
+
+    // A new seal of an edited folder (same sizes, so the same-sized manifest and index): they are
+    // sent again, not taken for the old ones, and the bucket holds exactly the new seal.
+    let edited = src.path().join("take-000.bin");
+    let mut bytes = std::fs::read(&edited).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&edited, &bytes).unwrap();
+    let src_path = path(src.path());
+    studio
+        .run(&[
+            "-q",
+            "seal",
+            &src_path,
+            "--out",
+            &out_path,
+            "--license",
+            "CC-BY-4.0",
+            "--creator",
+            "Ana",
+            "--name",
+            "takes",
+            "--shard-size",
+            "8MiB",
+            "--allow",
+            "all",
+        ])
+        .ok();
+    studio.run(&["sign", &out_path]).ok();
+    let resealed = mirror(&["--json"]).json();
+    let sent: Vec<&str> = resealed["sent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for name in ["index.jsonl", "credential.json", "croissant.json"] {
+        assert!(sent.contains(&name), "{name} not sent again: {resealed}");
+    }
+    assert_mirrored_exactly(&server, "datasets", "takes/v1", out.path());
+    mirror(&["--check"]).ok();
 
     // A name that is not a bucket.
     let bad = studio.run(&["mirror", &out_path, "s3://Bad_Bucket/x"]);

@@ -1,6 +1,6 @@
 //! `hallmark mirror`: copy a signed seal (shards streamed from the source files, index, credential, manifest) to an S3-compatible bucket, resumably, each object checked by the bucket's ETag; `--check` reads it all back; `--set-credentials` keeps the bucket's key in the OS keyring.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -229,11 +229,12 @@ fn ask_credentials(target: &BucketTarget) -> anyhow::Result<BucketCredentials> {
         let secret = Zeroizing::new(rpassword::prompt_password("Secret access key: ")?);
         (id, secret)
     } else {
+        // Two lines, read at most 4 KiB each (longer is refused below).
         let mut lines = std::io::stdin().lock();
         let mut id = String::new();
-        lines.read_line(&mut id)?;
+        (&mut lines).take(4096).read_line(&mut id)?;
         let mut secret = Zeroizing::new(String::new());
-        lines.read_line(&mut secret)?;
+        (&mut lines).take(4096).read_line(&mut secret)?;
         (id, secret)
     };
     let id = id.trim().to_owned();

@@ -686,7 +686,7 @@ async fn catalog_differences(
             .map_err(market::failed)?;
         if (found_size, found.as_str()) != (size, sha256) {
             differences.push(format!(
-                "the catalog serves a {file} of {found_size} bytes with sha256 {found}, the seal's has {size} bytes and sha256 {sha256}"
+                "the catalog serves the {file} with {found_size} bytes with sha256 {found}, the seal's has {size} bytes and sha256 {sha256}"
             ));
         }
     }

@@ -30,7 +30,9 @@ use object_store::path::Path as ObjectPath;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, PutPayload, RetryConfig};
 use sha2::Sha256;
 
-use crate::upload::{Journal, JournalError, OnProgress, ShardBytes, ShardState, UploadEvent};
+use crate::upload::{
+    Journal, JournalError, OnProgress, ShardBytes, ShardState, Tally, UploadEvent,
+};
 
 /// The smallest part S3 and R2 accept (but for the last).
 pub const MIN_PART_BYTES: u64 = 5 << 20;
@@ -130,7 +132,7 @@ pub enum MirrorError {
     },
     /// The bucket stored other bytes than were sent (its ETag is not their MD5).
     #[error(
-        "{target}: {key} was stored with ETag {found}, but the bytes sent give {expected}; the object is not trusted: run the mirror again (it resends it), and if it repeats, report it to the storage provider"
+        "{target}: {key} was stored as {found}, but the bytes sent give {expected}; the object is not trusted: run the mirror again (it resends it), and if it repeats, report it to the storage provider"
     )]
     Mismatch {
         target: String,
@@ -180,27 +182,10 @@ struct Inner {
     cancel: CancelToken,
 }
 
-/// Totals shared by the streams, and the callback.
-struct Tally {
-    on_progress: OnProgress,
-    bytes_total: u64,
-    shards_total: u64,
-    bytes_done: AtomicU64,
-    shards_done: AtomicU64,
-}
-
-impl Tally {
-    fn report(&self, name: &str, state: ShardState, object_bytes: u64) {
-        (self.on_progress)(&UploadEvent {
-            cid: name.to_owned(),
-            state,
-            shard_bytes: object_bytes,
-            bytes_done: self.bytes_done.load(Ordering::Relaxed),
-            bytes_total: self.bytes_total,
-            shards_done: self.shards_done.load(Ordering::Relaxed),
-            shards_total: self.shards_total,
-        });
-    }
+/// What the journal records of an object sent whole: the seal's SHA-256 of it with the bucket's
+/// ETag, so that a new seal's file of the same name and size (a manifest) is not taken as sent.
+fn recorded(sha256: &str, etag: &str) -> String {
+    format!("{sha256} {etag}")
 }
 
 /// An ETag without its quotes and weak marker, lowercase.
@@ -396,13 +381,11 @@ impl Mirror {
         objects: &[MirrorObject],
         on_progress: OnProgress,
     ) -> Result<MirrorReport, MirrorError> {
-        let tally = Arc::new(Tally {
+        let tally = Arc::new(Tally::new(
             on_progress,
-            bytes_total: objects.iter().map(|o| o.size).sum(),
-            shards_total: objects.len() as u64,
-            bytes_done: AtomicU64::new(0),
-            shards_done: AtomicU64::new(0),
-        });
+            objects.iter().map(|o| o.size).sum(),
+            objects.len() as u64,
+        ));
         let sent_bytes = Arc::new(AtomicU64::new(0));
         let listed = Arc::new(self.inner.listing(objects).await?);
         // Everything but the last object (the manifest) in parallel; the last once they are stored.
@@ -482,13 +465,11 @@ impl Mirror {
         objects: &[MirrorObject],
         on_progress: OnProgress,
     ) -> Result<Vec<ObjectCheck>, MirrorError> {
-        let tally = Arc::new(Tally {
+        let tally = Arc::new(Tally::new(
             on_progress,
-            bytes_total: objects.iter().map(|o| o.size).sum(),
-            shards_total: objects.len() as u64,
-            bytes_done: AtomicU64::new(0),
-            shards_done: AtomicU64::new(0),
-        });
+            objects.iter().map(|o| o.size).sum(),
+            objects.len() as u64,
+        ));
         let checks = futures_util::stream::iter(objects.iter().cloned())
             .map(|object| {
                 let inner = self.inner.clone();
@@ -588,7 +569,7 @@ impl Inner {
         let suspect = known.as_ref().is_some_and(|(_, etag)| etag.is_empty());
         if let Some(meta) = there.filter(|meta| meta.size == object.size && !suspect) {
             let found = meta.e_tag.as_deref().map(bare_etag).unwrap_or_default();
-            let same = if known.as_ref() == Some(&(object.size, found.clone())) {
+            let same = if known.as_ref() == Some(&(object.size, recorded(&object.sha256, &found))) {
                 true
             } else if md5_form(&found) {
                 // Another run or another machine sent it: the ETag its bytes give in our parts says
@@ -602,7 +583,12 @@ impl Inner {
             };
             if same {
                 self.journal
-                    .mirror_finished(&self.target_id, &key, object.size, &found)
+                    .mirror_finished(
+                        &self.target_id,
+                        &key,
+                        object.size,
+                        &recorded(&object.sha256, &found),
+                    )
                     .await?;
                 tally.bytes_done.fetch_add(object.size, Ordering::Relaxed);
                 tally.shards_done.fetch_add(1, Ordering::Relaxed);
@@ -618,7 +604,12 @@ impl Inner {
                 .await?
         };
         self.journal
-            .mirror_finished(&self.target_id, &key, object.size, &etag)
+            .mirror_finished(
+                &self.target_id,
+                &key,
+                object.size,
+                &recorded(&object.sha256, &etag),
+            )
             .await?;
         tally.shards_done.fetch_add(1, Ordering::Relaxed);
         tally.report(&object.name, ShardState::Done, object.size);
@@ -638,7 +629,7 @@ impl Inner {
         while offset < object.size || (offset == 0 && object.size == 0) {
             self.cancel.check().map_err(|_| MirrorError::Cancelled)?;
             let len = part.min(object.size - offset);
-            let (_, md5) = read_part(source, object, offset, len, false).await?;
+            let (_, md5, _) = read_part(source, object, offset, len, false, Sha256::new()).await?;
             md5s.push(md5);
             offset += len;
             if len == 0 {
@@ -663,11 +654,12 @@ impl Inner {
     ) -> Result<String, MirrorError> {
         let key = self.target.key(&object.name);
         tally.report(&object.name, ShardState::Sending { from: 0 }, 0);
-        let (bytes, md5) = read_part(source, object, 0, object.size, true).await?;
+        let (bytes, md5, whole) =
+            read_part(source, object, 0, object.size, true, Sha256::new()).await?;
+        self.sealed(object, whole)?;
         let put = self
-            .store
-            .put(path, PutPayload::from(bytes))
-            .await
+            .cancellable(self.store.put(path, PutPayload::from(bytes)))
+            .await?
             .map_err(|e| self.failed(format!("sending {key}"), e))?;
         sent_bytes.fetch_add(object.size, Ordering::Relaxed);
         tally.bytes_done.fetch_add(object.size, Ordering::Relaxed);
@@ -741,19 +733,43 @@ impl Inner {
         tally.bytes_done.fetch_add(resumed, Ordering::Relaxed);
         tally.report(&object.name, ShardState::Sending { from: resumed }, resumed);
         let mut object_done = resumed;
+        // Every byte of the object goes through one SHA-256, in order, compared with the seal
+        // before the upload is completed: parts confirmed by an earlier run are read again (not
+        // sent) and must give the MD5 the journal recorded, or the upload starts over.
+        let mut whole = Sha256::new();
         for n in 1..=count {
             let number = u32::try_from(n).unwrap_or(u32::MAX);
-            if confirmed.contains_key(&number) {
-                continue;
-            }
             self.cancel.check().map_err(|_| MirrorError::Cancelled)?;
             let offset = (n - 1) * part;
             let len = part.min(object.size - offset);
-            let (bytes, md5) = read_part(source, object, offset, len, true).await?;
+            if let Some((_, recorded)) = confirmed.get(&number) {
+                let recorded = *recorded;
+                let read = read_part(source, object, offset, len, false, whole).await;
+                let (_, md5, hashed) = self.or_discard(read, path, &upload_id, &key).await?;
+                whole = hashed;
+                if md5 != recorded && !restarted {
+                    // The part sent before is not what the source gives now: start over.
+                    let _ = self.store.abort_multipart(path, &upload_id).await;
+                    self.journal.mirror_forget(&self.target_id, &key).await?;
+                    tally.bytes_done.fetch_sub(object_done, Ordering::Relaxed);
+                    return Box::pin(
+                        self.put_parts(source, object, path, part, tally, sent_bytes, true),
+                    )
+                    .await;
+                }
+                continue;
+            }
+            let read = read_part(source, object, offset, len, true, whole).await;
+            let (bytes, md5, hashed) = self.or_discard(read, path, &upload_id, &key).await?;
+            whole = hashed;
             let answer = self
-                .store
-                .put_part(path, &upload_id, (n - 1) as usize, PutPayload::from(bytes))
-                .await;
+                .cancellable(self.store.put_part(
+                    path,
+                    &upload_id,
+                    (n - 1) as usize,
+                    PutPayload::from(bytes),
+                ))
+                .await?;
             let etag = match answer {
                 Ok(PartId { content_id }) => bare_etag(&content_id),
                 Err(object_store::Error::NotFound { .. }) if !restarted => {
@@ -806,6 +822,11 @@ impl Inner {
             .collect();
         let md5s: Vec<[u8; 16]> = confirmed.values().map(|(_, md5)| *md5).collect();
         let expected = multipart_etag(&md5s);
+        if let Err(e) = self.sealed(object, whole) {
+            let _ = self.store.abort_multipart(path, &upload_id).await;
+            self.journal.mirror_forget(&self.target_id, &key).await?;
+            return Err(e);
+        }
         let found = match self.store.complete_multipart(path, &upload_id, parts).await {
             Ok(done) => done.e_tag.as_deref().map(bare_etag).unwrap_or_default(),
             Err(e) => {
@@ -819,6 +840,17 @@ impl Inner {
                     {
                         expected.clone()
                     }
+                    // The bucket no longer has the upload (expired, aborted, cut off mid-complete):
+                    // start over, once.
+                    _ if !restarted => {
+                        let _ = self.store.abort_multipart(path, &upload_id).await;
+                        self.journal.mirror_forget(&self.target_id, &key).await?;
+                        tally.bytes_done.fetch_sub(object_done, Ordering::Relaxed);
+                        return Box::pin(
+                            self.put_parts(source, object, path, part, tally, sent_bytes, true),
+                        )
+                        .await;
+                    }
                     _ => {
                         return Err(self.failed(format!("completing the upload of {key}"), e));
                     }
@@ -828,6 +860,62 @@ impl Inner {
         self.journal.mirror_forget(&self.target_id, &key).await?;
         self.confirm(&key, &expected, &found, object).await?;
         Ok(found)
+    }
+
+    /// Runs a request to the bucket (with the S3 client's own retries inside it) until it ends or
+    /// the mirror is cancelled, whichever is first: a cancel is seen within 200 ms.
+    async fn cancellable<T>(
+        &self,
+        request: impl std::future::Future<Output = T>,
+    ) -> Result<T, MirrorError> {
+        tokio::pin!(request);
+        loop {
+            tokio::select! {
+                done = &mut request => return Ok(done),
+                () = tokio::time::sleep(Duration::from_millis(200)) => {
+                    if self.cancel.is_cancelled() {
+                        return Err(MirrorError::Cancelled);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The object's bytes as read (their SHA-256 `whole`) must be the sealed ones.
+    fn sealed(&self, object: &MirrorObject, whole: Sha256) -> Result<(), MirrorError> {
+        let found = hex(&sha2::Digest::finalize(whole));
+        if found == object.sha256 {
+            return Ok(());
+        }
+        Err(MirrorError::Read {
+            name: object.name.clone(),
+            detail: format!(
+                "its bytes as read now have SHA-256 {found}, not the sealed {}; a source file changed: seal the folder again (hallmark seal), then mirror the new seal",
+                object.sha256
+            ),
+        })
+    }
+
+    /// A part read from the source, or, when the source changed, the upload ended and forgotten:
+    /// parts already sent may hold the changed bytes and must never be resumed on.
+    async fn or_discard<T>(
+        &self,
+        read: Result<T, MirrorError>,
+        path: &ObjectPath,
+        upload_id: &str,
+        key: &str,
+    ) -> Result<T, MirrorError> {
+        match read {
+            Ok(read) => Ok(read),
+            Err(e) => {
+                let _ = self
+                    .store
+                    .abort_multipart(path, &upload_id.to_owned())
+                    .await;
+                self.journal.mirror_forget(&self.target_id, key).await?;
+                Err(e)
+            }
+        }
     }
 
     /// Checks the ETag the bucket answered: the MD5 form must be the one the bytes sent give; any
@@ -850,13 +938,7 @@ impl Inner {
             }
             return Ok(());
         }
-        let tally = Tally {
-            on_progress: Arc::new(|_: &UploadEvent| {}),
-            bytes_total: object.size,
-            shards_total: 1,
-            bytes_done: AtomicU64::new(0),
-            shards_done: AtomicU64::new(0),
-        };
+        let tally = Tally::new(Arc::new(|_: &UploadEvent| {}), object.size, 1);
         let check = self.read_back(object, &tally).await?;
         if !check.ok() {
             return Err(MirrorError::Mismatch {
@@ -933,11 +1015,12 @@ async fn read_part(
     offset: u64,
     len: u64,
     keep: bool,
-) -> Result<(Vec<u8>, [u8; 16]), MirrorError> {
+    mut whole: Sha256,
+) -> Result<(Vec<u8>, [u8; 16], Sha256), MirrorError> {
     let source = source.clone();
     let object = object.clone();
     let name = object.name.clone();
-    tokio::task::spawn_blocking(move || -> io::Result<(Vec<u8>, [u8; 16])> {
+    tokio::task::spawn_blocking(move || -> io::Result<(Vec<u8>, [u8; 16], Sha256)> {
         let reader: Box<dyn Read + Send> = match &object.content {
             MirrorContent::Shard { cid } => source.open(cid, offset)?,
             MirrorContent::File { path } => {
@@ -965,6 +1048,7 @@ async fn read_part(
                 break;
             }
             md5.update(&buffer[..n]);
+            sha2::Digest::update(&mut whole, &buffer[..n]);
             if keep {
                 kept.extend_from_slice(&buffer[..n]);
             }
@@ -976,7 +1060,7 @@ async fn read_part(
                 format!("{read} bytes where {len} were expected"),
             ));
         }
-        Ok((kept, md5.finalize().into()))
+        Ok((kept, md5.finalize().into(), whole))
     })
     .await
     .map_err(|e| MirrorError::Read {

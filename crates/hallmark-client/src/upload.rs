@@ -295,17 +295,28 @@ impl RateLimit {
     }
 }
 
-/// Totals shared by the streams, and the callback.
-struct Tally {
-    on_progress: OnProgress,
-    bytes_total: u64,
-    shards_total: u64,
-    bytes_done: AtomicU64,
-    shards_done: AtomicU64,
+/// Totals shared by the streams, and the callback (uploads and mirrors).
+pub(crate) struct Tally {
+    pub(crate) on_progress: OnProgress,
+    pub(crate) bytes_total: u64,
+    pub(crate) shards_total: u64,
+    pub(crate) bytes_done: AtomicU64,
+    pub(crate) shards_done: AtomicU64,
 }
 
 impl Tally {
-    fn report(&self, cid: &str, state: ShardState, shard_bytes: u64) {
+    /// Nothing done yet of `bytes_total` bytes in `shards_total` shards (or objects).
+    pub(crate) fn new(on_progress: OnProgress, bytes_total: u64, shards_total: u64) -> Tally {
+        Tally {
+            on_progress,
+            bytes_total,
+            shards_total,
+            bytes_done: AtomicU64::new(0),
+            shards_done: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn report(&self, cid: &str, state: ShardState, shard_bytes: u64) {
         (self.on_progress)(&UploadEvent {
             cid: cid.to_owned(),
             state,
@@ -483,13 +494,11 @@ impl Uploader {
                 already_held.push(shard.cid.clone());
             }
         }
-        let tally = Arc::new(Tally {
+        let tally = Arc::new(Tally::new(
             on_progress,
-            bytes_total: queue.iter().map(|s| s.size).sum(),
-            shards_total: queue.len() as u64,
-            bytes_done: AtomicU64::new(0),
-            shards_done: AtomicU64::new(0),
-        });
+            queue.iter().map(|s| s.size).sum(),
+            queue.len() as u64,
+        ));
         for shard in &queue {
             tally.report(&shard.cid, ShardState::Waiting, 0);
         }

@@ -786,12 +786,14 @@ async fn stored(
         .acquire()
         .await
         .map_err(|e| ApiError::internal("waiting to read a shard", e))?;
-    let got = state
-        .blobs
-        .store
-        .get(&state.blobs.shard(&cid))
-        .await
-        .map_err(|e| ApiError::internal("reading a stored shard", e))?;
+    let got = match state.blobs.store.get(&state.blobs.shard(&cid)).await {
+        Ok(got) => got,
+        // Recorded but gone from storage: for the creator, not stored (publish again sends it).
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(ApiError::not_found(format!("shard {cid} in storage")));
+        }
+        Err(e) => return Err(ApiError::internal("reading a stored shard", e)),
+    };
     let mut stream = got.into_stream();
     let mut hasher = sha2::Sha256::new();
     let mut size = 0u64;

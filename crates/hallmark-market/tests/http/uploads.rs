@@ -1296,6 +1296,19 @@ async fn a_creator_reads_back_the_size_and_hash_of_shards_they_sent_and_only_tho
         .unwrap();
     assert_eq!(again["sha256"], Sha256Digest::of(&rotted).hex());
 
+    // Gone from storage (but recorded): 404, which the CLI reports as missing.
+    std::fs::remove_file(&path).unwrap();
+    let (status, code, _) = error(
+        ana.http
+            .get(at(&cid))
+            .bearer_auth(&ana.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (404, "not_found"));
+
     // Ben never sent it, nobody signed out may ask, and a CID is checked.
     let (status, code, _) = error(
         ben.http
