@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::publish::{path, sealed_signed};
+use crate::publish::{path, seal_and_sign, sealed_signed};
 use crate::{CountingProxy, Fault, Studio};
 
 const ACCESS_KEY: &str = "hallmark-mirror-test";
@@ -248,27 +248,7 @@ fn a_mirror_sends_what_the_bucket_lacks_and_a_check_finds_and_resends_rotted_byt
     let mut bytes = std::fs::read(&edited).unwrap();
     bytes[0] ^= 0xff;
     std::fs::write(&edited, &bytes).unwrap();
-    let src_path = path(src.path());
-    studio
-        .run(&[
-            "-q",
-            "seal",
-            &src_path,
-            "--out",
-            &out_path,
-            "--license",
-            "CC-BY-4.0",
-            "--creator",
-            "Ana",
-            "--name",
-            "takes",
-            "--shard-size",
-            "8MiB",
-            "--allow",
-            "all",
-        ])
-        .ok();
-    studio.run(&["sign", &out_path]).ok();
+    seal_and_sign(&studio, src.path(), out.path(), "8MiB");
     let resealed = mirror(&["--json"]).json();
     let sent: Vec<&str> = resealed["sent"]
         .as_array()

@@ -53,7 +53,13 @@ pub(crate) fn sealed_signed(
     let src = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     generate(src.path(), files, size);
-    let (src_path, out_path) = (path(src.path()), path(out.path()));
+    seal_and_sign(studio, src.path(), out.path(), shard_size);
+    (src, out)
+}
+
+/// Seals `src` into `out` (at `shard_size`) and signs it, in `studio`.
+pub(crate) fn seal_and_sign(studio: &Studio, src: &Path, out: &Path, shard_size: &str) {
+    let (src_path, out_path) = (path(src), path(out));
     studio
         .run(&[
             "-q",
@@ -74,7 +80,6 @@ pub(crate) fn sealed_signed(
         ])
         .ok();
     studio.run(&["sign", &out_path]).ok();
-    (src, out)
 }
 
 pub(crate) fn path(p: &Path) -> String {
