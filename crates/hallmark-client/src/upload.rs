@@ -621,11 +621,17 @@ fn advice(status: u16, code: &str) -> &'static str {
 }
 
 impl Inner {
-    fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
-        self.http
+    /// A tus request with the session's token, and the token's generation: a 401 to it renews
+    /// that generation only (a stream whose request was sent before another stream renewed must
+    /// not renew again).
+    fn request(&self, method: Method, url: &str) -> (reqwest::RequestBuilder, u64) {
+        let (token, generation) = self.token();
+        let request = self
+            .http
             .request(method, url)
-            .bearer_auth(self.token().0)
-            .header("Tus-Resumable", "1.0.0")
+            .bearer_auth(token)
+            .header("Tus-Resumable", "1.0.0");
+        (request, generation)
     }
 
     /// The session's token and its generation.
@@ -704,6 +710,7 @@ impl Inner {
     fn classify(
         &self,
         cid: &str,
+        sent: u64,
         status: StatusCode,
         headers: &reqwest::header::HeaderMap,
         body: &[u8],
@@ -733,7 +740,7 @@ impl Inner {
                 .is_some() =>
             {
                 Failure::Renew {
-                    generation: self.token().1,
+                    generation: sent,
                     why,
                 }
             }
@@ -755,16 +762,17 @@ impl Inner {
     async fn ask_missing(&self, cids: &[String]) -> Result<Vec<String>, Failure> {
         let url = self.origin.join("/v1/shards/missing");
         let body = serde_json::json!({ "cids": cids }).to_string();
+        let (token, sent) = self.token();
         let request = self
             .http
             .post(&url)
-            .bearer_auth(self.token().0)
+            .bearer_auth(token)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
         let (status, headers, bytes) = self.exchange(request).await?;
         if !status.is_success() {
             return Err(
-                match self.classify("(the missing-shards list)", status, &headers, &bytes) {
+                match self.classify("(the missing-shards list)", sent, status, &headers, &bytes) {
                     Failure::Restart { why } => Failure::Retry { why, after: None },
                     other => other,
                 },
@@ -863,11 +871,10 @@ impl Inner {
         let (url, mut offset) = match recorded {
             Some(entry) if entry.done => return Ok(()),
             Some(entry) if entry.size == shard.size => {
-                let (status, headers, body) = self
-                    .exchange(self.request(Method::HEAD, &entry.url))
-                    .await?;
+                let (request, sent) = self.request(Method::HEAD, &entry.url);
+                let (status, headers, body) = self.exchange(request).await?;
                 if !status.is_success() {
-                    return Err(self.classify(&shard.cid, status, &headers, &body));
+                    return Err(self.classify(&shard.cid, sent, status, &headers, &body));
                 }
                 (entry.url, self.offset_of(&shard.cid, &headers, shard.size)?)
             }
@@ -902,17 +909,19 @@ impl Inner {
             "cid {}",
             base64::engine::general_purpose::STANDARD.encode(&shard.cid)
         );
-        let request = self
-            .request(Method::POST, &self.origin.join("/v1/uploads"))
+        let (request, sent) = self.request(Method::POST, &self.origin.join("/v1/uploads"));
+        let request = request
             .header("Upload-Length", shard.size.to_string())
             .header("Upload-Metadata", metadata);
         let (status, headers, body) = self.exchange(request).await?;
         if status != StatusCode::CREATED {
-            return Err(match self.classify(&shard.cid, status, &headers, &body) {
-                // No upload to lose: a 404 here is not "start again" but a refusal.
-                Failure::Restart { why } => Failure::Retry { why, after: None },
-                other => other,
-            });
+            return Err(
+                match self.classify(&shard.cid, sent, status, &headers, &body) {
+                    // No upload to lose: a 404 here is not "start again" but a refusal.
+                    Failure::Restart { why } => Failure::Retry { why, after: None },
+                    other => other,
+                },
+            );
         }
         let location = headers
             .get(reqwest::header::LOCATION)
@@ -1023,7 +1032,7 @@ impl Inner {
     /// Deletes the server's partial upload and the journal's record of it (best effort for the
     /// server: an upload left behind expires).
     async fn discard(&self, url: &str, cid: &str) -> Result<(), Failure> {
-        let _ = self.exchange(self.request(Method::DELETE, url)).await;
+        let _ = self.exchange(self.request(Method::DELETE, url).0).await;
         self.journal.forget(self.origin.as_str(), cid).await?;
         Ok(())
     }
@@ -1117,8 +1126,8 @@ impl Inner {
                 item
             })
         });
-        let mut request = self
-            .request(Method::PATCH, url)
+        let (request, sent) = self.request(Method::PATCH, url);
+        let mut request = request
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/offset+octet-stream",
@@ -1182,7 +1191,7 @@ impl Inner {
             after: None,
         })?;
         if status != StatusCode::NO_CONTENT && status != StatusCode::OK {
-            let failure = self.classify(&shard.cid, status, &headers, &body);
+            let failure = self.classify(&shard.cid, sent, status, &headers, &body);
             if let Failure::Stop(UploadError::Refused {
                 status: 400 | 460,
                 code,
