@@ -63,6 +63,8 @@ pub enum JobPhase {
     Scanning,
     Hashing,
     Exporting,
+    Uploading,
+    Reviewing,
     Done,
 }
 
@@ -84,9 +86,13 @@ impl JobProgress {
         Self {
             job_id: job_id.to_owned(),
             phase: match e.phase {
+                progress::Phase::Scanning => JobPhase::Scanning,
                 progress::Phase::Hashing => JobPhase::Hashing,
                 progress::Phase::Exporting => JobPhase::Exporting,
+                progress::Phase::Uploading => JobPhase::Uploading,
+                progress::Phase::Reviewing => JobPhase::Reviewing,
                 progress::Phase::Done => JobPhase::Done,
+                // A phase added to the core later shows as work in progress.
                 _ => JobPhase::Scanning,
             },
             items_done: e.items_done,
@@ -302,6 +308,8 @@ pub struct SealedDataset {
     pub consent: Consent,
     /// Whether the dataset is signed after this seal, or its signature was for an earlier seal.
     pub signature: Signature,
+    /// The statistics the manifest states (`hallmark:statistics`), when the folder was reviewed.
+    pub statistics: Option<DatasetStatistics>,
 }
 
 impl SealedDataset {
@@ -334,15 +342,24 @@ impl SealedDataset {
             files_without_field: r.files_without_field,
             skipped: r.skipped.iter().map(SkippedEntry::from).collect(),
             skipped_total: r.skipped_total,
-            manifest,
             manifest_sha256: sealed.manifest_sha256.clone(),
             index_sha256: r.index_sha256.clone(),
             license: facts.license.clone(),
             version: facts.version.clone(),
             consent: Consent::from(&facts.consent),
             signature: signature.into(),
+            statistics: manifest_statistics(&manifest),
+            manifest,
         }
     }
+}
+
+/// The statistics a manifest states, if it states them in the shape Hallmark writes.
+fn manifest_statistics(manifest: &str) -> Option<DatasetStatistics> {
+    let value: serde_json::Value = serde_json::from_str(manifest).ok()?;
+    let stated = value.get(manifest::STATISTICS_PROPERTY)?.clone();
+    let statistics: hallmark_core::review::Statistics = serde_json::from_value(stated).ok()?;
+    Some(DatasetStatistics::from(&statistics))
 }
 
 /// What changed in a sealed folder since its seal.
@@ -482,6 +499,262 @@ impl From<&hallmark_core::creator::KeptCredential> for CreatorCredential {
     }
 }
 
+/// How much a review finding matters before the data leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingSeverity {
+    /// Could harm the creator or someone else if it left (a home's position, a client's number).
+    High,
+    /// Worth a look (names in tags, serial numbers, a file that does not open).
+    Medium,
+    /// Quality (duplicates, a misleading extension).
+    Low,
+}
+
+/// What kind of thing a review finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    Location,
+    SerialNumbers,
+    PeopleNames,
+    PersonalData,
+    Broken,
+    WrongExtension,
+    Duplicates,
+    NearDuplicates,
+}
+
+/// The creator's decision on a finding; `open` takes one back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingDecision {
+    /// Seen, and the files stay in.
+    Accepted,
+    /// The files (for duplicates, the extra copies) are left out of every seal.
+    Excluded,
+    /// No decision.
+    Open,
+}
+
+/// One place personal data was found: the line and a masked excerpt (never the value itself).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct FindingOccurrence {
+    pub line: u64,
+    pub excerpt: String,
+}
+
+/// Something the review found, as the Review step shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewFinding {
+    pub id: String,
+    pub kind: FindingKind,
+    pub severity: FindingSeverity,
+    /// The files concerned (at most [`FINDING_FILES_SHOWN`]); for duplicates the first is kept.
+    pub files: Vec<String>,
+    pub files_total: u64,
+    pub what: String,
+    pub advice: String,
+    /// For personal data: how many values were found, and the first few masked.
+    pub count: Option<u64>,
+    pub occurrences: Vec<FindingOccurrence>,
+    pub decision: FindingDecision,
+}
+
+/// How many files of one finding cross IPC (a group of duplicates can be large).
+pub const FINDING_FILES_SHOWN: usize = 50;
+/// How many findings cross IPC; the counts cover all of them.
+pub const FINDINGS_SHOWN: usize = 2_000;
+
+impl From<&hallmark_core::review::Finding> for ReviewFinding {
+    fn from(f: &hallmark_core::review::Finding) -> Self {
+        use hallmark_core::review::{Decision, FindingKind as K, Severity as S};
+        Self {
+            id: f.id.clone(),
+            kind: match f.kind {
+                K::Location => FindingKind::Location,
+                K::SerialNumbers => FindingKind::SerialNumbers,
+                K::PeopleNames => FindingKind::PeopleNames,
+                K::PersonalData => FindingKind::PersonalData,
+                K::Broken => FindingKind::Broken,
+                K::WrongExtension => FindingKind::WrongExtension,
+                K::Duplicates => FindingKind::Duplicates,
+                K::NearDuplicates => FindingKind::NearDuplicates,
+            },
+            severity: match f.severity {
+                S::High => FindingSeverity::High,
+                S::Medium => FindingSeverity::Medium,
+                S::Low => FindingSeverity::Low,
+            },
+            files: f
+                .files
+                .iter()
+                .take(FINDING_FILES_SHOWN)
+                .map(|file| file.path.clone())
+                .collect(),
+            files_total: f.files.len() as u64,
+            what: f.what.clone(),
+            advice: f.advice.clone(),
+            count: f.count,
+            occurrences: f
+                .occurrences
+                .iter()
+                .map(|o| FindingOccurrence {
+                    line: o.line,
+                    excerpt: o.excerpt.clone(),
+                })
+                .collect(),
+            decision: match f.decision {
+                None => FindingDecision::Open,
+                Some(Decision::Accepted) => FindingDecision::Accepted,
+                Some(Decision::Excluded) => FindingDecision::Excluded,
+            },
+        }
+    }
+}
+
+/// A kind of media in the statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Image,
+    Audio,
+    Text,
+    Document,
+    Other,
+}
+
+/// Statistics of one media kind: counts and sizes, and what a review measured.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaStatistics {
+    pub kind: MediaKind,
+    pub files: u64,
+    pub bytes: u64,
+    /// Images: how many decoded, and their smallest and largest width and height in pixels.
+    pub images_measured: u64,
+    pub min_width: u32,
+    pub max_width: u32,
+    pub min_height: u32,
+    pub max_height: u32,
+    /// Audio: how many parsed, their total, shortest and longest durations (ms), sample rates
+    /// (Hz) and channel counts.
+    pub audio_measured: u64,
+    pub total_duration_ms: u64,
+    pub min_duration_ms: u64,
+    pub max_duration_ms: u64,
+    pub sample_rates: Vec<u32>,
+    pub channels: Vec<u8>,
+    /// Text: how many were read, total characters and lines.
+    pub texts_measured: u64,
+    pub total_chars: u64,
+    pub total_lines: u64,
+}
+
+impl From<&hallmark_core::review::statistics::MediaStatistics> for MediaStatistics {
+    fn from(m: &hallmark_core::review::statistics::MediaStatistics) -> Self {
+        use hallmark_core::review::MediaKind as K;
+        let image = m.image.as_ref();
+        let audio = m.audio.as_ref();
+        let text = m.text.as_ref();
+        Self {
+            kind: match m.kind {
+                K::Image => MediaKind::Image,
+                K::Audio => MediaKind::Audio,
+                K::Text => MediaKind::Text,
+                K::Document => MediaKind::Document,
+                K::Other => MediaKind::Other,
+            },
+            files: m.files,
+            bytes: m.bytes,
+            images_measured: image.map_or(0, |i| i.measured),
+            min_width: image.map_or(0, |i| i.min_width),
+            max_width: image.map_or(0, |i| i.max_width),
+            min_height: image.map_or(0, |i| i.min_height),
+            max_height: image.map_or(0, |i| i.max_height),
+            audio_measured: audio.map_or(0, |a| a.measured),
+            total_duration_ms: audio.map_or(0, |a| a.total_duration_ms),
+            min_duration_ms: audio.map_or(0, |a| a.min_duration_ms),
+            max_duration_ms: audio.map_or(0, |a| a.max_duration_ms),
+            sample_rates: audio.map(|a| a.sample_rates.clone()).unwrap_or_default(),
+            channels: audio.map(|a| a.channels.clone()).unwrap_or_default(),
+            texts_measured: text.map_or(0, |t| t.measured),
+            total_chars: text.map_or(0, |t| t.total_chars),
+            total_lines: text.map_or(0, |t| t.total_lines),
+        }
+    }
+}
+
+/// Statistics of a dataset (or of a review), per media kind.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetStatistics {
+    pub files: u64,
+    pub bytes: u64,
+    /// Files whose content a review measured (the rest are counted, not measured).
+    pub reviewed_files: u64,
+    pub media: Vec<MediaStatistics>,
+}
+
+impl From<&hallmark_core::review::Statistics> for DatasetStatistics {
+    fn from(s: &hallmark_core::review::Statistics) -> Self {
+        Self {
+            files: s.files,
+            bytes: s.bytes,
+            reviewed_files: s.reviewed_files,
+            media: s.media.iter().map(MediaStatistics::from).collect(),
+        }
+    }
+}
+
+/// What a review of a folder found, with the creator's decisions applied.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewReport {
+    pub root: String,
+    /// The output folder the decisions are kept in (the seal's).
+    pub out: String,
+    pub files: u64,
+    pub bytes: u64,
+    /// Most severe first, at most [`FINDINGS_SHOWN`].
+    pub findings: Vec<ReviewFinding>,
+    pub findings_total: u64,
+    /// Findings with no decision yet, and of those the high ones (publishing asks about them).
+    pub open: u64,
+    pub open_high: u64,
+    pub statistics: DatasetStatistics,
+}
+
+impl ReviewReport {
+    pub fn new(
+        root: &Path,
+        out: &Path,
+        files: u64,
+        bytes: u64,
+        findings: &[hallmark_core::review::Finding],
+        statistics: &hallmark_core::review::Statistics,
+    ) -> Self {
+        use hallmark_core::review::Severity;
+        let open = findings.iter().filter(|f| f.is_open());
+        Self {
+            root: path_text(root),
+            out: path_text(out),
+            files,
+            bytes,
+            findings: findings
+                .iter()
+                .take(FINDINGS_SHOWN)
+                .map(ReviewFinding::from)
+                .collect(),
+            findings_total: findings.len() as u64,
+            open: open.clone().count() as u64,
+            open_high: open.filter(|f| f.severity == Severity::High).count() as u64,
+            statistics: statistics.into(),
+        }
+    }
+}
+
 /// The TypeScript declarations of every IPC type, as committed in `ui/src/lib/bindings.ts`.
 pub fn typescript_bindings() -> String {
     use crate::error::{ErrorCode, IpcError};
@@ -505,6 +778,15 @@ pub fn typescript_bindings() -> String {
         Difference::decl(&cfg),
         Verdict::decl(&cfg),
         CreatorCredential::decl(&cfg),
+        FindingSeverity::decl(&cfg),
+        FindingKind::decl(&cfg),
+        FindingDecision::decl(&cfg),
+        FindingOccurrence::decl(&cfg),
+        ReviewFinding::decl(&cfg),
+        MediaKind::decl(&cfg),
+        MediaStatistics::decl(&cfg),
+        DatasetStatistics::decl(&cfg),
+        ReviewReport::decl(&cfg),
         ErrorCode::decl(&cfg),
         IpcError::decl(&cfg),
     ];

@@ -39,6 +39,9 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::seal::seal_dataset,
             commands::seal::previous_seal,
             commands::seal::watch_sealed_folder,
+            commands::review::review_folder,
+            commands::review::last_review,
+            commands::review::decide_findings,
             commands::identity::identities,
             commands::identity::create_identity,
             commands::identity::restore_identity,
@@ -214,6 +217,95 @@ mod tests {
                 &serde_json::json!(crate::dto::SIGN_AGAIN)
             )
         );
+    }
+
+    #[test]
+    fn a_review_finds_personal_data_and_copies_and_an_exclusion_changes_the_next_seal() {
+        let state = tempfile::tempdir().unwrap();
+        let (_app, webview) = mock_app(state.path());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("notes.txt"),
+            "call me\nmail ana.example@example.org today\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("take1.txt"), "the same words").unwrap();
+        std::fs::write(dir.path().join("take1-copy.txt"), "the same words").unwrap();
+        let review = |body: serde_json::Value| invoke(&webview, "review_folder", body);
+
+        let never = invoke(
+            &webview,
+            "last_review",
+            serde_json::json!({ "path": dir.path(), "out": null }),
+        );
+        assert_eq!(never, Ok(serde_json::Value::Null));
+        let report = review(serde_json::json!({
+            "path": dir.path(), "out": null, "jobId": "r1", "onProgress": "__CHANNEL__:7"
+        }))
+        .unwrap();
+        assert_eq!(report["files"], 3, "{report}");
+        let findings = report["findings"].as_array().unwrap();
+        let of_kind = |kind: &str| {
+            findings
+                .iter()
+                .find(|f| f["kind"] == kind)
+                .unwrap_or_else(|| panic!("no {kind} finding in {report}"))
+                .clone()
+        };
+        let personal = of_kind("personal_data");
+        assert_eq!(
+            (&personal["severity"], &personal["decision"]),
+            (&serde_json::json!("high"), &serde_json::json!("open"))
+        );
+        // The value itself never crosses IPC, only a masked excerpt with its line.
+        assert!(!report.to_string().contains("ana.example@example.org"));
+        assert_eq!(personal["occurrences"][0]["line"], 2, "{personal}");
+        assert_eq!(report["openHigh"], 1);
+        let copies = of_kind("duplicates");
+        assert_eq!(
+            copies["files"],
+            serde_json::json!(["take1.txt", "take1-copy.txt"])
+        );
+        assert_eq!(report["statistics"]["media"][0]["kind"], "text", "{report}");
+
+        let decided = invoke(
+            &webview,
+            "decide_findings",
+            serde_json::json!({
+                "path": dir.path(), "out": null, "ids": [copies["id"]], "decision": "excluded"
+            }),
+        )
+        .unwrap();
+        assert_eq!(decided["open"], report["open"].as_u64().unwrap() - 1);
+        let unknown = invoke(
+            &webview,
+            "decide_findings",
+            serde_json::json!({
+                "path": dir.path(), "out": null, "ids": ["f-000000000000"], "decision": "accepted"
+            }),
+        )
+        .unwrap_err();
+        assert_eq!(unknown["code"], "invalid_input", "{unknown}");
+
+        // The next seal leaves the copy out and states the review's statistics.
+        let sealed = seal(&webview, seal_request(dir.path(), None)).unwrap();
+        assert_eq!(sealed["files"], 2, "{sealed}");
+        assert_eq!(sealed["statistics"]["files"], 2, "{sealed}");
+        // Decisions are kept with the dataset: a restart shows them.
+        let again = invoke(
+            &webview,
+            "last_review",
+            serde_json::json!({ "path": dir.path(), "out": null }),
+        )
+        .unwrap();
+        let kept = again["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == copies["id"])
+            .unwrap()
+            .clone();
+        assert_eq!(kept["decision"], "excluded");
     }
 
     #[test]

@@ -6,5 +6,6 @@
 mod identity;
 mod navigation;
 mod open_folder;
+mod review;
 mod seal;
 mod terms;

@@ -2,6 +2,7 @@
 
 pub mod folder;
 pub mod identity;
+pub mod review;
 pub mod seal;
 
 /// The current time as an RFC 3339 UTC date-time; the shell reads the clock, the core never does.

@@ -99,7 +99,7 @@ pub fn previous_seal(
 }
 
 /// The output folder the creator typed, or the folder's own one under the app's data folder.
-fn output_folder(paths: &AppPaths, source: &str, out: Option<&str>) -> PathBuf {
+pub(crate) fn output_folder(paths: &AppPaths, source: &str, out: Option<&str>) -> PathBuf {
     match out.map(str::trim).filter(|o| !o.is_empty()) {
         Some(out) => PathBuf::from(out),
         None => paths.datasets.join(folder_slug(Path::new(source))),

@@ -3,11 +3,13 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import type {
   CreatorCredential,
   DatasetChanges,
+  FindingDecision,
   FolderSummary,
   Identity,
   JobProgress,
   PreviousSeal,
   RecentFolder,
+  ReviewReport,
   SealedDataset,
   SealRequest,
   Verdict,
@@ -89,4 +91,24 @@ export const identityApi: IdentityApi = {
   backupIdentity: (did, path, passphrase) => call('backup_identity', { did, path, passphrase }),
   creatorCredentials: () => call('creator_credentials'),
   importCreatorCredential: (path, marketplace) => call('import_creator_credential', { path, marketplace }),
+};
+
+/** The commands of the Review step; `out` is the seal's output folder (null for the folder's own). */
+export interface ReviewApi {
+  reviewFolder(path: string, out: string | null, jobId: string, onProgress: (p: JobProgress) => void): Promise<ReviewReport>;
+  /** The last review of the folder, decisions applied; null when it was never reviewed. */
+  lastReview(path: string, out: string | null): Promise<ReviewReport | null>;
+  decideFindings(path: string, out: string | null, ids: string[], decision: FindingDecision): Promise<ReviewReport>;
+  cancelJob(jobId: string): Promise<boolean>;
+}
+
+export const reviewApi: ReviewApi = {
+  reviewFolder(path, out, jobId, onProgress) {
+    const channel = new Channel<JobProgress>();
+    channel.onmessage = onProgress;
+    return call('review_folder', { path, out, jobId, onProgress: channel });
+  },
+  lastReview: (path, out) => call('last_review', { path, out }),
+  decideFindings: (path, out, ids, decision) => call('decide_findings', { path, out, ids, decision }),
+  cancelJob: (jobId) => call('cancel_job', { jobId }),
 };

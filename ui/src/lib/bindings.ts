@@ -9,7 +9,7 @@ skipped: Array<SkippedEntry>, skippedTotal: number, };
 
 export type SkippedEntry = { path: string, reason: string, };
 
-export type JobPhase = "scanning" | "hashing" | "exporting" | "done";
+export type JobPhase = "scanning" | "hashing" | "exporting" | "uploading" | "reviewing" | "done";
 
 export type JobProgress = { jobId: string, phase: JobPhase, itemsDone: number, itemsTotal: number | null, bytesDone: number, bytesTotal: number | null, message: string | null, };
 
@@ -99,7 +99,11 @@ consent: Consent,
 /**
  * Whether the dataset is signed after this seal, or its signature was for an earlier seal.
  */
-signature: Signature, };
+signature: Signature, 
+/**
+ * The statistics the manifest states (`hallmark:statistics`), when the folder was reviewed.
+ */
+statistics: DatasetStatistics | null, };
 
 export type DatasetChanges = { added: number, modified: number, removed: number, 
 /**
@@ -126,6 +130,61 @@ export type CreatorCredential = { marketplace: string, holder: string, name: str
  * Why it is not valid now, in words; `None` when valid.
  */
 problem: string | null, };
+
+export type FindingSeverity = "high" | "medium" | "low";
+
+export type FindingKind = "location" | "serial_numbers" | "people_names" | "personal_data" | "broken" | "wrong_extension" | "duplicates" | "near_duplicates";
+
+export type FindingDecision = "accepted" | "excluded" | "open";
+
+export type FindingOccurrence = { line: number, excerpt: string, };
+
+export type ReviewFinding = { id: string, kind: FindingKind, severity: FindingSeverity, 
+/**
+ * The files concerned (at most [`FINDING_FILES_SHOWN`]); for duplicates the first is kept.
+ */
+files: Array<string>, filesTotal: number, what: string, advice: string, 
+/**
+ * For personal data: how many values were found, and the first few masked.
+ */
+count: number | null, occurrences: Array<FindingOccurrence>, decision: FindingDecision, };
+
+export type MediaKind = "image" | "audio" | "text" | "document" | "other";
+
+export type MediaStatistics = { kind: MediaKind, files: number, bytes: number, 
+/**
+ * Images: how many decoded, and their smallest and largest width and height in pixels.
+ */
+imagesMeasured: number, minWidth: number, maxWidth: number, minHeight: number, maxHeight: number, 
+/**
+ * Audio: how many parsed, their total, shortest and longest durations (ms), sample rates
+ * (Hz) and channel counts.
+ */
+audioMeasured: number, totalDurationMs: number, minDurationMs: number, maxDurationMs: number, sampleRates: Array<number>, channels: Array<number>, 
+/**
+ * Text: how many were read, total characters and lines.
+ */
+textsMeasured: number, totalChars: number, totalLines: number, };
+
+export type DatasetStatistics = { files: number, bytes: number, 
+/**
+ * Files whose content a review measured (the rest are counted, not measured).
+ */
+reviewedFiles: number, media: Array<MediaStatistics>, };
+
+export type ReviewReport = { root: string, 
+/**
+ * The output folder the decisions are kept in (the seal's).
+ */
+out: string, files: number, bytes: number, 
+/**
+ * Most severe first, at most [`FINDINGS_SHOWN`].
+ */
+findings: Array<ReviewFinding>, findingsTotal: number, 
+/**
+ * Findings with no decision yet, and of those the high ones (publishing asks about them).
+ */
+open: number, openHigh: number, statistics: DatasetStatistics, };
 
 export type ErrorCode = "not_found" | "invalid_input" | "permission_denied" | "cancelled" | "changed" | "damaged" | "io" | "no_keyring" | "internal";
 

@@ -6,6 +6,7 @@ const CODES: readonly ErrorCode[] = [
   'invalid_input',
   'permission_denied',
   'cancelled',
+  'changed',
   'damaged',
   'io',
   'no_keyring',

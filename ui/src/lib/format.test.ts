@@ -1,6 +1,6 @@
 // Unit tests of the number and size formatting creators read on every screen.
 import { describe, expect, it } from 'vitest';
-import { folderName, formatBytes, formatCount, plural } from './format';
+import { folderName, formatBytes, formatCount, plural, sentence } from './format';
 
 describe('formatBytes', () => {
   it('keeps small sizes exact and names the unit in words', () => {
@@ -34,5 +34,11 @@ describe('plural and folderName', () => {
 describe('formatCount', () => {
   it('groups digits so large counts stay readable', () => {
     expect(formatCount(1413369)).toMatch(/^1\D413\D369$/);
+  });
+
+  it('turns phrases into sentences once', () => {
+    expect(sentence('remove the location from the photo')).toBe('Remove the location from the photo.');
+    expect(sentence('Already one.')).toBe('Already one.');
+    expect(sentence('  ')).toBe('');
   });
 });

@@ -39,3 +39,12 @@ export function folderName(path: string): string {
   const i = Math.max(trimmed.lastIndexOf('/'), trimmed.lastIndexOf('\\'));
   return i >= 0 ? trimmed.slice(i + 1) : trimmed;
 }
+
+/** A phrase as a sentence: its first letter capital and a full stop at the end ("cut off" → "Cut off."). */
+export function sentence(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed === '') return trimmed;
+  const first = trimmed.charAt(0).toLocaleUpperCase();
+  const end = /[.!?…)]$/.test(trimmed) ? '' : '.';
+  return `${first}${trimmed.slice(1)}${end}`;
+}
