@@ -21,6 +21,10 @@ fn main() {
         "verify_sealed",
         "creator_credentials",
         "import_creator_credential",
+        "marketplaces",
+        "earnings_view",
+        "refresh_earnings",
+        "export_earnings",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script failed");

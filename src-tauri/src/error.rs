@@ -25,6 +25,12 @@ pub enum ErrorCode {
     Io,
     /// No OS keyring is reachable; the UI offers a key file instead.
     NoKeyring,
+    /// The marketplace cannot be reached; what is stored is shown, marked offline.
+    Offline,
+    /// The marketplace's key is not the one pinned when the creator joined: nothing was sent.
+    MarketplaceChanged,
+    /// The marketplace refused or answered what Hallmark cannot use.
+    Refused,
     /// A bug in Hallmark.
     Internal,
 }
@@ -85,6 +91,44 @@ impl From<hallmark_core::keys::KeyError> for IpcError {
         Self {
             code,
             message: err.to_string(),
+        }
+    }
+}
+
+impl From<hallmark_client::ClientError> for IpcError {
+    fn from(err: hallmark_client::ClientError) -> Self {
+        use hallmark_client::ClientError as C;
+        let code = match &err {
+            C::Unreachable { .. } => ErrorCode::Offline,
+            C::IdentityChanged { .. } => ErrorCode::MarketplaceChanged,
+            C::BadUrl { .. } => ErrorCode::InvalidInput,
+            C::File { .. } => ErrorCode::Io,
+            _ => ErrorCode::Refused,
+        };
+        Self {
+            code,
+            message: err.to_string(),
+        }
+    }
+}
+
+impl From<hallmark_client::earnings::EarningsError> for IpcError {
+    fn from(err: hallmark_client::earnings::EarningsError) -> Self {
+        use hallmark_client::earnings::EarningsError as E;
+        match err {
+            E::Client(e) => e.into(),
+            E::OtherMarketplace { .. } => Self {
+                code: ErrorCode::MarketplaceChanged,
+                message: err.to_string(),
+            },
+            E::Store(_) => Self {
+                code: ErrorCode::Damaged,
+                message: err.to_string(),
+            },
+            _ => Self {
+                code: ErrorCode::Refused,
+                message: err.to_string(),
+            },
         }
     }
 }

@@ -50,6 +50,10 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::identity::verify_sealed,
             commands::identity::creator_credentials,
             commands::identity::import_creator_credential,
+            commands::earnings::marketplaces,
+            commands::earnings::earnings_view,
+            commands::earnings::refresh_earnings,
+            commands::earnings::export_earnings,
         ])
 }
 

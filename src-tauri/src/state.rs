@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 /// Paths of the app's own state files, under the OS's per-app data folder.
 #[derive(Debug, Clone)]
 pub struct AppPaths {
+    /// The data folder itself, shared with the CLI: `marketplaces/` (joined marketplaces and
+    /// their pinned keys), `uploads.sqlite` (what was published), `earnings.sqlite`.
+    pub data: PathBuf,
     /// The recently opened folders list.
     pub recent_folders: PathBuf,
     /// Where sealed datasets go unless the creator picks a folder.
@@ -16,6 +19,7 @@ pub struct AppPaths {
 impl AppPaths {
     pub fn new(data_dir: &Path) -> Self {
         Self {
+            data: data_dir.to_path_buf(),
             recent_folders: data_dir.join("recent-folders.json"),
             datasets: data_dir.join("datasets"),
             credentials: data_dir.join("credentials"),

@@ -3,6 +3,7 @@
 // A test binary: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
+mod earnings;
 mod identity;
 mod navigation;
 mod open_folder;

@@ -3,6 +3,8 @@
 //! Each [`App`] gets its own driver ports and its own empty XDG data, config and cache folders, so
 //! tests never see a creator's real state or each other's. Waits are on conditions, never fixed sleeps.
 
+pub mod market;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,6 +26,9 @@ pub struct App {
     driver: Driver,
     /// The app's XDG folders; removed when the test ends.
     pub home: tempfile::TempDir,
+    /// The keyring service the app keeps its keys under (the CLI shares it through
+    /// `HALLMARK_KEYRING_SERVICE`).
+    pub keyring_service: String,
 }
 
 /// The target folder Cargo builds into (`…/target/debug`), found from the test binary's own path.
@@ -91,6 +96,7 @@ impl App {
         let home = tempfile::tempdir()?;
         let port = free_port()?;
         let native_port = free_port()?;
+        let keyring_service = format!("studio.hallmark.e2e.{}.{port}", std::process::id());
         let log = std::fs::File::create(home.path().join("tauri-driver.log"))?;
         let driver = Driver(Command::new("tauri-driver")
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
@@ -99,7 +105,7 @@ impl App {
             .env("XDG_CACHE_HOME", home.path().join("cache"))
             .env("NO_AT_BRIDGE", "1")
             .env("GTK_A11Y", "none")
-            .env("HALLMARK_KEYRING_SERVICE", format!("studio.hallmark.e2e.{}.{port}", std::process::id()))
+            .env("HALLMARK_KEYRING_SERVICE", &keyring_service)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -111,7 +117,13 @@ impl App {
             client,
             driver,
             home,
+            keyring_service,
         })
+    }
+
+    /// Hallmark's data folder as the app sees it (shared with the CLI).
+    pub fn data_dir(&self) -> PathBuf {
+        self.home.path().join("data/studio.hallmark.desktop")
     }
 
     /// Finds one element by CSS selector, waiting for it to appear.

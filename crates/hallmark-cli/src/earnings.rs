@@ -12,8 +12,8 @@ use hallmark_core::earnings::Verification;
 use hallmark_core::earnings::statement::Total;
 use hallmark_core::earnings::summary::{self, By};
 
-use crate::joined::{Joined, JoinedStore};
 use crate::{BadInput, Invalid, keys, market};
+use hallmark_client::joined::{Joined, JoinedStore};
 
 #[derive(Debug, Subcommand)]
 pub enum EarningsCommand {

@@ -1,7 +1,6 @@
 //! The `hallmark` command: parses arguments, calls the core, prints for people or for scripts.
 
 mod earnings;
-mod joined;
 mod keys;
 mod market;
 mod mirror;

@@ -10,8 +10,8 @@ use hallmark_client::{ClientError, Creator, MarketClient, Origin, Session};
 use hallmark_core::creator::VerificationLevel;
 
 use crate::BadInput;
-use crate::joined::{self, Joined, JoinedStore};
 use crate::keys;
+use hallmark_client::joined::{self, Joined, JoinedStore};
 
 #[derive(Debug, Subcommand)]
 pub enum MarketCommand {
@@ -189,7 +189,7 @@ async fn refresh(store: &JoinedStore, joined: &Joined, now: &str) -> anyhow::Res
     let mut client = pinned_client(joined)?;
     let stored = store
         .session(&origin, &joined.creator)
-        .filter(|s| joined::valid_for(s, now, 0).unwrap_or(false));
+        .filter(|s| joined::valid_for(s, now, 0));
     let mut creator = None;
     if let Some(session) = stored {
         client = client.with_session(session);
@@ -274,7 +274,7 @@ impl<'a> Standing<'a> {
             .max_by_key(|k| (k.problem.is_none(), k.valid_until.clone()));
         let session = match store.session(&Origin::parse(&joined.origin)?, &joined.creator) {
             Some(s) => Some(SessionState {
-                valid: joined::valid_for(&s, now, 0)?,
+                valid: joined::valid_for(&s, now, 0),
                 expires_at: s.expires_at,
             }),
             None => None,
@@ -363,7 +363,7 @@ pub(crate) async fn session(
     client.marketplace().await.map_err(failed)?;
     let stored = store
         .session(&origin, &joined.creator)
-        .filter(|s| joined::valid_for(s, now, joined::TOKEN_MARGIN_SECONDS).unwrap_or(false));
+        .filter(|s| joined::valid_for(s, now, joined::TOKEN_MARGIN_SECONDS));
     match stored {
         Some(session) => Ok(session),
         None => sign_in(store, client, joined, now).await,

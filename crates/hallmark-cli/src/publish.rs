@@ -22,8 +22,8 @@ use hallmark_core::publish::ShardSource;
 use hallmark_core::seal::INDEX_FILE;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::joined::{self, Joined, JoinedStore};
 use crate::{BadInput, keys, market, progress};
+use hallmark_client::joined::{self, Joined, JoinedStore};
 
 /// The most decimal places a per-sample price may have (the marketplace's rule).
 const MAX_PRICE_DECIMALS: usize = 12;
@@ -411,7 +411,7 @@ async fn publish(
 
     // Stage 3, publish: manifest, index and the presentation, over a fresh challenge.
     let now = keys::now();
-    if !joined::valid_for(&session, &now, joined::TOKEN_MARGIN_SECONDS)? {
+    if !joined::valid_for(&session, &now, joined::TOKEN_MARGIN_SECONDS) {
         let session = client.sign_in(&key, &now).await.map_err(market::failed)?;
         ctx.store.save_session(client.origin(), &session)?;
     }

@@ -21,6 +21,7 @@
 
 pub mod earnings;
 pub mod error;
+pub mod joined;
 pub mod mirror;
 pub mod origin;
 pub mod pin;

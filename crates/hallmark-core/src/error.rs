@@ -131,6 +131,11 @@ pub enum Error {
     #[error("{} is damaged ({detail}); if Hallmark wrote it, seal the folder again to write it anew; if you received it, ask for a new copy", path.display())]
     Damaged { path: PathBuf, detail: String },
 
+    /// A record Hallmark keeps for itself (not part of a dataset) no longer parses; `detail`
+    /// says what is wrong and what to do.
+    #[error("{} is damaged: {detail}", path.display())]
+    DamagedRecord { path: PathBuf, detail: String },
+
     /// The job was cancelled by the creator; nothing was changed.
     #[error("cancelled")]
     Cancelled,
@@ -200,7 +205,7 @@ impl Error {
             | Error::InvalidField { .. } => ErrorKind::InvalidInput,
             Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
             Error::Io { .. } => ErrorKind::Io,
-            Error::Damaged { .. } => ErrorKind::Damaged,
+            Error::Damaged { .. } | Error::DamagedRecord { .. } => ErrorKind::Damaged,
             Error::Cancelled => ErrorKind::Cancelled,
         }
     }

@@ -1,5 +1,6 @@
 //! The app's IPC commands, one module per screen area. Each command calls one core function.
 
+pub mod earnings;
 pub mod folder;
 pub mod identity;
 pub mod review;

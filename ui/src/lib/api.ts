@@ -3,10 +3,13 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import type {
   CreatorCredential,
   DatasetChanges,
+  EarningsStep,
+  EarningsView,
   FindingDecision,
   FolderSummary,
   Identity,
   JobProgress,
+  Marketplace,
   PreviousSeal,
   RecentFolder,
   ReviewReport,
@@ -111,4 +114,22 @@ export const reviewApi: ReviewApi = {
   lastReview: (path, out) => call('last_review', { path, out }),
   decideFindings: (path, out, ids, decision) => call('decide_findings', { path, out, ids, decision }),
   cancelJob: (jobId) => call('cancel_job', { jobId }),
+};
+
+/** The commands of the Earnings screen; network calls happen in Rust, never here. */
+export interface EarningsApi {
+  marketplaces(): Promise<Marketplace[]>;
+  /** What is stored from the marketplace, verified offline; null when nothing was fetched yet. */
+  earningsView(origin: string, step: EarningsStep): Promise<EarningsView | null>;
+  /** Fetches what is new, then verifies everything stored. */
+  refreshEarnings(origin: string, step: EarningsStep): Promise<EarningsView>;
+  /** Asks where to save the CSV and writes it; null when the dialog was closed. */
+  exportEarnings(origin: string): Promise<string | null>;
+}
+
+export const earningsApi: EarningsApi = {
+  marketplaces: () => call('marketplaces'),
+  earningsView: (origin, step) => call('earnings_view', { origin, step }),
+  refreshEarnings: (origin, step) => call('refresh_earnings', { origin, step }),
+  exportEarnings: (origin) => call('export_earnings', { origin }),
 };

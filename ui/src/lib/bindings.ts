@@ -186,7 +186,98 @@ findings: Array<ReviewFinding>, findingsTotal: number,
  */
 open: number, openHigh: number, statistics: DatasetStatistics, };
 
-export type ErrorCode = "not_found" | "invalid_input" | "permission_denied" | "cancelled" | "changed" | "damaged" | "io" | "no_keyring" | "internal";
+export type Marketplace = { origin: string, 
+/**
+ * Its did:key, pinned when the creator joined.
+ */
+marketplace: string, 
+/**
+ * The creator's did:key and registered name.
+ */
+creator: string, name: string, joinedAt: string, };
+
+export type EarningsStep = "day" | "week" | "month";
+
+export type CurrencyTotal = { currency: string, 
+/**
+ * Counted by verified statements.
+ */
+statemented: string, 
+/**
+ * Of those, in statements the marketplace says it paid.
+ */
+paid: string, 
+/**
+ * Not in a statement yet (the open period).
+ */
+estimated: string, 
+/**
+ * The statemented total rounded to the currency's minor unit, half to even: what is paid out.
+ */
+payable: string | null, accesses: number, samples: number, };
+
+export type EarningsLine = { group: string, currency: string, accesses: number, samples: number, 
+/**
+ * Distinct buyers (the marketplace's pseudonyms for them).
+ */
+buyers: number, 
+/**
+ * The creator's share of every verified access, then how much of it is statemented, paid
+ * and estimated.
+ */
+share: string, statemented: string, paid: string, estimated: string, };
+
+export type StatementCheck = { sequence: number, id: string, periodStart: string, periodEnd: string, 
+/**
+ * Per currency, as the statement states it and as the receipts that verified add up.
+ */
+stated: Array<string>, verified: Array<string>, 
+/**
+ * Signed by the marketplace joined, for this creator, in an unbroken chain.
+ */
+signatureOk: boolean, 
+/**
+ * Every receipt it counts is in the public log at its checkpoint.
+ */
+inLog: boolean, 
+/**
+ * Its totals are the sum of its receipts, each as published and counted once.
+ */
+totalsAddUp: boolean, findings: number, 
+/**
+ * `pending`, `paid` or `unknown`, with the marketplace's payout reference.
+ */
+payout: string, payoutReference: string | null, };
+
+export type EarningsFinding = { 
+/**
+ * The check, as the CLI's `--json` names it (`receipt-not-in-log`, …).
+ */
+kind: string, 
+/**
+ * What it means, for a creator.
+ */
+words: string, statement: number | null, receipt: number | null, field: string, expected: string, found: string, 
+/**
+ * Left out of the verified totals because of it, per currency ("0.01 USD").
+ */
+excluded: Array<string>, };
+
+export type EarningsView = { origin: string, totals: Array<CurrencyTotal>, 
+/**
+ * The chart: one line per period of `step` and currency, oldest first.
+ */
+step: EarningsStep, series: Array<EarningsLine>, datasets: Array<EarningsLine>, shards: Array<EarningsLine>, statements: Array<StatementCheck>, 
+/**
+ * The public log only grew (no fork, no shrinking, every consistency proof holds).
+ */
+logConsistent: boolean, 
+/**
+ * At most [`FINDINGS_SHOWN`]; `findings_total` counts them all.
+ */
+findings: Array<EarningsFinding>, findingsTotal: number, receipts: number, };
+
+export type ErrorCode = "not_found" | "invalid_input" | "permission_denied" | "cancelled" | "changed" | "damaged" | "io" | "no_keyring" | "offline" | "marketplace_changed" | "refused" | "internal";
 
 export type IpcError = { code: ErrorCode, 
 /**

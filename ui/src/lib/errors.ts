@@ -10,6 +10,9 @@ const CODES: readonly ErrorCode[] = [
   'damaged',
   'io',
   'no_keyring',
+  'offline',
+  'marketplace_changed',
+  'refused',
   'internal',
 ];
 

@@ -3,7 +3,11 @@
 //! `ui/src/lib/bindings.ts` is generated from this file; a test fails when it drifts.
 //! Regenerate with `HALLMARK_UPDATE_BINDINGS=1 cargo test -p hallmark-app bindings`.
 
+mod earnings;
+
 use std::path::Path;
+
+pub use earnings::*;
 
 use hallmark_core::{dataset, folder, manifest, progress, recent};
 use serde::{Deserialize, Serialize};
@@ -787,6 +791,13 @@ pub fn typescript_bindings() -> String {
         MediaStatistics::decl(&cfg),
         DatasetStatistics::decl(&cfg),
         ReviewReport::decl(&cfg),
+        Marketplace::decl(&cfg),
+        EarningsStep::decl(&cfg),
+        CurrencyTotal::decl(&cfg),
+        EarningsLine::decl(&cfg),
+        StatementCheck::decl(&cfg),
+        EarningsFinding::decl(&cfg),
+        EarningsView::decl(&cfg),
         ErrorCode::decl(&cfg),
         IpcError::decl(&cfg),
     ];

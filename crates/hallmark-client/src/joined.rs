@@ -1,5 +1,6 @@
-//! What the CLI keeps about the marketplaces a creator joined, in `marketplaces/` in Hallmark's data
-//! folder: one record per origin (the pinned did:key, who joined) and one session token file (0600).
+//! What the studio (CLI and app alike) keeps about the marketplaces a creator joined, in
+//! `marketplaces/` in Hallmark's data folder: one record per origin (the pinned did:key, who
+//! joined) and one session token file (0600).
 //!
 //! These files are untrusted input (ARCHITECTURE "Trust"): read without following links, bounded,
 //! as strict JSON with no unknown fields, and checked (origin, did:keys, dates) before use. Their
@@ -8,11 +9,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
-use hallmark_client::{Origin, Session};
 use hallmark_core::datetime::Timestamp;
 use hallmark_core::did::PublicIdentity;
 use hallmark_core::digest::Sha256Digest;
+use hallmark_core::{Error, Result};
+
+use crate::{Origin, Session};
 
 /// The largest record read; a record is a few hundred bytes.
 const MAX_RECORD_BYTES: u64 = 64 << 10;
@@ -39,10 +41,14 @@ pub struct Joined {
 
 impl Joined {
     /// The pinned key.
-    pub fn marketplace_did(&self) -> anyhow::Result<PublicIdentity> {
-        self.marketplace
-            .parse()
-            .context("the stored marketplace key is not a did:key")
+    pub fn marketplace_did(&self) -> Result<PublicIdentity> {
+        self.marketplace.parse().map_err(|e| Error::DamagedRecord {
+            path: PathBuf::from("marketplaces"),
+            detail: format!(
+                "the key pinned for {} is not a did:key ({e}); join it again",
+                self.origin
+            ),
+        })
     }
 }
 
@@ -92,48 +98,49 @@ impl JoinedStore {
 
     /// Writes `bytes` as `name` in the folder, through a new file under a random name (mode 0600)
     /// renamed into place.
-    fn write(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("cannot create {}", self.dir.display()))?;
-        hallmark_core::dataset::write_atomic(&self.dir, name, bytes)?;
-        Ok(())
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::from_io(&self.dir, e))?;
+        hallmark_core::dataset::write_atomic(&self.dir, name, bytes)
+    }
+
+    /// A record of ours that cannot be used, and the fix.
+    fn damaged(path: &Path, detail: String) -> Error {
+        Error::DamagedRecord {
+            path: path.to_path_buf(),
+            detail,
+        }
     }
 
     /// Reads `path` if it exists: a regular file (never through a link), at most `max` bytes,
     /// strict JSON.
-    fn read(path: &Path, max: u64) -> anyhow::Result<Option<serde_json::Value>> {
+    fn read(path: &Path, max: u64) -> Result<Option<serde_json::Value>> {
         let Some(bytes) = hallmark_core::untrusted::read_capped_if_present(path, max)? else {
             return Ok(None);
         };
-        let value = hallmark_core::json::from_slice(&bytes, max as usize).with_context(|| {
-            format!("{} is damaged; join the marketplace again", path.display())
-        })?;
+        let value = hallmark_core::json::from_slice(&bytes, max as usize)
+            .map_err(|e| Self::damaged(path, format!("{e}; join the marketplace again")))?;
         Ok(Some(value))
     }
 
     /// Records that the creator joined.
-    pub fn save(&self, joined: &Joined) -> anyhow::Result<()> {
-        let origin = Origin::parse(&joined.origin)?;
-        let mut bytes = serde_json::to_vec_pretty(joined)?;
+    pub fn save(&self, joined: &Joined) -> Result<()> {
+        let origin = Origin::parse(&joined.origin)
+            .map_err(|e| Self::damaged(&self.dir, format!("a record to keep: {e}")))?;
+        let mut bytes = serde_json::to_vec_pretty(joined)
+            .map_err(|e| Self::damaged(&self.dir, e.to_string()))?;
         bytes.push(b'\n');
         self.write(&Self::record_name(&origin), &bytes)
     }
 
     /// The record of `origin`, if the creator joined it.
-    pub fn load(&self, origin: &Origin) -> anyhow::Result<Option<Joined>> {
+    pub fn load(&self, origin: &Origin) -> Result<Option<Joined>> {
         let path = self.record_path(origin);
         let Some(value) = Self::read(&path, MAX_RECORD_BYTES)? else {
             return Ok(None);
         };
-        let joined: Joined = serde_json::from_value(value).with_context(|| {
-            format!("{} is damaged; join the marketplace again", path.display())
-        })?;
-        let damaged = |what: &str| {
-            anyhow::anyhow!(
-                "{} is damaged ({what}); join {origin} again",
-                path.display()
-            )
-        };
+        let joined: Joined = serde_json::from_value(value)
+            .map_err(|e| Self::damaged(&path, format!("{e}; join {origin} again")))?;
+        let damaged = |what: &str| Self::damaged(&path, format!("{what}; join {origin} again"));
         if Origin::parse(&joined.origin).ok().as_ref() != Some(origin) {
             return Err(damaged("it names another marketplace"));
         }
@@ -144,15 +151,15 @@ impl JoinedStore {
     }
 
     /// Every marketplace joined, by origin.
-    pub fn all(&self) -> anyhow::Result<Vec<Joined>> {
+    pub fn all(&self) -> Result<Vec<Joined>> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.dir.display())),
+            Err(e) => return Err(Error::from_io(&self.dir, e)),
         };
         let mut joined = Vec::new();
         for entry in entries {
-            let path = entry?.path();
+            let path = entry.map_err(|e| Error::from_io(&self.dir, e))?.path();
             let name = path
                 .file_name()
                 .and_then(|n| n.to_str())
@@ -169,10 +176,12 @@ impl JoinedStore {
                 Some(origin) if self.record_path(&origin) == path => {
                     joined.extend(self.load(&origin)?);
                 }
-                _ => bail!(
-                    "{} is not a marketplace record Hallmark wrote; remove it",
-                    path.display()
-                ),
+                _ => {
+                    return Err(Self::damaged(
+                        &path,
+                        "it is not a marketplace record Hallmark wrote; remove it".into(),
+                    ));
+                }
             }
         }
         joined.sort_by(|a, b| a.origin.cmp(&b.origin));
@@ -180,11 +189,12 @@ impl JoinedStore {
     }
 
     /// Keeps `session` for `origin`, readable only by this user.
-    pub fn save_session(&self, origin: &Origin, session: &Session) -> anyhow::Result<()> {
+    pub fn save_session(&self, origin: &Origin, session: &Session) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(&StoredSession {
             origin: origin.to_string(),
             session: session.clone(),
-        })?;
+        })
+        .map_err(|e| Self::damaged(&self.dir, e.to_string()))?;
         self.write(&Self::session_name(origin), &bytes)
     }
 
@@ -194,15 +204,17 @@ impl JoinedStore {
         let value = Self::read(&self.session_path(origin), MAX_SESSION_BYTES).ok()??;
         let stored = serde_json::from_value::<StoredSession>(value).ok()?;
         let session = stored.session;
-        let usable = hallmark_client::token_ok(&session.token);
+        let usable = crate::token_ok(&session.token);
         (stored.origin == origin.as_str() && session.did == creator && usable).then_some(session)
     }
 }
 
-/// Whether `session` is still valid `margin` seconds after `now` (a session whose expiry is not a
-/// date is not).
-pub fn valid_for(session: &Session, now: &str, margin: i64) -> anyhow::Result<bool> {
-    let now = Timestamp::parse("now", now)?;
-    Ok(Timestamp::parse("expiresAt", &session.expires_at)
-        .is_ok_and(|expires| expires >= now.plus_seconds(margin)))
+/// Whether `session` is still valid `margin` seconds after `now` (a session whose expiry, or a
+/// `now` that is not a date, is not: the worst that costs is a sign-in).
+pub fn valid_for(session: &Session, now: &str, margin: i64) -> bool {
+    let Ok(now) = Timestamp::parse("now", now) else {
+        return false;
+    };
+    Timestamp::parse("expiresAt", &session.expires_at)
+        .is_ok_and(|expires| expires >= now.plus_seconds(margin))
 }
