@@ -8,7 +8,7 @@ use std::str::FromStr as _;
 use std::time::{Duration, Instant};
 
 use hallmark_tests::App;
-use hallmark_tests::market::{Market, Studio, binary};
+use hallmark_tests::market::{Market, Studio, binary, path, seal_and_sign};
 use rust_decimal::Decimal;
 
 #[tokio::test]
@@ -27,30 +27,8 @@ async fn the_earnings_screen_shows_what_the_simulator_paid_verified() {
         let bytes: Vec<u8> = (0..30_000u32).map(|b| (b * 7 + i) as u8).collect();
         std::fs::write(src.path().join(format!("take-{i}.bin")), bytes).unwrap();
     }
-    let (src_path, out_path) = (
-        src.path().to_str().unwrap().to_owned(),
-        out.path().to_str().unwrap().to_owned(),
-    );
-    studio
-        .run(&[
-            "-q",
-            "seal",
-            &src_path,
-            "--out",
-            &out_path,
-            "--license",
-            "CC-BY-4.0",
-            "--creator",
-            "Ana",
-            "--name",
-            "takes",
-            "--shard-size",
-            "64KiB",
-            "--allow",
-            "all",
-        ])
-        .ok();
-    studio.run(&["sign", &out_path]).ok();
+    seal_and_sign(&studio, src.path(), out.path(), "64KiB");
+    let out_path = path(out.path());
     studio
         .run(&["market", "join", &market.url, "--name", "Ana Lima"])
         .ok();

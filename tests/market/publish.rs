@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::{CountingProxy, Market, Studio};
+pub(crate) use hallmark_tests::market::{path, seal_and_sign};
 
 /// Writes `files` files of `size` pseudo-random bytes (incompressible, distinct) into `dir`.
 pub(crate) fn generate(dir: &Path, files: usize, size: usize) {
@@ -55,35 +56,6 @@ pub(crate) fn sealed_signed(
     generate(src.path(), files, size);
     seal_and_sign(studio, src.path(), out.path(), shard_size);
     (src, out)
-}
-
-/// Seals `src` into `out` (at `shard_size`) and signs it, in `studio`.
-pub(crate) fn seal_and_sign(studio: &Studio, src: &Path, out: &Path, shard_size: &str) {
-    let (src_path, out_path) = (path(src), path(out));
-    studio
-        .run(&[
-            "-q",
-            "seal",
-            &src_path,
-            "--out",
-            &out_path,
-            "--license",
-            "CC-BY-4.0",
-            "--creator",
-            "Ana",
-            "--name",
-            "takes",
-            "--shard-size",
-            shard_size,
-            "--allow",
-            "all",
-        ])
-        .ok();
-    studio.run(&["sign", &out_path]).ok();
-}
-
-pub(crate) fn path(p: &Path) -> String {
-    p.to_str().unwrap().to_owned()
 }
 
 fn catalog(market: &Market) -> serde_json::Value {

@@ -226,3 +226,32 @@ impl Run {
         serde_json::from_str(&self.ok()).unwrap()
     }
 }
+
+/// Seals `src` into `out` (at `shard_size`) and signs it, in `studio`.
+pub fn seal_and_sign(studio: &Studio, src: &Path, out: &Path, shard_size: &str) {
+    let (src_path, out_path) = (path(src), path(out));
+    studio
+        .run(&[
+            "-q",
+            "seal",
+            &src_path,
+            "--out",
+            &out_path,
+            "--license",
+            "CC-BY-4.0",
+            "--creator",
+            "Ana",
+            "--name",
+            "takes",
+            "--shard-size",
+            shard_size,
+            "--allow",
+            "all",
+        ])
+        .ok();
+    studio.run(&["sign", &out_path]).ok();
+}
+
+pub fn path(p: &Path) -> String {
+    p.to_str().unwrap().to_owned()
+}
