@@ -25,6 +25,9 @@ fn main() {
         "earnings_view",
         "refresh_earnings",
         "export_earnings",
+        "local_marketplace",
+        "join_marketplace",
+        "publish_dataset",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script failed");

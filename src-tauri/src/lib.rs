@@ -54,6 +54,9 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::earnings::earnings_view,
             commands::earnings::refresh_earnings,
             commands::earnings::export_earnings,
+            commands::publish::local_marketplace,
+            commands::publish::join_marketplace,
+            commands::publish::publish_dataset,
         ])
 }
 

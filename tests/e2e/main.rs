@@ -7,6 +7,7 @@ mod earnings;
 mod identity;
 mod navigation;
 mod open_folder;
+mod publish;
 mod review;
 mod seal;
 mod terms;

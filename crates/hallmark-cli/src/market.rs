@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
+use hallmark_client::publishing::{self, PublishError};
 use hallmark_client::{ClientError, Creator, MarketClient, Origin, Session};
 use hallmark_core::creator::VerificationLevel;
 
@@ -109,14 +110,12 @@ pub(crate) fn failed(error: ClientError) -> anyhow::Error {
 
 /// Checks the credential (again) and keeps it on the shelf in place of the ones it supersedes.
 pub(crate) fn keep(creator: &Creator, client: &MarketClient, now: &str) -> anyhow::Result<()> {
-    let marketplace = client
-        .marketplace_did()
-        .context("the marketplace's key is not known yet")?;
-    let holder = creator.status.holder.parse()?;
-    keys::credential_shelf()?
-        .replace(&creator.record.credential, marketplace, &holder, now)?
-        .with_context(|| format!("the credential from {} is refused", client.origin()))?;
-    Ok(())
+    Ok(publishing::keep_credential(
+        &keys::credential_shelf()?,
+        creator,
+        client,
+        now,
+    )?)
 }
 
 async fn join(
@@ -130,20 +129,13 @@ async fn join(
     let (record, key) = keys::choose(key, "hallmark market join URL --name NAME --key DID")?;
     let earlier = store.load(&origin).ok().flatten();
     let now = keys::now();
-    let mut client = MarketClient::new(origin.as_str()).map_err(failed)?;
-    let info = client.marketplace().await.map_err(failed)?;
-    let session = client.sign_in(&key, &now).await.map_err(failed)?;
-    let creator = client.register(name, &now).await.map_err(failed)?;
-    keep(&creator, &client, &now)?;
-    let joined = Joined {
-        origin: origin.to_string(),
-        marketplace: info.did.clone(),
-        creator: record.did.clone(),
-        name: creator.status.name.clone(),
-        joined_at: now.clone(),
-    };
-    store.save(&joined)?;
-    store.save_session(&origin, &session)?;
+    let joined = publishing::join(store, &keys::credential_shelf()?, &origin, &key, name, &now)
+        .await
+        .map_err(|e| match e {
+            PublishError::Client(e) => failed(e),
+            other => other.into(),
+        })?;
+    debug_assert_eq!(joined.creator, record.did);
 
     let mut out = std::io::stdout().lock();
     if !json {

@@ -5,25 +5,20 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
+use hallmark_client::publishing::{self, PublishError, PublishJob, Stage};
 use hallmark_client::upload::{
-    Journal, Renew, Shard, ShardState, UploadError, UploadEvent, UploadOptions, Uploader,
-    journal::JOURNAL_FILE,
+    Journal, ShardState, UploadError, UploadEvent, UploadOptions, journal::JOURNAL_FILE,
 };
-use hallmark_client::{PublishForm, Published};
-use hallmark_core::credential::{self, CREDENTIAL_FILE};
 use hallmark_core::digest::Sha256Digest;
 use hallmark_core::manifest::{self, ManifestFacts};
 use hallmark_core::progress::CancelToken;
-use hallmark_core::publish::ShardSource;
-use hallmark_core::seal::INDEX_FILE;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{BadInput, keys, market, progress};
-use hallmark_client::joined::{self, Joined, JoinedStore};
+use hallmark_client::joined::{Joined, JoinedStore};
 
 /// The most decimal places a per-sample price may have (the marketplace's rule).
 const MAX_PRICE_DECIMALS: usize = 12;
@@ -153,89 +148,48 @@ struct Publishing<'a> {
     quiet: bool,
 }
 
-/// The final report, `--json`.
-#[derive(Debug, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Report {
-    origin: String,
-    name: String,
-    version: String,
-    version_id: String,
-    catalog_url: String,
-    already_published: bool,
-    price: String,
-    currency: String,
-    shards: usize,
-    uploaded_shards: Vec<String>,
-    already_held_shards: usize,
-    bytes_sent: u64,
-    seconds: f64,
-}
-
-/// Checks that `out` is signed, by the key that joined, for exactly its manifest and index.
-fn check_signature(out: &Path, joined: &Joined, now: &str) -> anyhow::Result<String> {
+/// `PublishError` in the CLI's words: what to run to fix it.
+fn explained(error: PublishError, out: &Path) -> anyhow::Error {
     let sign_first = format!("sign it first: hallmark sign {}", out.display());
-    let check = credential::check(out, now)?.ok_or_else(|| {
-        BadInput(format!(
-            "{} is not signed (no {CREDENTIAL_FILE}); {sign_first}",
+    match error {
+        PublishError::NotSigned { .. }
+        | PublishError::SignatureStale { .. }
+        | PublishError::SignatureInvalid { .. } => {
+            BadInput(format!("{error}; {sign_first}")).into()
+        }
+        PublishError::WrongSigner {
+            ref signer,
+            ref origin,
+            ref creator,
+            ..
+        } => BadInput(format!(
+            "{error}; sign it with that key (hallmark sign {} --key {creator}) or join with this one \
+             (hallmark market join {origin} --name NAME --key {signer})",
+            out.display(),
+        ))
+        .into(),
+        PublishError::NeedsPrice { .. } => BadInput(format!(
+            "{error}: add --price AMOUNT --currency CODE (such as --price 0.002 --currency EUR)"
+        ))
+        .into(),
+        PublishError::Client(e) => market::failed(e),
+        // A file changed since the seal: its message asks for a reseal, not a retry.
+        PublishError::Upload(e @ (UploadError::Source { .. } | UploadError::Cancelled)) => e.into(),
+        PublishError::Upload(e) => anyhow::Error::new(e).context(format!(
+            "the upload stopped; what was confirmed is kept: hallmark publish --status {} shows it, and hallmark publish {} continues",
+            out.display(),
             out.display()
-        ))
-    })?;
-    if !check.differences.is_empty() {
-        let differences: Vec<String> = check
-            .differences
-            .iter()
-            .take(5)
-            .map(ToString::to_string)
-            .collect();
-        return Err(BadInput(format!(
-            "{} in {} is not a current signature of this seal ({}); {sign_first}",
-            CREDENTIAL_FILE,
-            out.display(),
-            differences.join("; ")
-        ))
-        .into());
+        )),
+        other => other.into(),
     }
-    let signer = check.signer.ok_or_else(|| {
-        BadInput(format!(
-            "the signature in {} does not verify; {sign_first}",
-            out.join(CREDENTIAL_FILE).display()
-        ))
-    })?;
-    if signer != joined.creator {
-        return Err(BadInput(format!(
-            "{} was signed by {signer}, but you joined {} as {}; sign it with that key \
-             (hallmark sign {} --key {}) or join with this one (hallmark market join {} --name NAME --key {signer})",
-            out.display(),
-            joined.origin,
-            joined.creator,
-            out.display(),
-            joined.creator,
-            joined.origin,
-        ))
-        .into());
-    }
-    Ok(signer)
 }
 
-/// The dataset credential as signed, to present.
-fn dataset_credential(out: &Path) -> anyhow::Result<serde_json::Value> {
-    let path = out.join(CREDENTIAL_FILE);
-    let bytes = hallmark_core::untrusted::read_capped(
-        &path,
-        hallmark_core::creator::MAX_DOCUMENT_BYTES as u64,
-    )?;
-    hallmark_core::creator::parse(&bytes)
-        .with_context(|| format!("{} is not a credential", path.display()))
-}
-
-fn say(ctx: &Publishing<'_>, line: &str) -> anyhow::Result<()> {
+fn say(ctx: &Publishing<'_>, line: &str) {
     if !ctx.json {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{line}")?;
-        out.flush()?;
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
     }
-    Ok(())
 }
 
 async fn publish(
@@ -245,77 +199,13 @@ async fn publish(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let out = &args.out;
-    let origin = ctx.joined.origin.as_str();
-
-    // Stage 1, check: the seal, the signature, the terms, then what the marketplace lacks.
-    let now = keys::now();
-    let (manifest_bytes, facts) = manifest::read_file(out).with_context(|| {
-        format!(
-            "cannot publish {}: it is not a sealed dataset",
-            out.display()
-        )
-    })?;
-    check_signature(out, ctx.joined, &now)?;
-    let source = ShardSource::open(out, args.source.as_deref())
-        .with_context(|| format!("cannot publish {}", out.display()))?;
-    let dataset = dataset_credential(out)?;
-    let manifest_sha256 = Sha256Digest::of(&manifest_bytes).hex();
-    let journal = Journal::open(ctx.data).await?;
-    let (price, currency) = match terms {
-        Some(terms) => terms,
-        None => match journal.publish_record(origin, &manifest_sha256).await? {
-            Some(record) => (record.price, record.currency),
-            None => {
-                return Err(BadInput(format!(
-                    "the first publish of {} {} to {origin} needs its price: add --price AMOUNT \
-                     --currency CODE (such as --price 0.002 --currency EUR)",
-                    facts.name, facts.version
-                ))
-                .into());
-            }
-        },
-    };
-    journal
-        .intend(origin, &manifest_sha256, &price, &currency)
-        .await?;
-
     let (_, key) = keys::choose(
         Some(&ctx.joined.creator),
         "hallmark market join URL --name NAME --key DID",
     )?;
-    let mut client = market::pinned_client(ctx.joined)?;
-    let session = client.sign_in(&key, &now).await.map_err(market::failed)?;
-    ctx.store.save_session(client.origin(), &session)?;
-    let creator = client.creator(&now).await.map_err(market::failed)?;
-    market::keep(&creator, &client, &now)?;
-
-    let options = UploadOptions {
-        streams: usize::from(args.streams),
-        max_bytes_per_second: args.limit_rate,
-        ..UploadOptions::default()
-    };
-    // A session that ends during a long upload is made again with the same key; Ctrl-C stops
-    // the upload cleanly (what the marketplace confirmed is kept).
-    let key = Arc::new(key);
-    let renew: Renew = {
-        let (joined, key, store) = (ctx.joined.clone(), key.clone(), ctx.store.clone());
-        Arc::new(move || {
-            let (joined, key, store) = (joined.clone(), key.clone(), store.clone());
-            Box::pin(async move {
-                let mut client = market::pinned_client(&joined).map_err(|e| {
-                    hallmark_client::ClientError::BadUrl {
-                        url: joined.origin.clone(),
-                        problem: e.to_string(),
-                    }
-                })?;
-                let session = client.sign_in(&key, &keys::now()).await?;
-                let _ = store.save_session(client.origin(), &session);
-                Ok(session.token)
-            })
-        })
-    };
     let cancel = CancelToken::new();
     {
+        // Ctrl-C stops the upload cleanly (what the marketplace confirmed is kept).
         let cancel = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -323,48 +213,26 @@ async fn publish(
             }
         });
     }
-    let uploader = Uploader::new(&client, journal.clone(), options)?
-        .with_renewal(renew)
-        .with_cancel(cancel);
-    let shards: Vec<Shard> = facts
-        .shards
-        .iter()
-        .map(|s| Shard {
-            cid: s.cid.clone(),
-            size: s.size,
-        })
-        .collect();
-    let cids: Vec<String> = shards.iter().map(|s| s.cid.clone()).collect();
-    let missing = uploader.missing(&cids).await?;
-    let missing_bytes: u64 = shards
-        .iter()
-        .filter(|s| missing.contains(&s.cid))
-        .map(|s| s.size)
-        .sum();
-    let total_bytes: u64 = shards.iter().map(|s| s.size).sum();
-    say(
-        ctx,
-        &format!(
-            "check:   {} {}, {} shards ({}), signed by {}; {} lacks {} of them ({})",
-            facts.name,
-            facts.version,
-            shards.len(),
-            progress::human_bytes(total_bytes),
-            ctx.joined.creator,
-            origin,
-            missing.len(),
-            progress::human_bytes(missing_bytes)
-        ),
-    )?;
-
-    // Stage 2, upload: only what is missing, streamed from the source files.
-    let sent = Arc::new(AtomicU64::new(0));
-    let bar = transfer_bar(ctx.quiet || ctx.json || missing.is_empty(), "upload");
+    let shelf = keys::credential_shelf()?;
+    let job = PublishJob {
+        data: ctx.data,
+        store: ctx.store,
+        joined: ctx.joined,
+        key: Arc::new(key),
+        terms,
+        options: UploadOptions {
+            streams: usize::from(args.streams),
+            max_bytes_per_second: args.limit_rate,
+            ..UploadOptions::default()
+        },
+        cancel,
+        now: Arc::new(keys::now),
+        shelf: &shelf,
+    };
+    let bar = transfer_bar(ctx.quiet || ctx.json, "upload");
     let on_progress = {
         let bar = bar.clone();
-        let sent = sent.clone();
         Arc::new(move |event: &UploadEvent| {
-            sent.fetch_max(event.bytes_done, Ordering::Relaxed);
             bar.set_length(event.bytes_total);
             bar.set_position(event.bytes_done);
             let state = match &event.state {
@@ -377,95 +245,66 @@ async fn publish(
             ));
         })
     };
-    let upload_started = Instant::now();
-    let report = uploader
-        .upload(Arc::new(source), &shards, on_progress)
-        .await;
-    bar.finish_and_clear();
-    let report = match report {
-        Ok(report) => report,
-        // A file changed since the seal: its message asks for a reseal, not a retry.
-        Err(e @ (UploadError::Source { .. } | UploadError::Cancelled)) => return Err(e.into()),
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!(
-                "the upload stopped; what was confirmed is kept: hallmark publish --status {} shows it, and hallmark publish {} continues",
-                out.display(),
-                out.display()
-            )));
+    let upload_started = std::sync::Mutex::new(Instant::now());
+    let on_stage = |stage: &Stage| match stage {
+        Stage::Checked {
+            name,
+            version,
+            shards,
+            total_bytes,
+            missing,
+            missing_bytes,
+            signer,
+        } => {
+            if *missing == 0 {
+                bar.finish_and_clear();
+            }
+            *upload_started.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+            say(
+                ctx,
+                &format!(
+                    "check:   {name} {version}, {shards} shards ({}), signed by {signer}; {} lacks {missing} of them ({})",
+                    progress::human_bytes(*total_bytes),
+                    ctx.joined.origin,
+                    progress::human_bytes(*missing_bytes)
+                ),
+            );
+        }
+        Stage::Uploaded { shards, bytes_sent } => {
+            bar.finish_and_clear();
+            let took = upload_started
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .elapsed();
+            say(
+                ctx,
+                &if *shards == 0 {
+                    "upload:  nothing to send, the marketplace holds every shard from you"
+                        .to_owned()
+                } else {
+                    format!(
+                        "upload:  {shards} shards sent ({}) in {:.1} s",
+                        progress::human_bytes(*bytes_sent),
+                        took.as_secs_f64()
+                    )
+                },
+            );
         }
     };
-    let bytes_sent = sent.load(Ordering::Relaxed);
-    say(
-        ctx,
-        &if report.uploaded.is_empty() {
-            "upload:  nothing to send, the marketplace holds every shard from you".to_owned()
-        } else {
-            format!(
-                "upload:  {} shards sent ({}) in {:.1} s",
-                report.uploaded.len(),
-                progress::human_bytes(bytes_sent),
-                upload_started.elapsed().as_secs_f64()
-            )
-        },
-    )?;
-
-    // Stage 3, publish: manifest, index and the presentation, over a fresh challenge.
-    let now = keys::now();
-    if !joined::valid_for(&session, &now, joined::TOKEN_MARGIN_SECONDS) {
-        let session = client.sign_in(&key, &now).await.map_err(market::failed)?;
-        ctx.store.save_session(client.origin(), &session)?;
-    }
-    let credentials = [creator.record.credential.clone(), dataset];
-    let Published { version, new } = client
-        .publish(
-            &key,
-            PublishForm {
-                credentials: &credentials,
-                manifest: &manifest_bytes,
-                index: &out.join(INDEX_FILE),
-                price: &price,
-                currency: &currency,
-            },
-            &now,
-        )
-        .await
-        .map_err(market::failed)?;
-    journal
-        .published(origin, &manifest_sha256, &version.id)
-        .await?;
-    // The version is checked where buyers see it: its manifest and index as the catalog serves them.
-    let differences = catalog_differences(&client, &version.id, &manifest_bytes, &facts).await?;
-    if !differences.is_empty() {
-        anyhow::bail!(
-            "{origin} lists {} with other content than the seal: {}; report this to the marketplace's operator",
-            version.id,
-            differences.join("; ")
-        );
-    }
-    let catalog_url = client.catalog_url(&version.id);
-    let report = Report {
-        origin: origin.to_owned(),
-        name: facts.name.clone(),
-        version: facts.version.clone(),
-        version_id: version.id.clone(),
-        catalog_url,
-        already_published: !new,
-        price: version.price.clone(),
-        currency: version.currency.clone(),
-        shards: shards.len(),
-        uploaded_shards: report.uploaded,
-        already_held_shards: report.already_held.len(),
-        bytes_sent,
-        seconds: started.elapsed().as_secs_f64(),
-    };
+    let result =
+        publishing::publish(out, args.source.as_deref(), job, &on_stage, on_progress).await;
+    bar.finish_and_clear();
+    let report = result.map_err(|e| explained(e, out))?;
     let mut stdout = std::io::stdout().lock();
     if ctx.json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+        let mut value = serde_json::to_value(&report)?;
+        value["seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&value)?)?;
     } else {
-        let what = if new {
-            "published"
-        } else {
+        let what = if report.already_published {
             "already published"
+        } else {
+            "published"
         };
         writeln!(
             stdout,
@@ -655,44 +494,6 @@ fn shard_status(
     }
 }
 
-/// How the catalog's copy of version `id` differs from the seal (its manifest digest as listed,
-/// the manifest and the index as served); empty when identical.
-async fn catalog_differences(
-    client: &hallmark_client::MarketClient,
-    id: &str,
-    manifest_bytes: &[u8],
-    facts: &ManifestFacts,
-) -> anyhow::Result<Vec<String>> {
-    let manifest_sha256 = Sha256Digest::of(manifest_bytes).hex();
-    let mut differences = Vec::new();
-    let listed = client.catalog_version(id).await.map_err(market::failed)?;
-    if listed.manifest_sha256 != manifest_sha256 {
-        differences.push(format!(
-            "the catalog lists manifest sha256 {}, the seal's is {manifest_sha256}",
-            listed.manifest_sha256
-        ));
-    }
-    for (file, size, sha256) in [
-        (
-            "manifest",
-            manifest_bytes.len() as u64,
-            manifest_sha256.as_str(),
-        ),
-        ("index", facts.index_size, facts.index_sha256.as_str()),
-    ] {
-        let (found_size, found) = client
-            .catalog_file_digest(id, file)
-            .await
-            .map_err(market::failed)?;
-        if (found_size, found.as_str()) != (size, sha256) {
-            differences.push(format!(
-                "the catalog serves the {file} with {found_size} bytes with sha256 {found}, the seal's has {size} bytes and sha256 {sha256}"
-            ));
-        }
-    }
-    Ok(differences)
-}
-
 /// One shard as `--check` found it.
 #[derive(Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -761,7 +562,9 @@ async fn check_published(ctx: &Publishing<'_>, args: &PublishArgs) -> anyhow::Re
         .await;
     bar.finish_and_clear();
     let checks = checks.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
-    let catalog = catalog_differences(&client, &version_id, &manifest_bytes, &facts).await?;
+    let catalog = publishing::catalog_differences(&client, &version_id, &manifest_bytes, &facts)
+        .await
+        .map_err(market::failed)?;
     let bad: Vec<&ShardCheck> = checks
         .iter()
         .filter(|c| {

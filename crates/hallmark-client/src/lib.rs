@@ -25,6 +25,7 @@ pub mod joined;
 pub mod mirror;
 pub mod origin;
 pub mod pin;
+pub mod publishing;
 mod sqlite;
 pub mod upload;
 pub mod wire;

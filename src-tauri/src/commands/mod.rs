@@ -3,6 +3,7 @@
 pub mod earnings;
 pub mod folder;
 pub mod identity;
+pub mod publish;
 pub mod review;
 pub mod seal;
 

@@ -3,11 +3,11 @@
 //! `ui/src/lib/bindings.ts` is generated from this file; a test fails when it drifts.
 //! Regenerate with `HALLMARK_UPDATE_BINDINGS=1 cargo test -p hallmark-app bindings`.
 
-mod earnings;
+mod market;
 
 use std::path::Path;
 
-pub use earnings::*;
+pub use market::*;
 
 use hallmark_core::{dataset, folder, manifest, progress, recent};
 use serde::{Deserialize, Serialize};
@@ -792,6 +792,8 @@ pub fn typescript_bindings() -> String {
         DatasetStatistics::decl(&cfg),
         ReviewReport::decl(&cfg),
         Marketplace::decl(&cfg),
+        PublishRequest::decl(&cfg),
+        PublishResult::decl(&cfg),
         EarningsStep::decl(&cfg),
         CurrencyTotal::decl(&cfg),
         EarningsLine::decl(&cfg),

@@ -11,6 +11,8 @@ import type {
   JobProgress,
   Marketplace,
   PreviousSeal,
+  PublishRequest,
+  PublishResult,
   RecentFolder,
   ReviewReport,
   SealedDataset,
@@ -132,4 +134,26 @@ export const earningsApi: EarningsApi = {
   earningsView: (origin, step) => call('earnings_view', { origin, step }),
   refreshEarnings: (origin, step) => call('refresh_earnings', { origin, step }),
   exportEarnings: (origin) => call('export_earnings', { origin }),
+};
+
+/** The commands of the Publish screen; uploads run in Rust, progress comes back on a channel. */
+export interface PublishApi {
+  /** The local reference marketplace's address, offered first. */
+  localMarketplace(): Promise<string>;
+  marketplaces(): Promise<Marketplace[]>;
+  joinMarketplace(url: string, name: string, did: string | null): Promise<Marketplace>;
+  publishDataset(request: PublishRequest, jobId: string, onProgress: (p: JobProgress) => void): Promise<PublishResult>;
+  cancelJob(jobId: string): Promise<boolean>;
+}
+
+export const publishApi: PublishApi = {
+  localMarketplace: () => call('local_marketplace'),
+  marketplaces: () => call('marketplaces'),
+  joinMarketplace: (url, name, did) => call('join_marketplace', { url, name, did }),
+  publishDataset(request, jobId, onProgress) {
+    const channel = new Channel<JobProgress>();
+    channel.onmessage = onProgress;
+    return call('publish_dataset', { request, jobId, onProgress: channel });
+  },
+  cancelJob: (jobId) => call('cancel_job', { jobId }),
 };

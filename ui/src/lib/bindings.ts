@@ -196,6 +196,27 @@ marketplace: string,
  */
 creator: string, name: string, joinedAt: string, };
 
+export type PublishRequest = { 
+/**
+ * The output folder holding the signed seal.
+ */
+out: string, 
+/**
+ * The source folder, when it moved since the seal.
+ */
+source: string | null, origin: string, 
+/**
+ * Price per sample (an exact decimal) and ISO 4217 currency; none to keep those of an
+ * earlier publish of the same seal.
+ */
+price: string | null, currency: string | null, 
+/**
+ * An upload speed limit in bytes per second (all streams together); none for no limit.
+ */
+maxBytesPerSecond: number | null, };
+
+export type PublishResult = { origin: string, name: string, version: string, versionId: string, catalogUrl: string, alreadyPublished: boolean, price: string, currency: string, shards: number, uploadedShards: number, alreadyHeldShards: number, bytesSent: number, };
+
 export type EarningsStep = "day" | "week" | "month";
 
 export type CurrencyTotal = { currency: string, 

@@ -1,4 +1,4 @@
-//! The earnings types that cross IPC: marketplaces joined, verified totals, series, tables,
+//! The marketplace types that cross IPC: marketplaces joined, publishing, verified totals, series, tables,
 //! statements with their checks, and findings in plain words. Amounts are exact decimal strings.
 
 use std::collections::BTreeMap;
@@ -350,6 +350,60 @@ impl EarningsView {
                 .collect(),
             findings_total: verification.findings.len() as u64,
             receipts: verification.receipts.len() as u64,
+        }
+    }
+}
+
+/// What the Publish screen sends: the signed dataset, where, and (the first time) its terms.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishRequest {
+    /// The output folder holding the signed seal.
+    pub out: String,
+    /// The source folder, when it moved since the seal.
+    pub source: Option<String>,
+    pub origin: String,
+    /// Price per sample (an exact decimal) and ISO 4217 currency; none to keep those of an
+    /// earlier publish of the same seal.
+    pub price: Option<String>,
+    pub currency: Option<String>,
+    /// An upload speed limit in bytes per second (all streams together); none for no limit.
+    pub max_bytes_per_second: Option<u64>,
+}
+
+/// A version listed in a marketplace's catalog.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishResult {
+    pub origin: String,
+    pub name: String,
+    pub version: String,
+    pub version_id: String,
+    pub catalog_url: String,
+    pub already_published: bool,
+    pub price: String,
+    pub currency: String,
+    pub shards: u64,
+    pub uploaded_shards: u64,
+    pub already_held_shards: u64,
+    pub bytes_sent: u64,
+}
+
+impl From<&hallmark_client::publishing::PublishReport> for PublishResult {
+    fn from(r: &hallmark_client::publishing::PublishReport) -> Self {
+        Self {
+            origin: r.origin.clone(),
+            name: r.name.clone(),
+            version: r.version.clone(),
+            version_id: r.version_id.clone(),
+            catalog_url: r.catalog_url.clone(),
+            already_published: r.already_published,
+            price: r.price.clone(),
+            currency: r.currency.clone(),
+            shards: r.shards as u64,
+            uploaded_shards: r.uploaded_shards.len() as u64,
+            already_held_shards: r.already_held_shards as u64,
+            bytes_sent: r.bytes_sent,
         }
     }
 }

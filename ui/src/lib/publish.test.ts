@@ -1,0 +1,118 @@
+// Unit tests of the Publish screen's state: joining, progress with rate and time left, pause and resume.
+import { describe, expect, it } from 'vitest';
+import type { PublishApi } from './api';
+import type { JobProgress, Marketplace, PublishRequest, PublishResult } from './bindings';
+import { HallmarkError } from './errors';
+import { PublishSession, timeLeft } from './publish.svelte';
+
+const MARKET: Marketplace = {
+  origin: 'http://127.0.0.1:8787', marketplace: 'did:key:z6Mkm', creator: 'did:key:z6Mkc', name: 'Ana',
+  joinedAt: '2026-11-23T00:00:00Z',
+};
+
+const RESULT: PublishResult = {
+  origin: MARKET.origin, name: 'takes', version: '1.0.0', versionId: 'v_1', catalogUrl: `${MARKET.origin}/v1/catalog/v_1`,
+  alreadyPublished: false, price: '0.002', currency: 'EUR', shards: 2, uploadedShards: 2, alreadyHeldShards: 0, bytesSent: 2000,
+};
+
+function progress(bytesDone: number): JobProgress {
+  return { jobId: 'p', phase: 'uploading', itemsDone: 0, itemsTotal: 2, bytesDone, bytesTotal: 2000, message: null };
+}
+
+class FakePublishApi implements PublishApi {
+  joined: Marketplace[] = [];
+  requests: PublishRequest[] = [];
+  cancelled: string[] = [];
+  finish: ((r: PublishResult) => void) | null = null;
+  onProgress: ((p: JobProgress) => void) | null = null;
+  async localMarketplace() {
+    return MARKET.origin;
+  }
+  async marketplaces() {
+    return this.joined;
+  }
+  async joinMarketplace(url: string, name: string) {
+    if (name === '') throw { code: 'invalid_input', message: 'Type the name buyers will see.' };
+    const joined = { ...MARKET, origin: url, name };
+    this.joined.push(joined);
+    return joined;
+  }
+  publishDataset(request: PublishRequest, _jobId: string, onProgress: (p: JobProgress) => void) {
+    this.requests.push(request);
+    this.onProgress = onProgress;
+    return new Promise<PublishResult>((resolve, reject) => {
+      this.finish = resolve;
+      this.cancelJob = async (jobId: string) => {
+        this.cancelled.push(jobId);
+        reject(new HallmarkError('cancelled', 'Cancelled.'));
+        return true;
+      };
+    });
+  }
+  async cancelJob(jobId: string) {
+    this.cancelled.push(jobId);
+    return false;
+  }
+}
+
+describe('PublishSession', () => {
+  it('offers the local marketplace, joins it, and says why a join is refused', async () => {
+    const api = new FakePublishApi();
+    const session = new PublishSession(api);
+    await session.load();
+    expect(session.joinUrl).toBe(MARKET.origin);
+    expect(session.origin).toBeNull();
+    await session.join(null);
+    expect(session.error?.code).toBe('invalid_input');
+    session.joinName = 'Ana';
+    await session.join(null);
+    expect(session.origin).toBe(MARKET.origin);
+    expect(session.marketplaces).toHaveLength(1);
+  });
+
+  it('publishes with the terms, showing rate and time left, and can pause then resume', async () => {
+    const api = new FakePublishApi();
+    api.joined = [MARKET];
+    let clock = 0;
+    const session = new PublishSession(api, () => clock);
+    await session.load();
+    session.price = ' 0.002 ';
+    const run = session.publish('/data/takes');
+    expect(session.status).toBe('publishing');
+    expect(api.requests[0]).toEqual({
+      out: '/data/takes', source: null, origin: MARKET.origin, price: '0.002', currency: 'EUR', maxBytesPerSecond: null,
+    });
+    api.onProgress?.(progress(0));
+    clock = 1000;
+    api.onProgress?.(progress(500));
+    expect(session.rate).toBe(500);
+    expect(session.secondsLeft).toBe(3);
+    await session.pause();
+    await run;
+    expect(session.status).toBe('paused');
+    expect(session.error).toBeNull();
+
+    const resumed = session.publish('/data/takes');
+    api.finish?.(RESULT);
+    await resumed;
+    expect(session.status).toBe('published');
+    expect(session.result?.versionId).toBe('v_1');
+  });
+
+  it('a cancelled publish goes back to the start', async () => {
+    const api = new FakePublishApi();
+    api.joined = [MARKET];
+    const session = new PublishSession(api);
+    await session.load();
+    const run = session.publish('/data/takes');
+    await session.cancel();
+    await run;
+    expect(session.status).toBe('idle');
+  });
+
+  it('says the time left in words', () => {
+    expect(timeLeft(12.2)).toBe('13 s left');
+    expect(timeLeft(125)).toBe('2 min 5 s left');
+    expect(timeLeft(7500)).toBe('2 h 5 min left');
+  });
+});
