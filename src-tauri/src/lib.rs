@@ -39,6 +39,9 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::seal::seal_dataset,
             commands::seal::previous_seal,
             commands::seal::watch_sealed_folder,
+            commands::seal::datasets,
+            commands::seal::forget_dataset,
+            commands::seal::open_dataset,
             commands::review::review_folder,
             commands::review::last_review,
             commands::review::decide_findings,
@@ -175,6 +178,35 @@ mod tests {
         );
         let out = std::path::PathBuf::from(sealed["out"].as_str().unwrap());
         assert!(out.starts_with(state.path().join("datasets")));
+
+        // The dataset is in the creator's list, and reads back as the seal reported it.
+        let list = invoke(&webview, "datasets", serde_json::json!({})).unwrap();
+        assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+        assert_eq!(
+            (&list[0]["out"], &list[0]["name"], &list[0]["files"]),
+            (
+                &sealed["out"],
+                &serde_json::json!("Takes"),
+                &sealed["files"]
+            )
+        );
+        let reopened = invoke(
+            &webview,
+            "open_dataset",
+            serde_json::json!({ "out": sealed["out"] }),
+        )
+        .unwrap();
+        for field in [
+            "files",
+            "bytes",
+            "samples",
+            "shards",
+            "manifest",
+            "consent",
+            "signature",
+        ] {
+            assert_eq!(reopened[field], sealed[field], "{field}");
+        }
 
         // Opening the folder again fills the form in with what it was sealed with.
         let previous = invoke(

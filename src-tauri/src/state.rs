@@ -10,6 +10,8 @@ pub struct AppPaths {
     pub data: PathBuf,
     /// The recently opened folders list.
     pub recent_folders: PathBuf,
+    /// Every dataset sealed in the app (`library.json`).
+    pub library: PathBuf,
     /// Where sealed datasets go unless the creator picks a folder.
     pub datasets: PathBuf,
     /// Creator credentials from marketplaces, kept after they check out.
@@ -21,6 +23,7 @@ impl AppPaths {
         Self {
             data: data_dir.to_path_buf(),
             recent_folders: data_dir.join("recent-folders.json"),
+            library: data_dir.join("library.json"),
             datasets: data_dir.join("datasets"),
             credentials: data_dir.join("credentials"),
         }

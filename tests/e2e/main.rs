@@ -5,6 +5,7 @@
 
 mod earnings;
 mod identity;
+mod library;
 mod navigation;
 mod open_folder;
 mod publish;

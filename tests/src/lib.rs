@@ -87,17 +87,42 @@ impl App {
     /// Starts tauri-driver, which starts WebKitWebDriver, which starts the app, with a keyring
     /// service of its own (so no key from another test or from the creator is visible).
     pub async fn launch_first_run() -> Result<App> {
+        let home = tempfile::tempdir()?;
+        let keyring_service = format!(
+            "studio.hallmark.e2e.{}.{}",
+            std::process::id(),
+            free_port()?
+        );
+        Self::start(home, keyring_service).await
+    }
+
+    /// Closes the app and starts it again with the same folders and keyring, as a creator who
+    /// quits and comes back.
+    pub async fn restart(mut self) -> Result<App> {
+        let closed = self.client.clone().close().await;
+        self.driver.stop();
+        closed?;
+        let App {
+            home,
+            keyring_service,
+            ..
+        } = self;
+        Self::start(home, keyring_service).await
+    }
+
+    async fn start(home: tempfile::TempDir, keyring_service: String) -> Result<App> {
         if std::env::var_os("DISPLAY").is_none() {
             bail!(
                 "no X display: run the end-to-end tests under Xvfb, as scripts/test does (xvfb-run -a …)"
             );
         }
         let app = app_binary()?;
-        let home = tempfile::tempdir()?;
         let port = free_port()?;
         let native_port = free_port()?;
-        let keyring_service = format!("studio.hallmark.e2e.{}.{port}", std::process::id());
-        let log = std::fs::File::create(home.path().join("tauri-driver.log"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(home.path().join("tauri-driver.log"))?;
         let driver = Driver(Command::new("tauri-driver")
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .env("XDG_DATA_HOME", home.path().join("data"))

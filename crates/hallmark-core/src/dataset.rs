@@ -672,6 +672,97 @@ fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A sealed output folder as read back: what its last seal was told, its manifest (exact bytes and
+/// facts), and a report of what it holds counted from its index, which must be the one the
+/// manifest names (digest and size).
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub state: SealState,
+    pub manifest: Vec<u8>,
+    pub facts: manifest::ManifestFacts,
+    pub report: SealReport,
+}
+
+/// Reads the seal in `out` back (for a dataset reopened after a restart): counts files, bytes and
+/// samples per shard from `index.jsonl`, streamed once and checked against the manifest.
+pub fn describe(out: &Path) -> Result<Described> {
+    let state = load_state(out)?;
+    let (manifest, facts) = manifest::read_file(out)?;
+    let mut shards: Vec<seal::SealedShard> = facts
+        .shards
+        .iter()
+        .map(|s| seal::SealedShard {
+            name: s.name.clone(),
+            cid: s.cid.clone(),
+            sha256: s.sha256.clone(),
+            size: s.size,
+            files: 0,
+            samples: 0,
+        })
+        .collect();
+    let by_name: std::collections::HashMap<String, usize> = shards
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.clone(), i))
+        .collect();
+    let index = out.join(INDEX_FILE);
+    let (mut files, mut bytes, mut samples, mut without_field) = (0u64, 0u64, 0u64, 0u64);
+    let (sha256, size) = seal::read_index(&index, |sample| {
+        let shard = by_name
+            .get(&sample.shard)
+            .or_else(|| by_name.get(&format!("{}.tar", sample.shard)))
+            .copied()
+            .ok_or_else(|| Error::Damaged {
+                path: index.clone(),
+                detail: format!(
+                    "sample {:?} names shard {:?}, which the manifest does not list",
+                    sample.key, sample.shard
+                ),
+            })?;
+        samples += 1;
+        shards[shard].samples += 1;
+        for file in &sample.files {
+            files += 1;
+            bytes += file.size;
+            shards[shard].files += 1;
+            if file.field.is_empty() {
+                without_field += 1;
+            }
+        }
+        Ok(())
+    })?;
+    if (sha256.as_str(), size) != (facts.index_sha256.as_str(), facts.index_size) {
+        return Err(Error::Damaged {
+            path: index,
+            detail: format!(
+                "it is not the index the manifest names (sha256 {sha256}, {size} bytes; the manifest says {}, {} bytes); seal the folder again",
+                facts.index_sha256, facts.index_size
+            ),
+        });
+    }
+    let report = SealReport {
+        root: state.source.clone(),
+        files,
+        bytes,
+        samples,
+        shards,
+        media: Vec::new(),
+        files_without_field: without_field,
+        skipped: Vec::new(),
+        skipped_total: 0,
+        files_hashed: 0,
+        shards_reused: 0,
+        index_sha256: sha256,
+        index_size: size,
+    };
+    Ok(Described {
+        state,
+        manifest,
+        facts,
+        report,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1531,6 +1622,49 @@ mod tests {
                 .any(|d| d.path == INDEX_FILE && d.field == "manifest"),
             "{:?}",
             report.differences
+        );
+    }
+
+    #[test]
+    fn describe_counts_what_the_seal_reported_and_refuses_another_index() {
+        let src = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..7 {
+            std::fs::write(src.path().join(format!("t{i}.wav")), vec![i as u8; 3000])
+                .unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(src.path().join(format!("t{i}.txt")), format!("take {i}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(src.path().join("README"), "no extension").unwrap_or_else(|e| panic!("{e}"));
+        let options = SealOptions {
+            shard_size: 8192,
+            ..SealOptions::default()
+        };
+        let sealed = seal_into(src.path(), out.path(), &options);
+        let described = describe(out.path()).unwrap_or_else(|e| panic!("{e}"));
+        let r = &described.report;
+        assert_eq!(
+            (r.files, r.bytes, r.samples, r.files_without_field),
+            (
+                sealed.report.files,
+                sealed.report.bytes,
+                sealed.report.samples,
+                sealed.report.files_without_field
+            )
+        );
+        assert_eq!(r.shards, sealed.report.shards);
+        assert_eq!(described.state.source, sealed.report.root);
+
+        // An index that is not the manifest's is refused, not counted.
+        let index = out.path().join(INDEX_FILE);
+        let mut text = std::fs::read_to_string(&index).unwrap_or_else(|e| panic!("{e}"));
+        text = text.replacen("t0", "t9", 1);
+        std::fs::write(&index, text).unwrap_or_else(|e| panic!("{e}"));
+        let err = describe(out.path()).expect_err("a changed index");
+        assert_eq!(err.kind(), crate::ErrorKind::Damaged, "{err}");
+        assert!(
+            err.to_string().contains("not the index the manifest names"),
+            "{err}"
         );
     }
 }

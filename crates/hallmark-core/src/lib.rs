@@ -34,6 +34,7 @@ pub mod folder;
 pub mod integrity;
 pub mod json;
 pub mod keys;
+pub mod library;
 pub mod manifest;
 pub mod merkle;
 pub mod progress;

@@ -86,6 +86,49 @@ pub struct IndexedSample {
     pub files: Vec<IndexedFile>,
 }
 
+/// The longest `index.jsonl` line read back (one sample with its files).
+pub const MAX_INDEX_LINE: u64 = 16 << 20;
+
+/// Streams the samples of the `index.jsonl` at `path` to `visit`, in order, each line bounded by
+/// [`MAX_INDEX_LINE`] and parsed strictly; returns the SHA-256 and size of the bytes read, for the
+/// caller to compare with the manifest's before trusting what it saw.
+pub fn read_index(
+    path: &Path,
+    mut visit: impl FnMut(IndexedSample) -> Result<()>,
+) -> Result<(String, u64)> {
+    use std::io::BufRead;
+    let (file, _) = crate::untrusted::open_regular(path).map_err(|e| Error::from_io(path, e))?;
+    let mut reader = io::BufReader::new(file);
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut reader)
+            .take(MAX_INDEX_LINE + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::from_io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        let damaged = |detail: String| Error::Damaged {
+            path: path.to_path_buf(),
+            detail,
+        };
+        if n as u64 > MAX_INDEX_LINE {
+            return Err(damaged(format!(
+                "a line after byte {size} is longer than {MAX_INDEX_LINE} bytes"
+            )));
+        }
+        hasher.update(&line);
+        size += n as u64;
+        let sample: IndexedSample = serde_json::from_slice(&line)
+            .map_err(|e| damaged(format!("the line after byte {}: {e}", size - n as u64)))?;
+        visit(sample)?;
+    }
+    Ok((Sha256Digest(hasher.finalize().into()).hex(), size))
+}
+
 /// What a seal produced.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SealReport {

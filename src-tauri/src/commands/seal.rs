@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use hallmark_core::dataset;
+use hallmark_core::library::{Library, LibraryEntry};
 use hallmark_core::manifest::{self, DatasetInfo, ResponsibleAi};
 use hallmark_core::seal::SealOptions;
 use tauri::State;
@@ -61,6 +62,7 @@ pub async fn seal_dataset(
     let token = guard.token.clone();
     let progress = ChannelProgress::new(&job_id, on_progress);
     let source = PathBuf::from(&request.path);
+    let library = paths.library.clone();
     let sealed = tauri::async_runtime::spawn_blocking(move || {
         let sealed = dataset::seal_folder(
             &source,
@@ -77,6 +79,17 @@ pub async fn seal_dataset(
         let (bytes, facts) = manifest::read_file(&out)?;
         let manifest = String::from_utf8_lossy(&bytes).into_owned();
         let signature = dataset::signature_state(&out);
+        // The dataset joins the creator's list (a list that cannot be written does not undo the seal).
+        let mut list = Library::load(&library).unwrap_or_default();
+        list.record(LibraryEntry {
+            out: out.clone(),
+            source: sealed.report.root.clone(),
+            sealed_at: super::unix_now(),
+            files: sealed.report.files,
+            bytes: sealed.report.bytes,
+            samples: sealed.report.samples,
+        });
+        let _ = list.save(&library);
         Ok::<_, hallmark_core::Error>(dto::SealedDataset::new(
             &out, &sealed, manifest, &facts, signature,
         ))
@@ -87,14 +100,15 @@ pub async fn seal_dataset(
     Ok(sealed)
 }
 
-/// What the creator said when the folder `path` was last sealed into its output folder, to fill
-/// the form in again; `None` when it was never sealed.
+/// What the creator said when the folder `path` was last sealed into its output folder (`out`, or
+/// the folder's own one), to fill the form in again; `None` when it was never sealed there.
 #[tauri::command]
 pub fn previous_seal(
     path: String,
+    out: Option<String>,
     paths: State<'_, AppPaths>,
 ) -> Result<Option<dto::PreviousSeal>, IpcError> {
-    let out = output_folder(&paths, &path, None);
+    let out = output_folder(&paths, &path, out.as_deref());
     Ok(dataset::previous_seal(&out)?.map(|state| dto::PreviousSeal::new(&out, &state)))
 }
 
@@ -141,4 +155,41 @@ pub fn watch_sealed_folder(
     watch: State<'_, crate::watch::FolderWatch>,
 ) -> Result<(), IpcError> {
     watch.start(Path::new(&out), on_change)
+}
+
+/// Every dataset sealed in the app, most recently sealed first, each as it stands now.
+#[tauri::command]
+pub async fn datasets(paths: State<'_, AppPaths>) -> Result<Vec<dto::DatasetEntry>, IpcError> {
+    let library = paths.library.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        Ok(Library::load(&library)?
+            .datasets()
+            .iter()
+            .map(dto::DatasetEntry::read)
+            .collect())
+    })
+    .await
+    .map_err(IpcError::internal)?
+}
+
+/// Takes a dataset off the list; its output folder and the creator's folder are not touched.
+#[tauri::command]
+pub fn forget_dataset(out: String, paths: State<'_, AppPaths>) -> Result<(), IpcError> {
+    let mut library = Library::load(&paths.library)?;
+    library.forget(Path::new(&out));
+    Ok(library.save(&paths.library)?)
+}
+
+/// The seal in `out`, read back (after a restart, or from the list): what it holds, counted from
+/// its index, and whether it is signed.
+#[tauri::command]
+pub async fn open_dataset(out: String) -> Result<dto::SealedDataset, IpcError> {
+    tauri::async_runtime::spawn_blocking(move || {
+        let out = PathBuf::from(out);
+        let described = dataset::describe(&out)?;
+        Ok::<_, hallmark_core::Error>(dto::SealedDataset::described(&out, &described))
+    })
+    .await
+    .map_err(IpcError::internal)?
+    .map_err(IpcError::from)
 }

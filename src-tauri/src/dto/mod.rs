@@ -358,6 +358,75 @@ impl SealedDataset {
     }
 }
 
+impl SealedDataset {
+    /// A seal read back from its output folder by `dataset::describe`.
+    pub fn described(out: &Path, d: &dataset::Described) -> Self {
+        let sealed = dataset::Sealed {
+            report: d.report.clone(),
+            manifest_path: out.join(manifest::MANIFEST_FILE),
+            index_path: out.join(hallmark_core::seal::INDEX_FILE),
+            manifest_sha256: d.state.manifest_sha256.clone(),
+            signature: dataset::SignatureAfterSeal::Unsigned,
+        };
+        Self::new(
+            out,
+            &sealed,
+            String::from_utf8_lossy(&d.manifest).into_owned(),
+            &d.facts,
+            dataset::signature_state(out),
+        )
+    }
+}
+
+/// A dataset in the creator's list, as it stands now.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetEntry {
+    pub out: String,
+    pub source: String,
+    /// Seconds since the Unix epoch.
+    pub sealed_at: u64,
+    pub files: u64,
+    pub bytes: u64,
+    pub samples: u64,
+    /// From its manifest; empty when the output folder cannot be read.
+    pub name: String,
+    pub version: String,
+    pub license: String,
+    pub signature: Signature,
+    /// Why the seal cannot be read (moved, deleted, damaged); `None` when it can.
+    pub problem: Option<String>,
+}
+
+impl DatasetEntry {
+    /// The list's entry, with what its output folder says now.
+    pub fn read(e: &hallmark_core::library::LibraryEntry) -> Self {
+        let facts = manifest::read_file(&e.out).map(|(_, facts)| facts);
+        let (name, version, license, problem) = match facts {
+            Ok(f) => (f.name, f.version, f.license, None),
+            Err(err) => (
+                String::new(),
+                String::new(),
+                String::new(),
+                Some(err.to_string()),
+            ),
+        };
+        Self {
+            out: path_text(&e.out),
+            source: path_text(&e.source),
+            sealed_at: e.sealed_at,
+            files: e.files,
+            bytes: e.bytes,
+            samples: e.samples,
+            name,
+            version,
+            license,
+            signature: dataset::signature_state(&e.out).into(),
+            problem,
+        }
+    }
+}
+
 /// The statistics a manifest states, if it states them in the shape Hallmark writes.
 fn manifest_statistics(manifest: &str) -> Option<DatasetStatistics> {
     let value: serde_json::Value = serde_json::from_str(manifest).ok()?;
@@ -791,6 +860,7 @@ pub fn typescript_bindings() -> String {
         MediaStatistics::decl(&cfg),
         DatasetStatistics::decl(&cfg),
         ReviewReport::decl(&cfg),
+        DatasetEntry::decl(&cfg),
         Marketplace::decl(&cfg),
         PublishRequest::decl(&cfg),
         PublishResult::decl(&cfg),

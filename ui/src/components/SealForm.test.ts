@@ -13,6 +13,7 @@ const idleApi: SealApi = {
   watchSealedFolder: async () => {},
   signSealed: () => new Promise(() => {}),
   verifySealed: () => new Promise(() => {}),
+  openDataset: () => new Promise(() => {}),
 };
 
 function html(session: SealSession): string {

@@ -3,6 +3,7 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import type {
   CreatorCredential,
   DatasetChanges,
+  DatasetEntry,
   EarningsStep,
   EarningsView,
   FindingDecision,
@@ -54,12 +55,14 @@ export const folderApi: FolderApi = {
 export interface SealApi {
   sealDataset(request: SealRequest, jobId: string, onProgress: (p: JobProgress) => void): Promise<SealedDataset>;
   /** What the folder's last seal said (name, license, terms…), or null when it was never sealed. */
-  previousSeal(path: string): Promise<PreviousSeal | null>;
+  previousSeal(path: string, out: string | null): Promise<PreviousSeal | null>;
   cancelJob(jobId: string): Promise<boolean>;
   /** Reports now, and whenever files change, how the sealed folder differs from its seal. */
   watchSealedFolder(out: string, onChange: (c: DatasetChanges) => void): Promise<void>;
   signSealed(out: string, did: string | null): Promise<Verdict>;
   verifySealed(out: string, source: string | null): Promise<Verdict>;
+  /** The seal in `out` read back (after a restart, or from the list of datasets). */
+  openDataset(out: string): Promise<SealedDataset>;
 }
 
 export const sealApi: SealApi = {
@@ -68,7 +71,7 @@ export const sealApi: SealApi = {
     channel.onmessage = onProgress;
     return call('seal_dataset', { request, jobId, onProgress: channel });
   },
-  previousSeal: (path) => call('previous_seal', { path }),
+  previousSeal: (path, out) => call('previous_seal', { path, out }),
   cancelJob: (jobId) => call('cancel_job', { jobId }),
   watchSealedFolder(out, onChange) {
     const channel = new Channel<DatasetChanges>();
@@ -77,6 +80,18 @@ export const sealApi: SealApi = {
   },
   signSealed: (out, did) => call('sign_sealed', { out, did }),
   verifySealed: (out, source) => call('verify_sealed', { out, source }),
+  openDataset: (out) => call('open_dataset', { out }),
+};
+
+/** The creator's list of datasets. */
+export interface LibraryApi {
+  datasets(): Promise<DatasetEntry[]>;
+  forgetDataset(out: string): Promise<void>;
+}
+
+export const libraryApi: LibraryApi = {
+  datasets: () => call('datasets'),
+  forgetDataset: (out) => call('forget_dataset', { out }),
 };
 
 /** The commands for the creator's signing identity. Secrets never come back over IPC. */

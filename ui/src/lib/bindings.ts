@@ -186,6 +186,20 @@ findings: Array<ReviewFinding>, findingsTotal: number,
  */
 open: number, openHigh: number, statistics: DatasetStatistics, };
 
+export type DatasetEntry = { out: string, source: string, 
+/**
+ * Seconds since the Unix epoch.
+ */
+sealedAt: number, files: number, bytes: number, samples: number, 
+/**
+ * From its manifest; empty when the output folder cannot be read.
+ */
+name: string, version: string, license: string, signature: Signature, 
+/**
+ * Why the seal cannot be read (moved, deleted, damaged); `None` when it can.
+ */
+problem: string | null, };
+
 export type Marketplace = { origin: string, 
 /**
  * Its did:key, pinned when the creator joined.

@@ -107,14 +107,15 @@ export class SealSession {
 
   /**
    * Starts over for a newly opened folder, naming the dataset after it; when the folder was sealed
-   * before, fills the form in with what that seal said, terms included.
+   * before (into `out`, or its own output folder), fills the form in with what that seal said,
+   * terms included, and shows the seal again.
    */
-  async reset(folder: string): Promise<void> {
-    if (folder === this.#folder) return;
+  async reset(folder: string, out: string | null = null): Promise<void> {
+    if (folder === this.#folder && (out === null || out === this.sealed?.out)) return;
     this.#folder = folder;
     this.name = folderName(folder);
     this.version = '1.0.0';
-    this.out = '';
+    this.out = out ?? '';
     this.terms = noTerms();
     this.constraints = '';
     this.previous = null;
@@ -126,12 +127,24 @@ export class SealSession {
     this.verdict = null;
     let previous: PreviousSeal | null;
     try {
-      previous = await this.#api.previousSeal(folder);
+      previous = await this.#api.previousSeal(folder, out);
     } catch {
       // A seal Hallmark cannot read back is sealed again from scratch: the form just starts empty.
       return;
     }
-    if (previous && this.#folder === folder && this.status === 'editing') this.#fillIn(previous);
+    if (!previous || this.#folder !== folder || this.status !== 'editing') return;
+    this.#fillIn(previous);
+    // The seal itself is shown again, as it stands (signed or not), and watched for changes.
+    try {
+      const sealed = await this.#api.openDataset(previous.out);
+      if (this.#folder !== folder || this.status !== 'editing') return;
+      this.sealed = sealed;
+      this.status = 'sealed';
+      await this.#watch(sealed.out);
+    } catch (thrown) {
+      // A seal that cannot be read back is said; sealing again writes it anew.
+      if (this.#folder === folder) this.error = HallmarkError.from(thrown);
+    }
   }
 
   #fillIn(previous: PreviousSeal): void {

@@ -38,7 +38,7 @@ class FakeSealApi implements SealApi {
   previous: PreviousSeal | null = null;
   asked: string[] = [];
   signed: Verdict = verdict('signed');
-  async previousSeal(path: string) {
+  async previousSeal(path: string, _out: string | null) {
     this.asked.push(path);
     return this.previous;
   }
@@ -65,6 +65,11 @@ class FakeSealApi implements SealApi {
   }
   async verifySealed(): Promise<never> {
     throw new Error('not used here');
+  }
+  reopened: SealedDataset | Error = sealed(3, 'signed');
+  async openDataset(out: string) {
+    if (this.reopened instanceof Error) throw this.reopened;
+    return { ...this.reopened, out };
   }
   async cancelJob() {
     this.fail?.({ code: 'cancelled', message: 'cancelled' });
@@ -144,6 +149,11 @@ describe('SealSession', () => {
     await session.reset('/w/berlin');
     expect(api.asked).toEqual(['/w/berlin']);
     expect(session.previous?.out).toBe('/data/berlin-1234');
+    // The seal is shown again as it stands, signed, and watched.
+    expect(session.status).toBe('sealed');
+    expect(session.sealed?.out).toBe('/data/berlin-1234');
+    expect(session.signature).toBe('signed');
+    expect(api.watched).toEqual(['/data/berlin-1234']);
     expect([session.name, session.license, session.creator, session.version, session.shardSize]).toEqual([
       'Berlin 2024', 'CC-BY-NC-4.0', 'Ana', '1.1.0', 4194304,
     ]);
@@ -157,7 +167,18 @@ describe('SealSession', () => {
     api.previous = null;
     await session.reset('/w/paris');
     expect(session.previous).toBeNull();
+    expect(session.sealed).toBeNull();
     expect(session.unanswered).toHaveLength(4);
+
+    // A seal that cannot be read back is said, and the form stays ready to seal again.
+    api.previous = {
+      out: '/data/gone', name: 'Gone', license: 'CC0-1.0', creator: 'Ana', version: '1.0.0', consent: TERMS,
+      shardSize: 4194304,
+    };
+    api.reopened = Object.assign(new Error('gone'), { code: 'not_found', message: '/data/gone is not there' });
+    await session.reset('/w/gone');
+    expect(session.status).toBe('editing');
+    expect(session.error?.code).toBe('not_found');
   });
 
   it('says a resealed dataset is signed for an earlier seal until it is signed again', async () => {

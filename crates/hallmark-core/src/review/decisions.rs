@@ -6,21 +6,17 @@
 //! files (by exact path) to the exclude rules of every seal of that output folder; accepting one
 //! leaves the files in. A publish asks once more while the last review has open high findings.
 
-use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use super::{Finding, FindingFile, Review, ReviewedFile, Severity, Statistics};
 use crate::progress::{CancelToken, Progress};
 use crate::scan::ScanRules;
-use crate::seal::IndexedSample;
 use crate::{Error, Result, dataset, untrusted};
 
 /// The review record's name inside `.hallmark/`.
 pub const REVIEW_FILE: &str = "review.json";
 /// The largest review record read (it lists every reviewed file).
 const MAX_RECORD_BYTES: u64 = 256 << 20;
-/// The largest index line read when the statistics are made.
-const MAX_INDEX_LINE: u64 = 16 << 20;
 /// The format of `review.json` this version writes.
 const RECORD_VERSION: u32 = 1;
 
@@ -252,23 +248,8 @@ pub fn statistics_for_seal(out: &Path, index: &Path) -> Result<Option<Statistics
         .iter()
         .map(|f| ((f.path.as_str(), f.sha256.as_str()), f))
         .collect();
-    let file = std::fs::File::open(index).map_err(|e| Error::from_io(index, e))?;
-    let mut reader = std::io::BufReader::new(file);
     let mut stats = Statistics::default();
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = (&mut reader)
-            .take(MAX_INDEX_LINE + 1)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::from_io(index, e))?;
-        if n == 0 {
-            break;
-        }
-        let sample: IndexedSample = serde_json::from_slice(&line).map_err(|e| Error::Damaged {
-            path: index.to_path_buf(),
-            detail: e.to_string(),
-        })?;
+    crate::seal::read_index(index, |sample| {
         for file in &sample.files {
             let extension = Path::new(&file.path)
                 .extension()
@@ -278,7 +259,8 @@ pub fn statistics_for_seal(out: &Path, index: &Path) -> Result<Option<Statistics
             let seen = facts.get(&(file.path.as_str(), file.sha256.as_str()));
             stats.add(kind, file.size, seen.map(|f| &f.facts));
         }
-    }
+        Ok(())
+    })?;
     Ok(Some(stats))
 }
 
