@@ -19,12 +19,7 @@ async fn a_sealed_and_signed_dataset_is_listed_and_reopened_after_a_restart() {
     }
     let root = folder.path().canonicalize().unwrap();
 
-    let app = App::launch_first_run().await.unwrap();
-    app.fill("[data-testid=first-run-name]", "Ana Example")
-        .await
-        .unwrap();
-    app.click("[data-testid=first-run-create]").await.unwrap();
-    app.click("[data-testid=first-run-done]").await.unwrap();
+    let app = App::launch_with_identity("Ana Example").await.unwrap();
     app.wait_attr("[data-testid=dataset-list]", "data-count", |c| c == "0")
         .await
         .unwrap();

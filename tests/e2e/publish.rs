@@ -28,12 +28,7 @@ async fn join_publish_pause_and_resume_from_the_app() {
     }
     let root = folder.path().canonicalize().unwrap();
 
-    let app = App::launch_first_run().await.unwrap();
-    app.fill("[data-testid=first-run-name]", "Ana Example")
-        .await
-        .unwrap();
-    app.click("[data-testid=first-run-create]").await.unwrap();
-    app.click("[data-testid=first-run-done]").await.unwrap();
+    let app = App::launch_with_identity("Ana Example").await.unwrap();
     app.open_folder(&root).await.unwrap();
     app.fill("[data-testid=seal-creator]", "Ana Example")
         .await

@@ -96,6 +96,17 @@ impl App {
         Self::start(home, keyring_service).await
     }
 
+    /// Starts the app for the first time and creates the identity `name` on its first-run screen,
+    /// ready on the Datasets screen.
+    pub async fn launch_with_identity(name: &str) -> Result<App> {
+        let app = Self::launch_first_run().await?;
+        app.fill("[data-testid=first-run-name]", name).await?;
+        app.click("[data-testid=first-run-create]").await?;
+        app.click("[data-testid=first-run-done]").await?;
+        app.find("[data-testid=folder-path]").await?;
+        Ok(app)
+    }
+
     /// Closes the app and starts it again with the same folders and keyring, as a creator who
     /// quits and comes back.
     pub async fn restart(mut self) -> Result<App> {
