@@ -76,22 +76,38 @@ impl From<hallmark_core::Error> for IpcError {
 impl From<hallmark_core::keys::KeyError> for IpcError {
     fn from(err: hallmark_core::keys::KeyError) -> Self {
         use hallmark_core::keys::KeyError as K;
-        let code = match &err {
-            K::NoKeyring { .. } => ErrorCode::NoKeyring,
-            K::NotFound { .. } | K::NoKeys => ErrorCode::NotFound,
-            K::WhichKey { .. }
-            | K::WrongPassphrase { .. }
+        // The core's messages name CLI commands; the app says what to do on its screens.
+        let (code, message) = match &err {
+            K::NoKeyring { detail } => (
+                ErrorCode::NoKeyring,
+                format!(
+                    "Hallmark cannot open your keyring ({detail}). If it is locked, unlock it (your \
+                     system may ask for your login password), then try again."
+                ),
+            ),
+            K::NotFound { did } => (
+                ErrorCode::NotFound,
+                format!(
+                    "There is no identity {did} in your keyring. Restore it from its backup in Settings."
+                ),
+            ),
+            K::NoKeys => (
+                ErrorCode::NotFound,
+                "There is no identity yet. Create one in Settings.".to_owned(),
+            ),
+            K::WhichKey { count } => (
+                ErrorCode::InvalidInput,
+                format!("There are {count} identities in your keyring; choose the one to use."),
+            ),
+            K::WrongPassphrase { .. }
             | K::NotABackup { .. }
             | K::PassphraseTooShort
-            | K::EmptyPassphrase { .. } => ErrorCode::InvalidInput,
+            | K::EmptyPassphrase { .. } => (ErrorCode::InvalidInput, err.to_string()),
             // Another Hallmark held the keyring for a minute: worth trying again, like an I/O failure.
-            K::Locked { .. } => ErrorCode::Io,
-            _ => ErrorCode::Internal,
+            K::Locked { .. } => (ErrorCode::Io, err.to_string()),
+            _ => (ErrorCode::Internal, err.to_string()),
         };
-        Self {
-            code,
-            message: err.to_string(),
-        }
+        Self { code, message }
     }
 }
 

@@ -169,3 +169,34 @@ async fn first_run_identity_backup_then_sign_and_verify_a_sealed_dataset() {
     app.screenshot("settings-identity").await.unwrap();
     app.close().await.unwrap();
 }
+
+/// A keyring that cannot be read (locked, its prompt dismissed, not running) is said as such with
+/// a way to try again, never taken for a first run, and no CLI flag is shown to the creator.
+#[tokio::test]
+async fn an_unreachable_keyring_is_said_and_retried_not_a_first_run() {
+    let app = App::launch_without_keyring().await.unwrap();
+    let problem = app.find("[data-testid=keyring-problem]").await.unwrap();
+    assert_eq!(
+        problem.attr("data-code").await.unwrap().as_deref(),
+        Some("no_keyring")
+    );
+    let text = problem.text().await.unwrap();
+    assert!(
+        text.contains("Your keyring is locked or unavailable"),
+        "{text}"
+    );
+    assert!(!text.contains("--"), "a CLI flag in: {text}");
+    assert!(
+        app.client
+            .find(fantoccini::Locator::Css("[data-testid=first-run]"))
+            .await
+            .is_err(),
+        "the first-run screen is shown"
+    );
+    app.click("[data-testid=keyring-retry]").await.unwrap();
+    app.find("[data-testid=keyring-problem]").await.unwrap();
+    app.screenshot("keyring-unavailable").await.unwrap();
+    app.click("[data-testid=keyring-continue]").await.unwrap();
+    app.find("[data-testid=folder-path]").await.unwrap();
+    app.close().await.unwrap();
+}

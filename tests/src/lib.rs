@@ -93,7 +93,25 @@ impl App {
             std::process::id(),
             free_port()?
         );
-        Self::start(home, keyring_service).await
+        Self::start(home, keyring_service, &[]).await
+    }
+
+    /// Starts the app with no reachable keyring (its D-Bus session address leads nowhere), as on a
+    /// machine whose keyring is locked or whose unlock prompt was dismissed.
+    pub async fn launch_without_keyring() -> Result<App> {
+        let home = tempfile::tempdir()?;
+        let keyring_service = format!(
+            "studio.hallmark.e2e.{}.{}",
+            std::process::id(),
+            free_port()?
+        );
+        let nowhere = format!("unix:path={}", home.path().join("no-bus").display());
+        Self::start(
+            home,
+            keyring_service,
+            &[("DBUS_SESSION_BUS_ADDRESS", &nowhere)],
+        )
+        .await
     }
 
     /// Starts the app for the first time and creates the identity `name` on its first-run screen,
@@ -118,10 +136,14 @@ impl App {
             keyring_service,
             ..
         } = self;
-        Self::start(home, keyring_service).await
+        Self::start(home, keyring_service, &[]).await
     }
 
-    async fn start(home: tempfile::TempDir, keyring_service: String) -> Result<App> {
+    async fn start(
+        home: tempfile::TempDir,
+        keyring_service: String,
+        env: &[(&str, &str)],
+    ) -> Result<App> {
         if std::env::var_os("DISPLAY").is_none() {
             bail!(
                 "no X display: run the end-to-end tests under Xvfb, as scripts/test does (xvfb-run -a …)"
@@ -142,6 +164,7 @@ impl App {
             .env("NO_AT_BRIDGE", "1")
             .env("GTK_A11Y", "none")
             .env("HALLMARK_KEYRING_SERVICE", &keyring_service)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -13,6 +13,8 @@ export class IdentitySession {
   /** The identity created or restored in this session, shown with the nudge to back it up. */
   fresh = $state<Identity | null>(null);
   backedUp = $state<string | null>(null);
+  /** Why the keyring could not be read (locked, dismissed, missing): not a first run. */
+  unavailable = $state<HallmarkError | null>(null);
   /** Creator credentials from marketplaces, each checked when listed. */
   credentials = $state<CreatorCredential[]>([]);
 
@@ -24,18 +26,38 @@ export class IdentitySession {
 
   /** Whether to greet the creator with the first-run screen. */
   get firstRun(): boolean {
-    return this.loaded && !this.later && (this.identities.length === 0 || this.fresh !== null);
+    return (
+      this.loaded &&
+      this.unavailable === null &&
+      !this.later &&
+      (this.identities.length === 0 || this.fresh !== null)
+    );
   }
 
+  /** Reads the identities; a keyring that cannot be read is said as such (and retried), never
+   * taken for a keyring with no identity in it. */
   async load(): Promise<void> {
     try {
       this.identities = await this.#api.identities();
+      this.unavailable = null;
+    } catch (thrown) {
+      this.unavailable = HallmarkError.from(thrown);
+      this.loaded = true;
+      return;
+    }
+    try {
       this.credentials = await this.#api.creatorCredentials();
     } catch (thrown) {
       this.error = HallmarkError.from(thrown);
     } finally {
       this.loaded = true;
     }
+  }
+
+  /** Goes on without the keyring (to look around); signing stays unavailable. */
+  continueWithout(): void {
+    this.unavailable = null;
+    this.later = true;
   }
 
   async create(name: string): Promise<void> {

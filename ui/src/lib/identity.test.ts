@@ -1,0 +1,57 @@
+// Unit tests of the identity state: a keyring that cannot be read is not a first run.
+import { describe, expect, it } from 'vitest';
+import type { IdentityApi } from './api';
+import type { Identity } from './bindings';
+import { IdentitySession } from './identity.svelte';
+
+class FakeIdentityApi implements IdentityApi {
+  answer: Identity[] | { code: string; message: string } = [];
+  async identities() {
+    if (!Array.isArray(this.answer)) throw this.answer;
+    return this.answer;
+  }
+  async createIdentity(name: string) {
+    return { did: 'did:key:z6Mk1', name, created: '2026-11-23T00:00:00Z' };
+  }
+  async restoreIdentity(): Promise<never> {
+    throw new Error('not used');
+  }
+  async backupIdentity() {}
+  async creatorCredentials() {
+    return [];
+  }
+  async importCreatorCredential(): Promise<never> {
+    throw new Error('not used');
+  }
+}
+
+describe('IdentitySession', () => {
+  it('a locked keyring is said and retried, never taken for a first run', async () => {
+    const api = new FakeIdentityApi();
+    api.answer = { code: 'no_keyring', message: 'Hallmark cannot open your keyring (locked).' };
+    const session = new IdentitySession(api);
+    await session.load();
+    expect(session.loaded).toBe(true);
+    expect(session.unavailable?.code).toBe('no_keyring');
+    expect(session.firstRun).toBe(false);
+
+    api.answer = [{ did: 'did:key:z6Mk1', name: 'Ana', created: '2026-11-23T00:00:00Z' }];
+    await session.load();
+    expect(session.unavailable).toBeNull();
+    expect(session.firstRun).toBe(false);
+    expect(session.identities).toHaveLength(1);
+  });
+
+  it('an empty keyring is a first run; continuing without the keyring is not', async () => {
+    const api = new FakeIdentityApi();
+    const session = new IdentitySession(api);
+    await session.load();
+    expect(session.firstRun).toBe(true);
+    api.answer = { code: 'no_keyring', message: 'no keyring' };
+    const other = new IdentitySession(api);
+    await other.load();
+    other.continueWithout();
+    expect(other.unavailable).toBeNull();
+    expect(other.firstRun).toBe(false);
+  });
+});
