@@ -79,6 +79,24 @@ async fn first_run_identity_backup_then_sign_and_verify_a_sealed_dataset() {
     );
 
     std::fs::write(root.join("03.txt"), "caption 3, edited").unwrap();
+    // The watcher counts the edit; the green "Valid" from before goes, and signing waits for a
+    // new seal.
+    app.wait_attr("[data-testid=sealed-changes]", "data-total", |v| v == "1")
+        .await
+        .unwrap();
+    let stale = app
+        .client
+        .find_all(fantoccini::Locator::Css(
+            "[data-testid=verdict][data-valid=true]",
+        ))
+        .await
+        .unwrap();
+    assert!(stale.is_empty(), "a Valid verdict next to a changed folder");
+    let sign = app.find("[data-testid=sign-dataset]").await.unwrap();
+    assert!(
+        !sign.is_enabled().await.unwrap(),
+        "Sign stays enabled while the folder changed since the seal"
+    );
     app.click("[data-testid=verify-dataset]").await.unwrap();
     app.wait_attr("[data-testid=verdict]", "data-valid", |v| v == "false")
         .await
@@ -94,10 +112,6 @@ async fn first_run_identity_backup_then_sign_and_verify_a_sealed_dataset() {
         verdict.starts_with("Not valid: 1 difference from what was sealed, starting with 03.txt."),
         "{verdict}"
     );
-    // The watcher counts the edit too.
-    app.wait_attr("[data-testid=sealed-changes]", "data-total", |v| v == "1")
-        .await
-        .unwrap();
     app.client
         .execute(
             "document.querySelector('[data-testid=verdict]').scrollIntoView({block: 'center'})",
@@ -141,7 +155,7 @@ async fn first_run_identity_backup_then_sign_and_verify_a_sealed_dataset() {
         .await
         .unwrap();
     assert!(
-        refused.starts_with("not imported: the credential was issued by"),
+        refused.starts_with("Not imported: the credential was issued by"),
         "{refused}"
     );
     app.fill(

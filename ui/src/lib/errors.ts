@@ -1,5 +1,6 @@
 // The UI's error class: every failed IPC call becomes a HallmarkError with a code to branch on.
 import type { ErrorCode, IpcError } from './bindings';
+import { sentence } from './format';
 
 const CODES: readonly ErrorCode[] = [
   'not_found',
@@ -25,8 +26,9 @@ function isIpcError(value: unknown): value is IpcError {
 export class HallmarkError extends Error {
   readonly code: ErrorCode;
 
+  /** `message` is shown as a sentence: the core's and the client's lower-case phrases start with a capital. */
   constructor(code: ErrorCode, message: string) {
-    super(message);
+    super(sentence(message));
     this.name = 'HallmarkError';
     this.code = code;
   }

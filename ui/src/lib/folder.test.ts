@@ -119,9 +119,9 @@ describe('FolderSession', () => {
 });
 
 describe('HallmarkError.from', () => {
-  it('keeps code and message of an IPC error and wraps anything else as internal', () => {
+  it('keeps code and message (as a sentence) of an IPC error and wraps anything else as internal', () => {
     const e = HallmarkError.from({ code: 'io', message: 'cannot read /x: disk on fire' });
-    expect([e.code, e.message]).toEqual(['io', 'cannot read /x: disk on fire']);
+    expect([e.code, e.message]).toEqual(['io', 'Cannot read /x: disk on fire.']);
     const odd = HallmarkError.from('boom');
     expect(odd.code).toBe('internal');
     expect(odd.message).toContain('boom');

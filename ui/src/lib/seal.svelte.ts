@@ -73,6 +73,8 @@ function noTerms(): Record<Use, Permission | null> {
 export class SealSession {
   name = $state('');
   creator = $state('');
+  /** Who made the work unless the creator types otherwise: their identity's name. */
+  defaultCreator = '';
   license = $state('CC-BY-4.0');
   description = $state('');
   version = $state('1.0.0');
@@ -88,6 +90,8 @@ export class SealSession {
   attempted = $state(false);
   shardSize = $state(SHARD_SIZES[0]?.bytes ?? 64 * 1024 * 1024);
   status = $state<SealStatus>('editing');
+  /** Said once after the creator cancelled a seal. */
+  notice = $state<string | null>(null);
   progress = $state<JobProgress | null>(null);
   sealed = $state<SealedDataset | null>(null);
   error = $state<HallmarkError | null>(null);
@@ -114,6 +118,7 @@ export class SealSession {
     if (folder === this.#folder && (out === null || out === this.sealed?.out)) return;
     this.#folder = folder;
     this.name = folderName(folder);
+    if (this.creator.trim() === '') this.creator = this.defaultCreator;
     this.version = '1.0.0';
     this.out = out ?? '';
     this.terms = noTerms();
@@ -217,6 +222,7 @@ export class SealSession {
     this.#jobId = jobId;
     this.status = 'sealing';
     this.error = null;
+    this.notice = null;
     this.progress = null;
     try {
       const sealed = await this.#api.sealDataset(
@@ -247,6 +253,11 @@ export class SealSession {
       const error = HallmarkError.from(thrown);
       this.status = error.cancelled ? (this.sealed ? 'sealed' : 'editing') : 'failed';
       this.error = error.cancelled ? null : error;
+      if (error.cancelled) {
+        this.notice = this.sealed
+          ? 'Sealing cancelled: the seal shown is the one from before, unchanged.'
+          : 'Sealing cancelled: nothing was written.';
+      }
       // Sealing stops the watch; the seal still on screen is watched again.
       if (this.sealed) await this.#watch(this.sealed.out);
     } finally {
@@ -260,7 +271,11 @@ export class SealSession {
   async #watch(out: string): Promise<void> {
     try {
       await this.#api.watchSealedFolder(out, (changes) => {
-        if (this.sealed?.out === out) this.changes = changes;
+        if (this.sealed?.out !== out) return;
+        this.changes = changes;
+        // "Valid" on files that changed since is no longer true: it is not shown next to them (a
+        // verdict naming differences still says what it found).
+        if (changes.added + changes.modified + changes.removed > 0 && this.verdict?.valid) this.verdict = null;
       });
     } catch {
       // Without a watch the creator just does not see live changes; the seal itself stands.

@@ -216,8 +216,12 @@ describe('SealSession', () => {
     expect(session.progress).toBeNull();
     // The sealed folder is watched, and its changes are shown.
     expect(api.watched).toEqual(['/data/berlin-1234']);
+    await session.sign(null);
+    expect(session.verdict?.signature).toBe('signed');
     api.onChange?.({ added: 1, modified: 2, removed: 0, paths: ['a.txt', 'b.txt', 'c.txt'] });
     expect(session.changes?.modified).toBe(2);
+    // The verdict was on files that changed since: it is not shown next to them.
+    expect(session.verdict).toBeNull();
   });
 
   it('a cancelled seal goes back to editing without an error', async () => {
@@ -231,6 +235,17 @@ describe('SealSession', () => {
     await sealing;
     expect(session.status).toBe('editing');
     expect(session.error).toBeNull();
+    expect(session.notice).toBe('Sealing cancelled: nothing was written.');
+  });
+
+  it('starts "made by" as the identity, for each folder, unless typed', async () => {
+    const session = new SealSession(new FakeSealApi());
+    session.defaultCreator = 'Ana Example';
+    await session.reset('/w/berlin');
+    expect(session.creator).toBe('Ana Example');
+    session.creator = 'Studio Lima';
+    await session.reset('/w/paris');
+    expect(session.creator).toBe('Studio Lima');
   });
 
   it('a bad license comes back as an error the form shows', async () => {
@@ -247,7 +262,7 @@ describe('SealSession', () => {
     await sealing;
     expect(session.status).toBe('failed');
     expect(session.error?.code).toBe('invalid_input');
-    // The core's words, which name the fix, are what the form shows.
-    expect(session.error?.message).toBe(message);
+    // The core's words, which name the fix, are what the form shows, as a sentence.
+    expect(session.error?.message).toBe(`${message}.`);
   });
 });
