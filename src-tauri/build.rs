@@ -31,6 +31,7 @@ fn main() {
         "local_marketplace",
         "join_marketplace",
         "publish_dataset",
+        "check_marketplace",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script failed");

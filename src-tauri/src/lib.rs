@@ -60,6 +60,7 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::publish::local_marketplace,
             commands::publish::join_marketplace,
             commands::publish::publish_dataset,
+            commands::publish::check_marketplace,
         ])
 }
 

@@ -165,5 +165,32 @@ async fn the_earnings_screen_shows_what_the_simulator_paid_verified() {
         .unwrap()
         .unwrap();
     assert_eq!(Decimal::from_str(&shown).unwrap(), expected);
+
+    // Another marketplace (another key) answers at the same address: Settings says so loudly,
+    // and a refresh sends it nothing.
+    let _impostor = Market::start(&server.path().join("impostor"), &market.addr);
+    app.click("[data-testid=earnings-refresh]").await.unwrap();
+    let refused = app
+        .wait_attr("[data-testid=earnings-error]", "data-code", |c| {
+            !c.is_empty()
+        })
+        .await
+        .unwrap();
+    assert_eq!(refused, "marketplace_changed");
+    app.click("[data-testid=nav-settings]").await.unwrap();
+    app.click("[data-testid=check-marketplace]").await.unwrap();
+    app.wait_attr("[data-testid=settings-marketplace]", "data-check", |c| {
+        c == "changed"
+    })
+    .await
+    .unwrap();
+    let warning = app.text("[data-testid=marketplace-changed]").await.unwrap();
+    assert!(warning.contains("Hallmark sends it nothing"), "{warning}");
+    app.scroll_to("[data-testid=settings-marketplaces]")
+        .await
+        .unwrap();
+    app.screenshot("settings-marketplace-changed")
+        .await
+        .unwrap();
     app.close().await.unwrap();
 }

@@ -148,7 +148,7 @@ async fn first_run_identity_backup_then_sign_and_verify_a_sealed_dataset() {
         .unwrap();
     app.click("[data-testid=import-credential]").await.unwrap();
     let refused = app
-        .find("main [role=alert]")
+        .find("[data-testid=credential-error]")
         .await
         .unwrap()
         .text()

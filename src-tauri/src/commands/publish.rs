@@ -67,6 +67,45 @@ pub async fn join_marketplace(
     Ok(dto::Marketplace::from(&joined))
 }
 
+/// Asks the marketplace at `origin` for its key now and compares it with the one pinned when the
+/// creator joined: `ok`, `changed` (with the key found: nothing is sent to it) or `offline`.
+#[tauri::command]
+pub async fn check_marketplace(
+    origin: String,
+    paths: State<'_, AppPaths>,
+) -> Result<dto::MarketplaceCheck, IpcError> {
+    let parsed = Origin::parse(&origin)?;
+    let joined = JoinedStore::new(&paths.data)
+        .load(&parsed)?
+        .ok_or_else(|| IpcError {
+            code: ErrorCode::NotFound,
+            message: format!("You have not joined {origin}."),
+        })?;
+    let client =
+        hallmark_client::MarketClient::new(&joined.origin)?.pinned_to(joined.marketplace_did()?);
+    Ok(match client.marketplace().await {
+        Ok(_) => dto::MarketplaceCheck {
+            state: dto::PinState::Same,
+            found: Some(joined.marketplace.clone()),
+            message: None,
+        },
+        Err(hallmark_client::ClientError::IdentityChanged { found, .. }) => dto::MarketplaceCheck {
+            state: dto::PinState::Changed,
+            message: Some(format!(
+                "{origin} now answers with another key than the one you joined. It may be another \
+                 marketplace, or someone in between: Hallmark sends it nothing. If its operator \
+                 really replaced its key, join it again."
+            )),
+            found: Some(found),
+        },
+        Err(e) => dto::MarketplaceCheck {
+            state: dto::PinState::Unreachable,
+            found: None,
+            message: Some(e.to_string()),
+        },
+    })
+}
+
 /// Publishes the signed dataset in `request.out` to the joined marketplace `request.origin`,
 /// reporting upload progress as job `job_id`. Cancelling the job pauses it: publishing again
 /// resumes from what the marketplace confirmed.

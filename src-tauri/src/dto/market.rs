@@ -36,6 +36,26 @@ impl From<&Joined> for Marketplace {
     }
 }
 
+/// How a marketplace's key compares with the one pinned when the creator joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum PinState {
+    Same,
+    /// Another key: nothing is sent to it.
+    Changed,
+    Unreachable,
+}
+
+/// A marketplace's key checked against the pinned one.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct MarketplaceCheck {
+    pub state: PinState,
+    /// The key it answered with.
+    pub found: Option<String>,
+    /// What it means, when it is not the same key.
+    pub message: Option<String>,
+}
+
 /// The time step of the earnings chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]

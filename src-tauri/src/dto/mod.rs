@@ -862,6 +862,8 @@ pub fn typescript_bindings() -> String {
         ReviewReport::decl(&cfg),
         DatasetEntry::decl(&cfg),
         Marketplace::decl(&cfg),
+        PinState::decl(&cfg),
+        MarketplaceCheck::decl(&cfg),
         PublishRequest::decl(&cfg),
         PublishResult::decl(&cfg),
         EarningsStep::decl(&cfg),

@@ -11,6 +11,7 @@ import type {
   Identity,
   JobProgress,
   Marketplace,
+  MarketplaceCheck,
   PreviousSeal,
   PublishRequest,
   PublishResult,
@@ -157,6 +158,8 @@ export interface PublishApi {
   localMarketplace(): Promise<string>;
   marketplaces(): Promise<Marketplace[]>;
   joinMarketplace(url: string, name: string, did: string | null): Promise<Marketplace>;
+  /** Asks the marketplace for its key now and compares it with the pinned one. */
+  checkMarketplace(origin: string): Promise<MarketplaceCheck>;
   publishDataset(request: PublishRequest, jobId: string, onProgress: (p: JobProgress) => void): Promise<PublishResult>;
   cancelJob(jobId: string): Promise<boolean>;
 }
@@ -165,6 +168,7 @@ export const publishApi: PublishApi = {
   localMarketplace: () => call('local_marketplace'),
   marketplaces: () => call('marketplaces'),
   joinMarketplace: (url, name, did) => call('join_marketplace', { url, name, did }),
+  checkMarketplace: (origin) => call('check_marketplace', { origin }),
   publishDataset(request, jobId, onProgress) {
     const channel = new Channel<JobProgress>();
     channel.onmessage = onProgress;

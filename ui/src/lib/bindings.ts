@@ -210,6 +210,18 @@ marketplace: string,
  */
 creator: string, name: string, joinedAt: string, };
 
+export type PinState = "same" | "changed" | "unreachable";
+
+export type MarketplaceCheck = { state: PinState, 
+/**
+ * The key it answered with.
+ */
+found: string | null, 
+/**
+ * What it means, when it is not the same key.
+ */
+message: string | null, };
+
 export type PublishRequest = { 
 /**
  * The output folder holding the signed seal.

@@ -17,6 +17,8 @@ export class IdentitySession {
   unavailable = $state<HallmarkError | null>(null);
   /** Creator credentials from marketplaces, each checked when listed. */
   credentials = $state<CreatorCredential[]>([]);
+  /** Why the last credential import failed (shown with the credentials, not the identity). */
+  credentialError = $state<HallmarkError | null>(null);
 
   #api: IdentityApi;
 
@@ -82,10 +84,16 @@ export class IdentitySession {
   }
 
   async importCredential(path: string, marketplace: string): Promise<void> {
-    await this.#run(async () => {
+    this.busy = true;
+    this.credentialError = null;
+    try {
       await this.#api.importCreatorCredential(path, marketplace);
       this.credentials = await this.#api.creatorCredentials();
-    });
+    } catch (thrown) {
+      this.credentialError = HallmarkError.from(thrown);
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** Leaves the first-run screen. */

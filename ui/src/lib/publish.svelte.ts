@@ -1,6 +1,6 @@
 // State of the Publish screen: joining a marketplace, the terms, and a publish with progress, pause and resume.
 import type { PublishApi } from './api';
-import type { JobProgress, Marketplace, PublishResult } from './bindings';
+import type { JobProgress, Marketplace, MarketplaceCheck, PublishResult } from './bindings';
 import { HallmarkError } from './errors';
 import { newJobId } from './jobs';
 
@@ -35,6 +35,8 @@ export class PublishSession {
   rate = $state<number | null>(null);
   secondsLeft = $state<number | null>(null);
   result = $state<PublishResult | null>(null);
+  /** Each marketplace's key as last checked against the pinned one, by origin. */
+  checks = $state<Record<string, MarketplaceCheck>>({});
   error = $state<HallmarkError | null>(null);
 
   #api: PublishApi;
@@ -56,6 +58,15 @@ export class PublishSession {
       if (!this.origin || !marketplaces.some((m) => m.origin === this.origin)) {
         this.origin = marketplaces[0]?.origin ?? null;
       }
+    } catch (thrown) {
+      this.error = HallmarkError.from(thrown);
+    }
+  }
+
+  /** Checks the key of the marketplace at `origin` against the one pinned when joining. */
+  async check(origin: string): Promise<void> {
+    try {
+      this.checks = { ...this.checks, [origin]: await this.#api.checkMarketplace(origin) };
     } catch (thrown) {
       this.error = HallmarkError.from(thrown);
     }

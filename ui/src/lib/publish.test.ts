@@ -53,6 +53,11 @@ class FakePublishApi implements PublishApi {
     this.cancelled.push(jobId);
     return false;
   }
+  async checkMarketplace(origin: string) {
+    return origin === MARKET.origin
+      ? { state: 'same' as const, found: MARKET.marketplace, message: null }
+      : { state: 'changed' as const, found: 'did:key:z6MkOther', message: 'another key' };
+  }
 }
 
 describe('PublishSession', () => {
@@ -108,6 +113,14 @@ describe('PublishSession', () => {
     await session.cancel();
     await run;
     expect(session.status).toBe('idle');
+  });
+
+  it('keeps each marketplace check by origin', async () => {
+    const session = new PublishSession(new FakePublishApi());
+    await session.check(MARKET.origin);
+    await session.check('http://elsewhere');
+    expect(session.checks[MARKET.origin]?.state).toBe('same');
+    expect(session.checks['http://elsewhere']?.state).toBe('changed');
   });
 
   it('says the time left in words', () => {
