@@ -3,6 +3,7 @@
 // A test binary: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
+mod accessibility;
 mod earnings;
 mod identity;
 mod library;

@@ -287,6 +287,38 @@ impl App {
         Ok(())
     }
 
+    /// The WCAG 2 A and AA rules axe-core finds broken on the page as it is now: each rule's id,
+    /// impact, help and up to five elements. axe-core is the UI's dev dependency
+    /// (`ui/node_modules/axe-core`, installed by `npm ci`).
+    pub async fn accessibility_violations(&self) -> Result<Vec<serde_json::Value>> {
+        let axe =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&axe).with_context(|| {
+            format!(
+                "cannot read {}; run `npm ci --prefix ui` (scripts/setup does)",
+                axe.display()
+            )
+        })?;
+        self.client
+            .execute(&format!("{source}\nreturn typeof window.axe;"), vec![])
+            .await
+            .context("axe-core did not load in the page")?;
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+                   .then((r) => done(r.violations.map((v) => ({
+                     id: v.id, impact: v.impact, help: v.help,
+                     nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ') + ' :: ' + (n.failureSummary || '')),
+                   }))))
+                   .catch((e) => done([{ id: 'axe-failed', help: String(e) }]));",
+                vec![],
+            )
+            .await?;
+        Ok(found.as_array().cloned().unwrap_or_default())
+    }
+
     /// Saves a PNG of the window as `<build dir>/e2e-screenshots/NAME.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
         // WebKit can hand back the last painted frame; wait for images and two frames to be painted.
