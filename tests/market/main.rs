@@ -11,6 +11,7 @@
 // A test binary: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
+mod demo;
 mod earnings;
 mod join;
 mod mirror;
