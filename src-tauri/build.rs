@@ -20,6 +20,7 @@ fn main() {
         "create_identity",
         "restore_identity",
         "backup_identity",
+        "pick_backup_path",
         "sign_sealed",
         "verify_sealed",
         "creator_credentials",

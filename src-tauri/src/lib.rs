@@ -49,6 +49,7 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::identity::create_identity,
             commands::identity::restore_identity,
             commands::identity::backup_identity,
+            commands::identity::pick_backup_path,
             commands::identity::sign_sealed,
             commands::identity::verify_sealed,
             commands::identity::creator_credentials,

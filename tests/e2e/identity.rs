@@ -2,6 +2,9 @@
 
 use hallmark_tests::{App, SOME_TERMS};
 
+/// A backup passphrase that rates strong.
+const PASSPHRASE: &str = "copper tundra whistle harbour";
+
 #[tokio::test]
 async fn first_run_identity_backup_then_sign_and_verify_a_sealed_dataset() {
     let folder = tempfile::Builder::new()
@@ -36,15 +39,39 @@ async fn first_run_identity_backup_then_sign_and_verify_a_sealed_dataset() {
     app.fill("[data-testid=backup-path]", &backup.to_string_lossy())
         .await
         .unwrap();
-    app.fill(
-        "[data-testid=backup-passphrase]",
-        "four words of passphrase",
-    )
-    .await
-    .unwrap();
+    // A weak passphrase, then one typed differently twice, are refused before anything is written.
+    app.fill("[data-testid=backup-passphrase]", "password1")
+        .await
+        .unwrap();
+    app.click("[data-testid=backup-identity]").await.unwrap();
+    let weak = app.text("[data-testid=backup-problem]").await.unwrap();
+    assert!(weak.contains("easy to guess"), "{weak}");
+    assert!(!backup.exists());
+    app.fill("[data-testid=backup-passphrase]", PASSPHRASE)
+        .await
+        .unwrap();
+    app.fill("[data-testid=backup-passphrase-repeat]", "copper tundra")
+        .await
+        .unwrap();
+    let score: u8 = app
+        .wait_attr("[data-testid=passphrase-strength]", "data-score", |s| {
+            !s.is_empty()
+        })
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(score >= 3, "{PASSPHRASE:?} rated {score}");
+    app.wait_text("[data-testid=backup-problem]", |t| t.contains("differ"))
+        .await
+        .unwrap();
+    assert!(!backup.exists());
+    app.fill("[data-testid=backup-passphrase-repeat]", PASSPHRASE)
+        .await
+        .unwrap();
     app.click("[data-testid=backup-identity]").await.unwrap();
     app.find("[data-testid=backup-done]").await.unwrap();
-    let (record, key) = hallmark_keys::key_file::read(&backup, "four words of passphrase").unwrap();
+    let (record, key) = hallmark_keys::key_file::read(&backup, PASSPHRASE).unwrap();
     assert_eq!(
         (record.did.as_str(), record.name.as_str()),
         (did.as_str(), "Ana Example")

@@ -45,6 +45,33 @@ pub fn create_identity(
     Ok(dto::Identity::from(&record))
 }
 
+/// Asks where to save a backup of the identity `name` with the native save dialog; `None` when
+/// the creator closed it.
+#[tauri::command]
+pub async fn pick_backup_path<R: tauri::Runtime>(
+    name: String,
+    window: tauri::WebviewWindow<R>,
+) -> Result<Option<String>, IpcError> {
+    let file: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let chosen = rfd::AsyncFileDialog::new()
+        .set_title("Save your identity's encrypted backup")
+        .set_file_name(format!("hallmark-identity-{}.age", file.trim_matches('-')))
+        .add_filter("age backup", &["age"])
+        .set_parent(&window)
+        .save_file()
+        .await;
+    Ok(chosen.map(|handle| dto::path_text(handle.path())))
+}
+
 /// Restores an identity from an age backup file into the keyring.
 #[tauri::command]
 pub fn restore_identity(

@@ -101,6 +101,8 @@ export interface IdentityApi {
   createIdentity(name: string): Promise<Identity>;
   restoreIdentity(path: string, passphrase: string): Promise<Identity>;
   backupIdentity(did: string, path: string, passphrase: string): Promise<void>;
+  /** The native save dialog for a backup file; null when closed. */
+  pickBackupPath(name: string): Promise<string | null>;
   creatorCredentials(): Promise<CreatorCredential[]>;
   importCreatorCredential(path: string, marketplace: string): Promise<CreatorCredential>;
 }
@@ -110,6 +112,7 @@ export const identityApi: IdentityApi = {
   createIdentity: (name) => call('create_identity', { name }),
   restoreIdentity: (path, passphrase) => call('restore_identity', { path, passphrase }),
   backupIdentity: (did, path, passphrase) => call('backup_identity', { did, path, passphrase }),
+  pickBackupPath: (name) => call('pick_backup_path', { name }),
   creatorCredentials: () => call('creator_credentials'),
   importCreatorCredential: (path, marketplace) => call('import_creator_credential', { path, marketplace }),
 };

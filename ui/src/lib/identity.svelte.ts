@@ -83,6 +83,16 @@ export class IdentitySession {
     });
   }
 
+  /** Asks where to save a backup with the native dialog; null when it was closed. */
+  async chooseBackupPath(name: string): Promise<string | null> {
+    try {
+      return await this.#api.pickBackupPath(name);
+    } catch (thrown) {
+      this.error = HallmarkError.from(thrown);
+      return null;
+    }
+  }
+
   async importCredential(path: string, marketplace: string): Promise<void> {
     this.busy = true;
     this.credentialError = null;

@@ -17,6 +17,9 @@ class FakeIdentityApi implements IdentityApi {
     throw new Error('not used');
   }
   async backupIdentity() {}
+  async pickBackupPath() {
+    return null;
+  }
   async creatorCredentials() {
     return [];
   }
