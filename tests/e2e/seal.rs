@@ -67,6 +67,8 @@ async fn sealing_an_opened_folder_shows_samples_shards_and_the_manifest_it_wrote
         refused,
         "Before sealing, add who made the work and your answer for each use of your work."
     );
+    // What the click did is shown where the creator looks, not below the fold.
+    assert!(app.in_view("[data-testid=seal-error]").await.unwrap());
 
     app.fill("[data-testid=seal-creator]", "Ana Example")
         .await

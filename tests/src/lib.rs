@@ -281,6 +281,20 @@ impl App {
         Ok(())
     }
 
+    /// Whether the element at `css` is inside the window's visible area (not below the fold).
+    pub async fn in_view(&self, css: &str) -> Result<bool> {
+        self.find(css).await?;
+        let seen = self
+            .client
+            .execute(
+                "const r = document.querySelector(arguments[0]).getBoundingClientRect();
+                 return r.top >= 0 && r.bottom <= window.innerHeight;",
+                vec![serde_json::json!(css)],
+            )
+            .await?;
+        Ok(seen.as_bool().unwrap_or(false))
+    }
+
     /// Clicks the element at `css`.
     pub async fn click(&self, css: &str) -> Result<()> {
         self.find(css).await?.click().await?;
