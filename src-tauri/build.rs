@@ -33,6 +33,7 @@ fn main() {
         "join_marketplace",
         "publish_dataset",
         "check_marketplace",
+        "interrupted_publishes",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script failed");

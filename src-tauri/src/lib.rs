@@ -62,6 +62,7 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::publish::join_marketplace,
             commands::publish::publish_dataset,
             commands::publish::check_marketplace,
+            commands::publish::interrupted_publishes,
         ])
 }
 

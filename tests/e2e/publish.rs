@@ -1,8 +1,6 @@
 //! Publishing from the app to a real marketplace: first run (an identity), seal and sign a folder,
-//! join the marketplace in one step, publish with a speed limit, pause mid-upload, resume, and the
-//! version is listed with every shard stored exactly.
-
-use std::time::Duration;
+//! join the marketplace in one step, publish with a speed limit, pause mid-upload, quit, start
+//! again and resume the unfinished upload it offers; the version is listed with every shard stored.
 
 use hallmark_tests::market::Market;
 use hallmark_tests::{App, SOME_TERMS};
@@ -102,9 +100,13 @@ async fn join_publish_pause_and_resume_from_the_app() {
     .unwrap();
     let resume = app.text("[data-testid=publish-start]").await.unwrap();
     assert_eq!(resume, "Resume");
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
-    app.click("[data-testid=publish-start]").await.unwrap();
+    // Quit and come back: the unfinished upload is offered, and resumes with its terms.
+    let app = app.restart().await.unwrap();
+    app.click("[data-testid=nav-publish]").await.unwrap();
+    app.find("[data-testid=interrupted-publish]").await.unwrap();
+    app.screenshot("publish-interrupted").await.unwrap();
+    app.click("[data-testid=resume-interrupted]").await.unwrap();
     let version = app
         .wait_attr("[data-testid=publish-result]", "data-version", |v| {
             !v.is_empty()

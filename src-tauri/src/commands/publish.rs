@@ -106,6 +106,49 @@ pub async fn check_marketplace(
     })
 }
 
+/// The publishes started from this studio that no marketplace listed yet (interrupted, paused or
+/// failed), each with the dataset of the creator's list whose seal it was, to offer resuming.
+#[tauri::command]
+pub async fn interrupted_publishes(
+    paths: State<'_, AppPaths>,
+) -> Result<Vec<dto::InterruptedPublish>, IpcError> {
+    if !paths.data.join(upload::journal::JOURNAL_FILE).exists() {
+        return Ok(Vec::new());
+    }
+    let journal = upload::Journal::open(&paths.data)
+        .await
+        .map_err(|e| IpcError::internal(format!("cannot open the upload journal: {e}")))?;
+    let library = hallmark_core::library::Library::load(&paths.library)?;
+    // Each listed dataset's current seal, by its manifest's SHA-256.
+    let seals: Vec<(String, &hallmark_core::library::LibraryEntry)> = library
+        .datasets()
+        .iter()
+        .filter_map(|entry| {
+            let state = hallmark_core::dataset::load_state(&entry.out).ok()?;
+            Some((state.manifest_sha256, entry))
+        })
+        .collect();
+    let mut found = Vec::new();
+    for joined in JoinedStore::new(&paths.data).all()? {
+        let unlisted = journal
+            .unlisted(&joined.origin)
+            .await
+            .map_err(|e| IpcError::internal(format!("cannot read the upload journal: {e}")))?;
+        for record in unlisted {
+            if let Some((_, entry)) = seals.iter().find(|(sha, _)| *sha == record.manifest_sha256) {
+                found.push(dto::InterruptedPublish {
+                    origin: joined.origin.clone(),
+                    out: dto::path_text(&entry.out),
+                    source: dto::path_text(&entry.source),
+                    price: record.price,
+                    currency: record.currency,
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Publishes the signed dataset in `request.out` to the joined marketplace `request.origin`,
 /// reporting upload progress as job `job_id`. Cancelling the job pauses it: publishing again
 /// resumes from what the marketplace confirmed.

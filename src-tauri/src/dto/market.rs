@@ -391,6 +391,19 @@ pub struct PublishRequest {
     pub max_bytes_per_second: Option<u64>,
 }
 
+/// A publish this studio started that the marketplace has not listed yet.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct InterruptedPublish {
+    pub origin: String,
+    /// The dataset's output folder and source folder.
+    pub out: String,
+    pub source: String,
+    /// The terms it was started with (kept for the resumed publish).
+    pub price: String,
+    pub currency: String,
+}
+
 /// A version listed in a marketplace's catalog.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]

@@ -866,6 +866,7 @@ pub fn typescript_bindings() -> String {
         MarketplaceCheck::decl(&cfg),
         PublishRequest::decl(&cfg),
         PublishResult::decl(&cfg),
+        InterruptedPublish::decl(&cfg),
         EarningsStep::decl(&cfg),
         CurrencyTotal::decl(&cfg),
         EarningsLine::decl(&cfg),

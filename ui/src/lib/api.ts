@@ -9,6 +9,7 @@ import type {
   FindingDecision,
   FolderSummary,
   Identity,
+  InterruptedPublish,
   JobProgress,
   Marketplace,
   MarketplaceCheck,
@@ -163,6 +164,8 @@ export interface PublishApi {
   joinMarketplace(url: string, name: string, did: string | null): Promise<Marketplace>;
   /** Asks the marketplace for its key now and compares it with the pinned one. */
   checkMarketplace(origin: string): Promise<MarketplaceCheck>;
+  /** Publishes started here that no marketplace listed yet, to offer resuming them. */
+  interruptedPublishes(): Promise<InterruptedPublish[]>;
   publishDataset(request: PublishRequest, jobId: string, onProgress: (p: JobProgress) => void): Promise<PublishResult>;
   cancelJob(jobId: string): Promise<boolean>;
 }
@@ -172,6 +175,7 @@ export const publishApi: PublishApi = {
   marketplaces: () => call('marketplaces'),
   joinMarketplace: (url, name, did) => call('join_marketplace', { url, name, did }),
   checkMarketplace: (origin) => call('check_marketplace', { origin }),
+  interruptedPublishes: () => call('interrupted_publishes'),
   publishDataset(request, jobId, onProgress) {
     const channel = new Channel<JobProgress>();
     channel.onmessage = onProgress;

@@ -243,6 +243,16 @@ maxBytesPerSecond: number | null, };
 
 export type PublishResult = { origin: string, name: string, version: string, versionId: string, catalogUrl: string, alreadyPublished: boolean, price: string, currency: string, shards: number, uploadedShards: number, alreadyHeldShards: number, bytesSent: number, };
 
+export type InterruptedPublish = { origin: string, 
+/**
+ * The dataset's output folder and source folder.
+ */
+out: string, source: string, 
+/**
+ * The terms it was started with (kept for the resumed publish).
+ */
+price: string, currency: string, };
+
 export type EarningsStep = "day" | "week" | "month";
 
 export type CurrencyTotal = { currency: string, 

@@ -1,6 +1,6 @@
 // State of the Publish screen: joining a marketplace, the terms, and a publish with progress, pause and resume.
 import type { PublishApi } from './api';
-import type { JobProgress, Marketplace, MarketplaceCheck, PublishResult } from './bindings';
+import type { InterruptedPublish, JobProgress, Marketplace, MarketplaceCheck, PublishResult } from './bindings';
 import { HallmarkError } from './errors';
 import { newJobId } from './jobs';
 
@@ -35,6 +35,10 @@ export class PublishSession {
   rate = $state<number | null>(null);
   secondsLeft = $state<number | null>(null);
   result = $state<PublishResult | null>(null);
+  /** Publishes started before that no marketplace listed yet (offered for resuming). */
+  interrupted = $state<InterruptedPublish[]>([]);
+  /** The output folder being published, when it is not the dataset open on Datasets. */
+  resuming = $state<string | null>(null);
   /** Each marketplace's key as last checked against the pinned one, by origin. */
   checks = $state<Record<string, MarketplaceCheck>>({});
   error = $state<HallmarkError | null>(null);
@@ -52,8 +56,13 @@ export class PublishSession {
 
   async load(): Promise<void> {
     try {
-      const [local, marketplaces] = await Promise.all([this.#api.localMarketplace(), this.#api.marketplaces()]);
+      const [local, marketplaces, interrupted] = await Promise.all([
+        this.#api.localMarketplace(),
+        this.#api.marketplaces(),
+        this.#api.interruptedPublishes(),
+      ]);
       this.marketplaces = marketplaces;
+      if (this.status !== 'publishing') this.interrupted = interrupted;
       if (this.joinUrl === '') this.joinUrl = local;
       if (!this.origin || !marketplaces.some((m) => m.origin === this.origin)) {
         this.origin = marketplaces[0]?.origin ?? null;
@@ -145,6 +154,18 @@ export class PublishSession {
     if (seconds >= 0.5 && sent > 0) {
       this.rate = sent / seconds;
       this.secondsLeft = p.bytesTotal !== null ? Math.max(0, (p.bytesTotal - p.bytesDone) / this.rate) : null;
+    }
+  }
+
+  /** Resumes an interrupted publish with the terms it was started with. */
+  async resume(item: InterruptedPublish): Promise<void> {
+    this.origin = item.origin;
+    this.price = item.price;
+    this.currency = item.currency;
+    this.resuming = item.out;
+    await this.publish(item.out);
+    if (this.status === 'published') {
+      this.interrupted = this.interrupted.filter((i) => !(i.out === item.out && i.origin === item.origin));
     }
   }
 

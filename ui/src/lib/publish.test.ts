@@ -53,6 +53,10 @@ class FakePublishApi implements PublishApi {
     this.cancelled.push(jobId);
     return false;
   }
+  interrupted = [] as { origin: string; out: string; source: string; price: string; currency: string }[];
+  async interruptedPublishes() {
+    return this.interrupted;
+  }
   async checkMarketplace(origin: string) {
     return origin === MARKET.origin
       ? { state: 'same' as const, found: MARKET.marketplace, message: null }
@@ -113,6 +117,23 @@ describe('PublishSession', () => {
     await session.cancel();
     await run;
     expect(session.status).toBe('idle');
+  });
+
+  it('offers an interrupted publish and resumes it with its own terms', async () => {
+    const api = new FakePublishApi();
+    api.joined = [MARKET];
+    api.interrupted = [{ origin: MARKET.origin, out: '/data/takes', source: '/w/takes', price: '0.004', currency: 'USD' }];
+    const session = new PublishSession(api);
+    await session.load();
+    expect(session.interrupted).toHaveLength(1);
+    const item = session.interrupted[0];
+    if (!item) throw new Error('no interrupted publish');
+    const resumed = session.resume(item);
+    expect(api.requests[0]).toMatchObject({ out: '/data/takes', price: '0.004', currency: 'USD' });
+    api.finish?.(RESULT);
+    await resumed;
+    expect(session.status).toBe('published');
+    expect(session.interrupted).toHaveLength(0);
   });
 
   it('keeps each marketplace check by origin', async () => {

@@ -297,6 +297,20 @@ impl Journal {
         Ok(row.as_ref().map(publish_of))
     }
 
+    /// Every publish started to `origin` that the marketplace has not listed yet (interrupted,
+    /// paused or failed): what the next start offers to resume.
+    pub async fn unlisted(&self, origin: &str) -> Result<Vec<PublishRecord>, JournalError> {
+        let rows = sqlx::query(
+            "SELECT manifest_sha256, price, currency, version_id FROM publishes
+             WHERE origin = ?1 AND version_id IS NULL ORDER BY manifest_sha256",
+        )
+        .bind(origin)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(rows.iter().map(publish_of).collect())
+    }
+
     /// Every publish to `origin` the marketplace listed (with its version id), by version id.
     pub async fn listed(&self, origin: &str) -> Result<Vec<PublishRecord>, JournalError> {
         let rows = sqlx::query(
