@@ -418,7 +418,7 @@ fn plan(stored: &Stored, marketplace: &PublicIdentity, log_origin: &str, now: &s
     let mut sizes = BTreeSet::new();
     let mut stated = BTreeSet::new();
     for statement in &stored.statements {
-        let Ok((_, claims)) = statement::open(&statement.bytes, marketplace, now) else {
+        let Ok(claims) = statement::open(&statement.bytes, marketplace, now) else {
             continue;
         };
         let Ok(checkpoint) = tlog::open_checkpoint(&claims.checkpoint, log_origin, marketplace)

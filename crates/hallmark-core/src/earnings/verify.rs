@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 use super::receipt::Receipt;
-use super::statement::{self, Period, Tallies, Total, tally};
+use super::statement::{self, Period, StatementClaims, Tallies, Total, tally};
 use crate::did::PublicIdentity;
 use crate::digest::Sha256Digest;
 use crate::tlog::{self, Checkpoint, Hash, TileStore};
@@ -518,11 +518,18 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
 
     // Statements, in order: signature, chain, checkpoint, log history, inclusion, totals.
     // Every checkpoint, anchors first (in statement order), then the heads fetched.
-    let anchors = evidence.statements.iter().filter_map(|stored| {
-        let (_, claims) =
-            statement::open(&stored.bytes, evidence.marketplace, evidence.now).ok()?;
+    // Each statement opened once (signature checked over its JCS bytes), in parallel.
+    let opened: Vec<Result<StatementClaims, String>> = evidence
+        .statements
+        .par_iter()
+        .map(|stored| {
+            statement::open(&stored.bytes, evidence.marketplace, evidence.now)
+                .map_err(|e| e.to_string())
+        })
+        .collect();
+    let anchors = opened.iter().filter_map(|claims| {
         tlog::open_checkpoint(
-            &claims.checkpoint,
+            &claims.as_ref().ok()?.checkpoint,
             evidence.log_origin,
             evidence.marketplace,
         )
@@ -541,8 +548,8 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
     let mut previous: Option<(u64, String)> = None;
     for (number, stored) in evidence.statements.iter().enumerate() {
         let sha256 = Sha256Digest::of(&stored.bytes).hex();
-        let claims = match statement::open(&stored.bytes, evidence.marketplace, evidence.now) {
-            Ok((_, claims)) => claims,
+        let claims = match &opened[number] {
+            Ok(claims) => claims,
             Err(error) => {
                 report.add(
                     FindingKind::StatementSignature,

@@ -302,7 +302,7 @@ async fn closed_periods_get_signed_chained_statements_each_creator_reads_alone()
     assert_eq!(first.len(), 1, "alice's statement was not issued");
     let document = first[0]["document"].as_str().unwrap();
     let now = market.state.now();
-    let (_, claims) =
+    let claims =
         statement::open(document.as_bytes(), &market.state.identity.public(), &now).unwrap();
     assert_eq!((claims.id.as_str(), claims.sequence), (alice.as_str(), 1));
     assert_eq!(claims.previous_statement, None);
@@ -350,7 +350,7 @@ async fn closed_periods_get_signed_chained_statements_each_creator_reads_alone()
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(both.len(), 2);
-    let (_, second) = statement::open(
+    let second = statement::open(
         both[1]["document"].as_str().unwrap().as_bytes(),
         &market.state.identity.public(),
         &market.state.now(),
