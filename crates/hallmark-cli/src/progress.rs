@@ -1,7 +1,7 @@
 //! Progress bars for the terminal: the core's `Progress` trait drawn with indicatif.
 
 use hallmark_core::progress::{Progress, ProgressEvent};
-use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use indicatif::{DecimalBytes, ProgressBar, ProgressStyle};
 
 /// A spinner while totals are unknown (the walk), then a bar of bytes with totals, rate and ETA;
 /// on standard error, hidden when quiet or not a terminal.
@@ -42,7 +42,7 @@ impl Progress for Bar {
                     .measured
                     .swap(true, std::sync::atomic::Ordering::Relaxed)
                 {
-                    let template = "{prefix} [{bar:30}] {bytes}/{total_bytes} {msg} {binary_bytes_per_sec}, {eta} left";
+                    let template = "{prefix} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {msg} {decimal_bytes_per_sec}, {eta} left";
                     if let Ok(style) = ProgressStyle::with_template(template) {
                         self.bar.set_style(style.progress_chars("=> "));
                     }
@@ -57,7 +57,7 @@ impl Progress for Bar {
                 self.bar.set_message(format!(
                     "{} files, {}",
                     event.items_done,
-                    HumanBytes(event.bytes_done)
+                    DecimalBytes(event.bytes_done)
                 ));
                 self.bar.tick();
             }
@@ -67,5 +67,5 @@ impl Progress for Bar {
 
 /// Bytes for people, in the same binary units as the progress bar.
 pub fn human_bytes(bytes: u64) -> String {
-    HumanBytes(bytes).to_string()
+    DecimalBytes(bytes).to_string()
 }

@@ -324,7 +324,7 @@ pub(crate) fn transfer_bar(hidden: bool, stage: &str) -> ProgressBar {
         ProgressBar::new(0)
     };
     let template = format!(
-        "{:<9}[{{bar:30}}] {{bytes}}/{{total_bytes}} {{msg}} {{binary_bytes_per_sec}}, {{eta}} left",
+        "{:<9}[{{bar:30}}] {{decimal_bytes}}/{{decimal_total_bytes}} {{msg}} {{decimal_bytes_per_sec}}, {{eta}} left",
         format!("{stage}:")
     );
     if let Ok(style) = ProgressStyle::with_template(&template) {

@@ -44,7 +44,7 @@ fn summary_text_names_size_in_bytes() {
     let out = hallmark().arg("summary").arg(dir.path()).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("files:   1"), "{text}");
-    assert!(text.contains("2.00 KiB (2048 bytes)"), "{text}");
+    assert!(text.contains("2.05 kB (2048 bytes)"), "{text}");
 }
 
 #[test]
