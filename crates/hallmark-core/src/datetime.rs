@@ -69,6 +69,20 @@ impl Timestamp {
     pub fn plus_seconds(self, seconds: i64) -> Self {
         Self(self.0.saturating_add(time::Duration::seconds(seconds)))
     }
+
+    /// This moment in UTC.
+    pub fn utc(self) -> OffsetDateTime {
+        self.0.to_offset(time::UtcOffset::UTC)
+    }
+}
+
+/// `at` as RFC 3339 in UTC with `Z`, to the second when it has no fraction
+/// (`2026-11-23T10:00:00Z`).
+pub fn rfc3339_utc(at: OffsetDateTime) -> String {
+    // Formatting a date-time of years 0–9999 as RFC 3339 cannot fail.
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 /// What kind of JSON value `value` is, for messages ("a number", "an object").

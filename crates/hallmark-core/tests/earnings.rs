@@ -186,7 +186,7 @@ impl World {
             .iter()
             .map(|(index, r)| StoredReceipt {
                 index: *index,
-                bytes: r.canonical_bytes(),
+                bytes: r.canonical_bytes().into(),
             })
             .collect()
     }
@@ -230,7 +230,7 @@ fn history() -> World {
 fn share_of(verification: &Verification, status: ReceiptStatus) -> Decimal {
     verification
         .with_status(status)
-        .map(|r| r.receipt.creator_share)
+        .map(|r| r.access.creator_share)
         .sum::<Decimal>()
         .normalize()
 }
@@ -289,7 +289,7 @@ fn a_changed_receipt_amount_is_not_in_the_log() {
     changed.amount = money::amount(changed.samples, changed.price).expect("amount");
     changed.creator_share =
         money::creator_share(changed.amount, changed.share_rate).expect("share");
-    receipts[2].bytes = changed.canonical_bytes();
+    receipts[2].bytes = changed.canonical_bytes().into();
     let v = world.verify_with(&receipts, &world.market);
     let finding = v
         .findings

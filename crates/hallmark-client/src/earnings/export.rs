@@ -160,7 +160,7 @@ pub fn proofs(
     let receipts: BTreeMap<u64, &[u8]> = stored
         .receipts
         .iter()
-        .map(|r| (r.index, r.bytes.as_slice()))
+        .map(|r| (r.index, &r.bytes[..]))
         .collect();
     let mut export = ProofExport {
         folder: dir.to_path_buf(),

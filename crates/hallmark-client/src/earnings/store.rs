@@ -467,17 +467,18 @@ impl EarningsStore {
         .map_err(|e| self.fail(e))?;
         let count = pages.iter().map(|(indexes, _, _)| indexes.len() / 8).sum();
         stored.receipts = Vec::with_capacity(count);
-        for (indexes, ends, bodies) in &pages {
-            let page =
-                page_of(indexes, ends, bodies).ok_or_else(|| self.damaged("a receipt page"))?;
+        for (indexes, ends, bodies) in pages {
+            // Each receipt is a slice of its page's bodies, which it shares.
+            let bodies = bytes::Bytes::from(bodies);
+            let page = page_of(&indexes, &ends, bodies.len())
+                .ok_or_else(|| self.damaged("a receipt page"))?;
             stored
                 .receipts
-                .extend(page.map(|(index, bytes)| StoredReceipt {
+                .extend(page.map(|(index, range)| StoredReceipt {
                     index,
-                    bytes: bytes.to_vec(),
+                    bytes: bodies.slice(range),
                 }));
         }
-        drop(pages);
         // Pages are written in order, but one written later may fill a gap before another.
         if !stored.receipts.is_sorted_by_key(|r| r.index) {
             stored.receipts.sort_by_key(|r| r.index);
@@ -547,12 +548,13 @@ fn indexes_of(indexes: &[u8]) -> Option<impl Iterator<Item = u64> + '_> {
     })
 }
 
-/// A page's receipts (log index, exact bytes), if its three blobs agree with each other.
+/// A page's receipts (log index, where its exact bytes are in the page's `bodies` of
+/// `bodies_len` bytes), if the three blobs agree with each other.
 fn page_of<'a>(
     indexes: &'a [u8],
     ends: &'a [u8],
-    bodies: &'a [u8],
-) -> Option<impl Iterator<Item = (u64, &'a [u8])> + 'a> {
+    bodies_len: usize,
+) -> Option<impl Iterator<Item = (u64, std::ops::Range<usize>)> + 'a> {
     let count = indexes.len() / 8;
     let indexes = indexes_of(indexes)?;
     if !ends.len().is_multiple_of(4) || ends.len() / 4 != count {
@@ -564,19 +566,19 @@ fn page_of<'a>(
         .collect();
     let mut start = 0;
     for &end in &ends {
-        if end < start || end > bodies.len() {
+        if end < start || end > bodies_len {
             return None;
         }
         start = end;
     }
-    if start != bodies.len() {
+    if start != bodies_len {
         return None;
     }
     let starts = std::iter::once(0).chain(ends.clone());
     Some(
         indexes
             .zip(starts.zip(ends))
-            .map(move |(index, (start, end))| (index, &bodies[start..end])),
+            .map(|(index, (start, end))| (index, start..end)),
     )
 }
 

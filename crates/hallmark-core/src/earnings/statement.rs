@@ -107,9 +107,41 @@ pub enum StatementError {
     Totals(String),
 }
 
+/// What [`tally`] sums: a receipt, or what a studio keeps of one.
+pub trait Tallied {
+    /// Dataset, version, shard and currency.
+    fn names(&self) -> (&str, &str, &str, &str);
+    fn samples(&self) -> u64;
+    /// What the buyer paid.
+    fn amount(&self) -> Decimal;
+    fn creator_share(&self) -> Decimal;
+}
+
+impl<S: AsRef<str>> Tallied for Receipt<S> {
+    fn names(&self) -> (&str, &str, &str, &str) {
+        (
+            self.dataset.as_ref(),
+            self.version.as_ref(),
+            self.shard.as_ref(),
+            self.currency.as_ref(),
+        )
+    }
+    fn samples(&self) -> u64 {
+        self.samples
+    }
+    fn amount(&self) -> Decimal {
+        self.amount
+    }
+    fn creator_share(&self) -> Decimal {
+        self.creator_share
+    }
+}
+
 /// Totals of `receipts` per currency, dataset, version and shard: exact sums, and per currency
 /// the payable amount rounded once by [`ROUNDING_RULE`].
-pub fn tally<'a>(receipts: impl IntoIterator<Item = &'a Receipt>) -> Result<Tallies, MoneyError> {
+pub fn tally<'a, T: Tallied + 'a>(
+    receipts: impl IntoIterator<Item = &'a T>,
+) -> Result<Tallies, MoneyError> {
     // Keys borrow from the receipts: a line's strings are copied once, when it is first met.
     // Each receipt is added to its shard's line only; the coarser levels are sums of those lines.
     type Key<'k> = (&'k str, &'k str, &'k str, &'k str);
@@ -146,15 +178,12 @@ pub fn tally<'a>(receipts: impl IntoIterator<Item = &'a Receipt>) -> Result<Tall
     }
     let mut shards: BTreeMap<Key<'a>, Sum> = BTreeMap::new();
     for receipt in receipts {
-        shards
-            .entry((
-                &receipt.dataset,
-                &receipt.version,
-                &receipt.shard,
-                &receipt.currency,
-            ))
-            .or_default()
-            .add(1, receipt.samples, receipt.amount, receipt.creator_share)?;
+        shards.entry(receipt.names()).or_default().add(
+            1,
+            receipt.samples(),
+            receipt.amount(),
+            receipt.creator_share(),
+        )?;
     }
     let mut levels: [BTreeMap<Key<'a>, Sum>; 4] = Default::default();
     for (&(dataset, version, _, currency), sum) in &shards {

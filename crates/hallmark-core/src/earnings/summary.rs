@@ -5,11 +5,13 @@
 //! Only receipts that verified are summed ([`ReceiptStatus::Statemented`] and
 //! [`ReceiptStatus::Estimated`]); excluded ones are in the findings, with their amounts.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rust_decimal::Decimal;
+use time::OffsetDateTime;
 
 use super::verify::{ReceiptOutcome, ReceiptStatus, Verification};
+use crate::datetime::rfc3339_utc;
 
 /// What a summary groups by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -71,43 +73,71 @@ pub struct Line {
     pub estimated: Decimal,
 }
 
-/// The group of `receipt` under `by`; `None` for a time that does not parse (never for a
-/// receipt that passed its checks).
-fn group(receipt: &ReceiptOutcome, by: By) -> Option<String> {
-    let r = &receipt.receipt;
-    Some(match by {
-        By::Dataset => r.dataset.clone(),
-        By::Version => format!("{}/{}", r.dataset, r.version),
-        By::Shard => format!("{}/{}/{}", r.dataset, r.version, r.shard),
-        By::Day | By::Week | By::Month => {
-            let time = time::OffsetDateTime::parse(
-                &r.time,
-                &time::format_description::well_known::Rfc3339,
-            )
-            .ok()?
-            .to_offset(time::UtcOffset::UTC);
-            let date = time.date();
-            match by {
-                By::Day => format!(
-                    "{:04}-{:02}-{:02}",
-                    date.year(),
-                    u8::from(date.month()),
-                    date.day()
-                ),
-                By::Week => {
-                    let (year, week, _) = date.to_iso_week_date();
-                    format!("{year:04}-W{week:02}")
+/// A summary's group, before it is written: names borrowed from the receipts' assets, or a
+/// period as (year, day of the year | ISO week | month).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Group<'a> {
+    Names(&'a str, &'a str, &'a str),
+    Period(i32, u16),
+}
+
+impl Group<'_> {
+    /// The group of `outcome` under `by`.
+    fn of(outcome: &ReceiptOutcome, by: By) -> Group<'_> {
+        let asset = &*outcome.access.asset;
+        let date = outcome.access.time.date();
+        match by {
+            By::Dataset => Group::Names(&asset.dataset, "", ""),
+            By::Version => Group::Names(&asset.dataset, &asset.version, ""),
+            By::Shard => Group::Names(&asset.dataset, &asset.version, &asset.shard),
+            By::Day => Group::Period(date.year(), date.ordinal()),
+            By::Week => {
+                let (year, week, _) = date.to_iso_week_date();
+                Group::Period(year, week.into())
+            }
+            By::Month => Group::Period(date.year(), u8::from(date.month()).into()),
+        }
+    }
+
+    /// As a line names it.
+    fn text(self, by: By) -> String {
+        match (self, by) {
+            (Group::Names(dataset, _, _), By::Dataset) => dataset.to_owned(),
+            (Group::Names(dataset, version, _), By::Version) => format!("{dataset}/{version}"),
+            (Group::Names(dataset, version, shard), _) => format!("{dataset}/{version}/{shard}"),
+            (Group::Period(year, week), By::Week) => format!("{year:04}-W{week:02}"),
+            (Group::Period(year, month), By::Month) => format!("{year:04}-{month:02}"),
+            (Group::Period(year, day), _) => {
+                match time::Date::from_ordinal_date(year, day) {
+                    Ok(date) => format!(
+                        "{:04}-{:02}-{:02}",
+                        date.year(),
+                        u8::from(date.month()),
+                        date.day()
+                    ),
+                    // Made from a date just above: cannot happen.
+                    Err(_) => format!("{year:04}-{day:03}"),
                 }
-                _ => format!("{:04}-{:02}", date.year(), u8::from(date.month())),
             }
         }
-    })
+    }
 }
 
 /// The verified receipts summed by `by` and currency, sorted by group then currency. `paid` names
 /// the statements (by id) the marketplace marked paid.
 pub fn summarize(verification: &Verification, by: By, paid: &BTreeSet<String>) -> Vec<Line> {
-    let mut lines: BTreeMap<(String, String), (Line, BTreeSet<&str>)> = BTreeMap::new();
+    #[derive(Default)]
+    struct Sum {
+        accesses: u64,
+        samples: u64,
+        gross: Decimal,
+        share: Decimal,
+        statemented: Decimal,
+        paid: Decimal,
+        estimated: Decimal,
+        buyers: HashSet<u128>,
+    }
+    let mut sums: HashMap<(Group<'_>, &str), Sum> = HashMap::new();
     for outcome in &verification.receipts {
         if !matches!(
             outcome.status,
@@ -115,59 +145,44 @@ pub fn summarize(verification: &Verification, by: By, paid: &BTreeSet<String>) -
         ) {
             continue;
         }
-        let Some(group) = group(outcome, by) else {
-            continue;
-        };
-        let r = &outcome.receipt;
-        let (line, buyers) = lines
-            .entry((group.clone(), r.currency.clone()))
-            .or_insert_with(|| {
-                (
-                    Line {
-                        group,
-                        currency: r.currency.clone(),
-                        accesses: 0,
-                        samples: 0,
-                        buyers: 0,
-                        gross: Decimal::ZERO,
-                        share: Decimal::ZERO,
-                        statemented: Decimal::ZERO,
-                        paid: Decimal::ZERO,
-                        estimated: Decimal::ZERO,
-                    },
-                    BTreeSet::new(),
-                )
-            });
-        line.accesses += 1;
-        line.samples = line.samples.saturating_add(r.samples);
-        line.gross += r.amount;
-        line.share += r.creator_share;
+        let access = &outcome.access;
+        let key = (Group::of(outcome, by), access.asset.currency.as_str());
+        let sum = sums.entry(key).or_default();
+        sum.accesses += 1;
+        sum.samples = sum.samples.saturating_add(access.samples);
+        sum.gross += access.amount;
+        sum.share += access.creator_share;
         if outcome.status == ReceiptStatus::Statemented {
-            line.statemented += r.creator_share;
-            if outcome.statement.as_ref().is_some_and(|s| paid.contains(s)) {
-                line.paid += r.creator_share;
+            sum.statemented += access.creator_share;
+            if outcome
+                .statement
+                .as_deref()
+                .is_some_and(|s| paid.contains(s))
+            {
+                sum.paid += access.creator_share;
             }
         } else {
-            line.estimated += r.creator_share;
+            sum.estimated += access.creator_share;
         }
-        buyers.insert(&r.buyer);
+        sum.buyers.insert(access.buyer);
     }
-    lines
-        .into_values()
-        .map(|(mut line, buyers)| {
-            line.buyers = buyers.len() as u64;
-            for amount in [
-                &mut line.gross,
-                &mut line.share,
-                &mut line.statemented,
-                &mut line.paid,
-                &mut line.estimated,
-            ] {
-                *amount = amount.normalize();
-            }
-            line
+    let mut lines: Vec<Line> = sums
+        .into_iter()
+        .map(|((group, currency), sum)| Line {
+            group: group.text(by),
+            currency: currency.to_owned(),
+            accesses: sum.accesses,
+            samples: sum.samples,
+            buyers: sum.buyers.len() as u64,
+            gross: sum.gross.normalize(),
+            share: sum.share.normalize(),
+            statemented: sum.statemented.normalize(),
+            paid: sum.paid.normalize(),
+            estimated: sum.estimated.normalize(),
         })
-        .collect()
+        .collect();
+    lines.sort_by(|a, b| (&a.group, &a.currency).cmp(&(&b.group, &b.currency)));
+    lines
 }
 
 /// One asset (a shard of a version) in one period: a statement's, or the open period.
@@ -212,11 +227,18 @@ pub fn asset_rows(verification: &Verification, paid: &BTreeSet<String>) -> Vec<A
         .iter()
         .map(|s| s.period.end.as_str())
         .max();
-    type Key = (u64, String, String, String, String, Option<String>);
-    let mut rows: BTreeMap<Key, AssetRow> = BTreeMap::new();
+    type Key<'k> = (u64, &'k str, &'k str, &'k str, &'k str, Option<&'k str>);
+    /// A row being summed, and the open period's first and last receipt times.
+    struct Sum {
+        row: AssetRow,
+        first: OffsetDateTime,
+        last: OffsetDateTime,
+    }
+    let mut rows: BTreeMap<Key<'_>, Sum> = BTreeMap::new();
     for outcome in &verification.receipts {
-        let r = &outcome.receipt;
-        let (sequence, start, end, statement) = match outcome.status {
+        let access = &outcome.access;
+        let asset = &*access.asset;
+        let (sequence, period, statement) = match outcome.status {
             ReceiptStatus::Statemented => {
                 let Some(id) = outcome.statement.as_deref() else {
                     continue;
@@ -224,61 +246,67 @@ pub fn asset_rows(verification: &Verification, paid: &BTreeSet<String>) -> Vec<A
                 let Some(&(start, end, sequence)) = periods.get(id) else {
                     continue;
                 };
-                (sequence, start, end, Some(id.to_owned()))
+                (sequence, Some((start, end)), Some(id))
             }
-            ReceiptStatus::Estimated => (
-                u64::MAX,
-                open_start.unwrap_or(r.time.as_str()),
-                r.time.as_str(),
-                None,
-            ),
+            ReceiptStatus::Estimated => (u64::MAX, None, None),
             _ => continue,
         };
         let key = (
             sequence,
-            r.dataset.clone(),
-            r.version.clone(),
-            r.shard.clone(),
-            r.currency.clone(),
-            statement.clone(),
-        );
-        let row = rows.entry(key).or_insert_with(|| AssetRow {
-            period_start: start.to_owned(),
-            period_end: end.to_owned(),
-            dataset: r.dataset.clone(),
-            version: r.version.clone(),
-            shard: r.shard.clone(),
-            accesses: 0,
-            samples: 0,
-            gross: Decimal::ZERO,
-            share: Decimal::ZERO,
-            currency: r.currency.clone(),
-            payout_status: match &statement {
-                Some(id) if paid.contains(id) => "paid".into(),
-                Some(_) => "pending".into(),
-                None => "estimated".into(),
-            },
+            asset.dataset.as_str(),
+            asset.version.as_str(),
+            asset.shard.as_str(),
+            asset.currency.as_str(),
             statement,
+        );
+        let sum = rows.entry(key).or_insert_with(|| Sum {
+            row: AssetRow {
+                period_start: period
+                    .map(|(start, _)| start.to_owned())
+                    .unwrap_or_default(),
+                period_end: period.map(|(_, end)| end.to_owned()).unwrap_or_default(),
+                dataset: asset.dataset.clone(),
+                version: asset.version.clone(),
+                shard: asset.shard.clone(),
+                accesses: 0,
+                samples: 0,
+                gross: Decimal::ZERO,
+                share: Decimal::ZERO,
+                currency: asset.currency.clone(),
+                payout_status: match statement {
+                    Some(id) if paid.contains(id) => "paid".into(),
+                    Some(_) => "pending".into(),
+                    None => "estimated".into(),
+                },
+                statement: statement.map(str::to_owned),
+            },
+            first: access.time,
+            last: access.time,
         });
-        row.accesses += 1;
-        row.samples = row.samples.saturating_add(r.samples);
-        row.gross += r.amount;
-        row.share += r.creator_share;
-        if row.statement.is_none() {
-            // The open period runs from the last statement's end to the latest receipt.
-            if r.time.as_str() > row.period_end.as_str() {
-                row.period_end = r.time.clone();
-            }
-            if open_start.is_none() && r.time.as_str() < row.period_start.as_str() {
-                row.period_start = r.time.clone();
-            }
-        }
+        sum.row.accesses += 1;
+        sum.row.samples = sum.row.samples.saturating_add(access.samples);
+        sum.row.gross += access.amount;
+        sum.row.share += access.creator_share;
+        sum.first = sum.first.min(access.time);
+        sum.last = sum.last.max(access.time);
     }
     rows.into_values()
-        .map(|mut row| {
-            row.gross = row.gross.normalize();
-            row.share = row.share.normalize();
-            row
-        })
+        .map(
+            |Sum {
+                 mut row,
+                 first,
+                 last,
+             }| {
+                if row.statement.is_none() {
+                    // The open period runs from the last statement's end (or the first receipt) to
+                    // the latest receipt.
+                    row.period_start = open_start.map_or_else(|| rfc3339_utc(first), str::to_owned);
+                    row.period_end = rfc3339_utc(last);
+                }
+                row.gross = row.gross.normalize();
+                row.share = row.share.normalize();
+                row
+            },
+        )
         .collect()
 }

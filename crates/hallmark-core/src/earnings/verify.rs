@@ -10,12 +10,14 @@
 //! is excluded from the verified totals and named in a finding, with the amount it affects.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use rust_decimal::Decimal;
+use time::OffsetDateTime;
 
 use super::receipt::Receipt;
-use super::statement::{self, Period, StatementClaims, Tallies, Total, tally};
+use super::statement::{self, Period, StatementClaims, Tallied, Tallies, Total, tally};
 use crate::did::PublicIdentity;
 use crate::digest::Sha256Digest;
 use crate::tlog::{self, Checkpoint, Hash, TileStore};
@@ -40,11 +42,12 @@ pub struct StoredStatement {
     pub bytes: Vec<u8>,
 }
 
-/// A receipt as stored: its log index and its exact (JCS) bytes.
+/// A receipt as stored: its log index and its exact (JCS) bytes (a slice of the page it was
+/// stored in, shared, not copied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredReceipt {
     pub index: u64,
-    pub bytes: Vec<u8>,
+    pub bytes: bytes::Bytes,
 }
 
 /// What a studio holds, to verify.
@@ -170,13 +173,79 @@ pub enum ReceiptStatus {
     Excluded,
 }
 
+/// What many receipts share: the shard of a version of a dataset they bought, and the currency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Asset {
+    pub dataset: String,
+    pub version: String,
+    pub shard: String,
+    /// ISO 4217.
+    pub currency: String,
+}
+
+/// What the summaries need of a receipt that is well formed: one access, with the strings it
+/// shares with other receipts held once (in its [`Asset`]) and its tokens as numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// The receipt's id: `r_` and these 32 hex digits.
+    pub id: u128,
+    /// When the bytes were delivered, UTC.
+    pub time: OffsetDateTime,
+    pub asset: Arc<Asset>,
+    /// The buyer's pseudonym: `b_` and these 32 hex digits.
+    pub buyer: u128,
+    pub samples: u64,
+    /// What the buyer paid, exact.
+    pub amount: Decimal,
+    /// The creator's part, exact.
+    pub creator_share: Decimal,
+}
+
+impl Access {
+    /// The receipt's id as written, `r_` and 32 hex digits.
+    pub fn receipt_id(&self) -> String {
+        format!("r_{:032x}", self.id)
+    }
+
+    /// The buyer's pseudonym as written, `b_` and 32 hex digits.
+    pub fn buyer_pseudonym(&self) -> String {
+        format!("b_{:032x}", self.buyer)
+    }
+
+    /// The time as RFC 3339 UTC, to the second (as receipts write it).
+    pub fn time_text(&self) -> String {
+        crate::datetime::rfc3339_utc(self.time)
+    }
+}
+
+impl Tallied for Access {
+    fn names(&self) -> (&str, &str, &str, &str) {
+        let asset = &*self.asset;
+        (
+            &asset.dataset,
+            &asset.version,
+            &asset.shard,
+            &asset.currency,
+        )
+    }
+    fn samples(&self) -> u64 {
+        self.samples
+    }
+    fn amount(&self) -> Decimal {
+        self.amount
+    }
+    fn creator_share(&self) -> Decimal {
+        self.creator_share
+    }
+}
+
 /// One receipt, parsed, with where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiptOutcome {
     pub index: u64,
-    pub receipt: Receipt,
+    pub access: Access,
     /// The statement (id) that counts it.
-    pub statement: Option<String>,
+    pub statement: Option<Arc<str>>,
     pub status: ReceiptStatus,
 }
 
@@ -225,7 +294,7 @@ impl Verification {
 /// A receipt read from its bytes, with its leaf hash.
 struct Parsed {
     index: u64,
-    receipt: Receipt,
+    access: Access,
     leaf: Hash,
     /// Left out of every total (by the checks of the receipt alone).
     excluded: bool,
@@ -234,6 +303,157 @@ struct Parsed {
 /// The position in `parsed` (sorted by log index) of the receipt at log index `index`.
 fn position(parsed: &[Parsed], index: u64) -> Option<usize> {
     parsed.binary_search_by_key(&index, |p| p.index).ok()
+}
+
+/// Positions in `parsed` looked up in mostly ascending order (as statements list receipts):
+/// the one after the last found is tried before a search.
+struct Cursor {
+    next: usize,
+}
+
+impl Cursor {
+    fn find(&mut self, parsed: &[Parsed], index: u64) -> Option<usize> {
+        let found = match parsed.get(self.next) {
+            Some(p) if p.index == index => Some(self.next),
+            _ => position(parsed, index),
+        }?;
+        self.next = found + 1;
+        Some(found)
+    }
+}
+
+/// How many receipts one parallel task reads (and shares assets between).
+const RECEIPTS_PER_TASK: usize = 4096;
+
+/// A check of a receipt on its own that failed: kind, field, expected, found.
+type Failed = (FindingKind, &'static str, String, String);
+
+/// What the receipts are checked against, shared by the threads that read them.
+struct Expected<'e> {
+    creator: &'e str,
+    market: &'e str,
+    versions: HashMap<&'e str, &'e PublishedVersion>,
+}
+
+impl Expected<'_> {
+    /// Why `receipt` is not the creator's, or not of what they published, if it is not.
+    fn refuse<S: AsRef<str>>(&self, receipt: &Receipt<S>) -> Option<Failed> {
+        let text = |s: &S| s.as_ref().to_owned();
+        if receipt.creator.as_ref() != self.creator {
+            return Some((
+                FindingKind::ReceiptNotYours,
+                "creator",
+                self.creator.into(),
+                text(&receipt.creator),
+            ));
+        }
+        if receipt.marketplace.as_ref() != self.market {
+            return Some((
+                FindingKind::ReceiptNotYours,
+                "marketplace",
+                self.market.into(),
+                text(&receipt.marketplace),
+            ));
+        }
+        let unpublished = FindingKind::ReceiptNotPublished;
+        let Some(v) = self.versions.get(receipt.version.as_ref()) else {
+            return Some((
+                unpublished,
+                "version",
+                "a version you published".into(),
+                text(&receipt.version),
+            ));
+        };
+        if !v.shards.contains(receipt.shard.as_ref()) {
+            let expected = format!("a shard of version {}", v.version);
+            return Some((unpublished, "shard", expected, text(&receipt.shard)));
+        }
+        if v.price != receipt.price {
+            let (expected, found) = (v.price.to_string(), receipt.price.to_string());
+            return Some((unpublished, "price", expected, found));
+        }
+        if v.currency != receipt.currency.as_ref() {
+            let expected = v.currency.clone();
+            return Some((unpublished, "currency", expected, text(&receipt.currency)));
+        }
+        None
+    }
+}
+
+/// The assets met so far by one thread, so that receipts of the same one share it.
+type Assets<'e> = HashMap<(&'e str, &'e str, &'e str, &'e str), Arc<Asset>>;
+
+/// The asset `receipt` names, shared with the receipts before it that name the same.
+fn asset_of<'e>(receipt: &Receipt<&'e str>, assets: &mut Assets<'e>) -> Arc<Asset> {
+    let key = (
+        receipt.dataset,
+        receipt.version,
+        receipt.shard,
+        receipt.currency,
+    );
+    assets
+        .entry(key)
+        .or_insert_with(|| {
+            Arc::new(Asset {
+                dataset: key.0.into(),
+                version: key.1.into(),
+                shard: key.2.into(),
+                currency: key.3.into(),
+            })
+        })
+        .clone()
+}
+
+/// The access a well-formed receipt records.
+fn access_of<S: AsRef<str>>(receipt: &Receipt<S>, asset: Arc<Asset>) -> Result<Access, String> {
+    let time = crate::datetime::Timestamp::parse("time", receipt.time.as_ref())
+        .map_err(|e| e.to_string())?;
+    let (Some(id), Some(buyer)) = (receipt.id_number(), receipt.buyer_number()) else {
+        return Err("an id or buyer that is not a token".into());
+    };
+    Ok(Access {
+        id,
+        time: time.utc(),
+        asset,
+        buyer,
+        samples: receipt.samples,
+        amount: receipt.amount,
+        creator_share: receipt.creator_share,
+    })
+}
+
+/// Reads, checks and hashes one stored receipt: the access it records and, if it is not the
+/// creator's or not of what they published, why; or why it is malformed.
+fn read<'e>(
+    stored: &'e StoredReceipt,
+    expected: &Expected<'_>,
+    assets: &mut Assets<'e>,
+) -> Result<(Parsed, Option<Failed>), String> {
+    let (access, refused) = match Receipt::borrowed(&stored.bytes) {
+        Some(Ok(receipt)) => {
+            let asset = asset_of(&receipt, assets);
+            (access_of(&receipt, asset)?, expected.refuse(&receipt))
+        }
+        Some(Err(error)) => return Err(error.to_string()),
+        // Strings with escapes: read into owned strings, not shared with other receipts.
+        None => {
+            let receipt = Receipt::from_json(&stored.bytes).map_err(|e| e.to_string())?;
+            let asset = Arc::new(Asset {
+                dataset: receipt.dataset.clone(),
+                version: receipt.version.clone(),
+                shard: receipt.shard.clone(),
+                currency: receipt.currency.clone(),
+            });
+            (access_of(&receipt, asset)?, expected.refuse(&receipt))
+        }
+    };
+    let parsed = Parsed {
+        index: stored.index,
+        access,
+        leaf: tlog::leaf_hash(&Sha256Digest::of(&stored.bytes).0),
+        excluded: refused.is_some(),
+    };
+    Ok((parsed, refused))
 }
 
 impl std::fmt::Debug for Evidence<'_> {
@@ -263,11 +483,11 @@ impl Report {
         field: &str,
         expected: impl Into<String>,
         found: impl Into<String>,
-        excluded: &[&Receipt],
+        excluded: &[&Access],
     ) {
-        let mut amounts: BTreeMap<String, Decimal> = BTreeMap::new();
-        for receipt in excluded {
-            *amounts.entry(receipt.currency.clone()).or_default() += receipt.creator_share;
+        let mut amounts: BTreeMap<&str, Decimal> = BTreeMap::new();
+        for access in excluded {
+            *amounts.entry(&access.asset.currency).or_default() += access.creator_share;
         }
         self.findings.push(Finding {
             kind,
@@ -279,7 +499,7 @@ impl Report {
             found: found.into(),
             excluded: amounts
                 .into_iter()
-                .map(|(currency, amount)| (currency, amount.normalize().to_string()))
+                .map(|(currency, amount)| (currency.to_owned(), amount.normalize().to_string()))
                 .collect(),
         });
     }
@@ -371,146 +591,107 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
     };
     let market = evidence.marketplace.to_string();
 
-    // Receipts: parsed and hashed in parallel, then checked on their own.
-    let results: Vec<(u64, Result<Parsed, String>)> = evidence
+    // Receipts: read, checked on their own and against what the creator published, and hashed,
+    // in parallel; each thread shares the assets it meets between its receipts.
+    let expected = Expected {
+        creator: evidence.creator,
+        market: &market,
+        versions: evidence
+            .versions
+            .iter()
+            .map(|v| (v.version.as_str(), v))
+            .collect(),
+    };
+    let results: Vec<Result<(Parsed, Option<Failed>), String>> = evidence
         .receipts
-        .par_iter()
-        .map(|stored| {
-            let parsed = Receipt::from_json(&stored.bytes)
-                .map(|receipt| Parsed {
-                    index: stored.index,
-                    leaf: tlog::leaf_hash(&Sha256Digest::of(&stored.bytes).0),
-                    receipt,
-                    excluded: false,
-                })
-                .map_err(|e| e.to_string());
-            (stored.index, parsed)
+        .par_chunks(RECEIPTS_PER_TASK)
+        .flat_map_iter(|chunk| {
+            let mut assets = Assets::new();
+            let expected = &expected;
+            chunk
+                .iter()
+                .map(move |stored| read(stored, expected, &mut assets))
         })
         .collect();
-    let versions: HashMap<&str, &PublishedVersion> = evidence
-        .versions
-        .iter()
-        .map(|v| (v.version.as_str(), v))
-        .collect();
-    // Receipts by position, sorted by log index at the end of this loop; while it runs, log
-    // indexes already taken are looked up only when the input is not in strictly ascending order
-    // (as the store reads it), the only way one can repeat.
-    let ascending = evidence
-        .receipts
-        .windows(2)
-        .all(|pair| pair[0].index < pair[1].index);
     let mut parsed: Vec<Parsed> = Vec::with_capacity(results.len());
-    let mut taken: BTreeMap<u64, usize> = BTreeMap::new();
-    // Receipt ids (checked to be `r_` and 32 hex digits) as numbers, with their log index.
-    let mut ids: HashMap<u128, u64> = HashMap::with_capacity(results.len());
-    let mut other_ids: HashMap<String, u64> = HashMap::new();
-    for (index, result) in results {
-        let mut item = match result {
-            Ok(item) => item,
-            Err(error) => {
-                report.add(
-                    FindingKind::ReceiptMalformed,
-                    None,
-                    Some(index),
-                    "receipt",
-                    "a well-formed receipt",
-                    error,
-                    &[],
-                );
-                continue;
+    for (stored, result) in evidence.receipts.iter().zip(results) {
+        match result {
+            Ok((item, refused)) => {
+                if let Some((kind, field, expected, found)) = refused {
+                    let at = Some(item.index);
+                    report.add(kind, None, at, field, expected, found, &[&item.access]);
+                }
+                parsed.push(item);
             }
-        };
-        if !ascending {
-            if let Some(&first) = taken.get(&index) {
-                report.add(
-                    FindingKind::ReceiptCountedTwice,
-                    None,
-                    Some(index),
-                    "log index",
-                    "one receipt per log index",
-                    "two receipts stored",
-                    &[&item.receipt],
-                );
-                parsed[first].excluded = true;
-                continue;
-            }
-            taken.insert(index, parsed.len());
-        }
-        let receipt = &item.receipt;
-        let mut excluded = false;
-        let mut bad = |kind, field: &str, expected: String, found: String| {
-            report.add(kind, None, Some(index), field, expected, found, &[receipt]);
-            excluded = true;
-        };
-        if receipt.creator != evidence.creator {
-            bad(
-                FindingKind::ReceiptNotYours,
-                "creator",
-                evidence.creator.into(),
-                receipt.creator.clone(),
-            );
-        } else if receipt.marketplace != market {
-            bad(
-                FindingKind::ReceiptNotYours,
-                "marketplace",
-                market.clone(),
-                receipt.marketplace.clone(),
-            );
-        } else {
-            match versions.get(receipt.version.as_str()) {
-                None => bad(
-                    FindingKind::ReceiptNotPublished,
-                    "version",
-                    "a version you published".into(),
-                    receipt.version.clone(),
-                ),
-                Some(v) if !v.shards.contains(&receipt.shard) => bad(
-                    FindingKind::ReceiptNotPublished,
-                    "shard",
-                    format!("a shard of version {}", v.version),
-                    receipt.shard.clone(),
-                ),
-                Some(v) if v.price != receipt.price => bad(
-                    FindingKind::ReceiptNotPublished,
-                    "price",
-                    v.price.to_string(),
-                    receipt.price.to_string(),
-                ),
-                Some(v) if v.currency != receipt.currency => bad(
-                    FindingKind::ReceiptNotPublished,
-                    "currency",
-                    v.currency.clone(),
-                    receipt.currency.clone(),
-                ),
-                Some(_) => {}
-            }
-        }
-        let first = match receipt
-            .id
-            .get(2..)
-            .and_then(|hex| u128::from_str_radix(hex, 16).ok())
-        {
-            Some(key) => ids.insert(key, index),
-            None => other_ids.insert(receipt.id.clone(), index),
-        };
-        if let Some(first) = first {
-            report.add(
-                FindingKind::ReceiptCountedTwice,
+            Err(error) => report.add(
+                FindingKind::ReceiptMalformed,
                 None,
-                Some(index),
-                "receipt id",
-                format!("{} only at log index {first}", receipt.id),
-                format!("also at log index {index}"),
-                &[receipt],
-            );
-            excluded = true;
+                Some(stored.index),
+                "receipt",
+                "a well-formed receipt",
+                error,
+                &[],
+            ),
         }
-        item.excluded = excluded;
-        parsed.push(item);
     }
-    if !ascending {
+    // One receipt per log index: the store reads them in ascending order, the only order in
+    // which none can repeat; any other is sorted (the first stored stays first) and a receipt
+    // at an index already taken is left out, with the first.
+    if !parsed.windows(2).all(|pair| pair[0].index < pair[1].index) {
         parsed.sort_by_key(|p| p.index);
+        let mut kept: Vec<Parsed> = Vec::with_capacity(parsed.len());
+        for item in parsed {
+            match kept.last_mut() {
+                Some(first) if first.index == item.index => {
+                    report.add(
+                        FindingKind::ReceiptCountedTwice,
+                        None,
+                        Some(item.index),
+                        "log index",
+                        "one receipt per log index",
+                        "two receipts stored",
+                        &[&item.access],
+                    );
+                    first.excluded = true;
+                }
+                _ => kept.push(item),
+            }
+        }
+        parsed = kept;
     }
+    // One log index per receipt id: ids sorted, the lowest index of each kept.
+    let mut ids: Vec<(u128, usize)> = parsed
+        .iter()
+        .enumerate()
+        .map(|(n, p)| (p.access.id, n))
+        .collect();
+    ids.par_sort_unstable();
+    let mut first_of_id: Option<(u128, usize)> = None;
+    for &(id, n) in &ids {
+        let first = match first_of_id {
+            Some((first_id, first)) if first_id == id => first,
+            _ => {
+                first_of_id = Some((id, n));
+                continue;
+            }
+        };
+        let (first, repeat) = (&parsed[first], &parsed[n]);
+        report.add(
+            FindingKind::ReceiptCountedTwice,
+            None,
+            Some(repeat.index),
+            "receipt id",
+            format!(
+                "{} only at log index {}",
+                repeat.access.receipt_id(),
+                first.index
+            ),
+            format!("also at log index {}", repeat.index),
+            &[&repeat.access],
+        );
+        parsed[n].excluded = true;
+    }
+    drop(ids);
     // By position in `parsed`: left out of every total, and the statement (position in
     // `evidence.statements`) that counts it.
     let mut excluded: Vec<bool> = parsed.iter().map(|p| p.excluded).collect();
@@ -568,13 +749,14 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
         };
         let at = Some((stored.id.as_str(), claims.sequence));
         let before = report.findings.len();
-        let members: Vec<&Receipt> = claims
-            .receipts
-            .iter()
-            .filter_map(|&index| position(&parsed, index).map(|p| &parsed[p].receipt))
-            .collect();
         let mut whole_statement_bad = false;
         let mut fail = |report: &mut Report, kind, field: &str, expected: String, found: String| {
+            let mut cursor = Cursor { next: 0 };
+            let members: Vec<&Access> = claims
+                .receipts
+                .iter()
+                .filter_map(|&index| cursor.find(&parsed, index).map(|p| &parsed[p].access))
+                .collect();
             report.add(kind, at, None, field, expected, found, &members);
             whole_statement_bad = true;
         };
@@ -638,8 +820,9 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
         // Receipts it counts: held, not counted before, in the log at its checkpoint.
         let mut entries = Vec::with_capacity(claims.receipts.len());
         let mut own: Vec<usize> = Vec::with_capacity(claims.receipts.len());
+        let mut cursor = Cursor { next: 0 };
         for &index in &claims.receipts {
-            let Some(at_position) = position(&parsed, index) else {
+            let Some(at_position) = cursor.find(&parsed, index) else {
                 report.add(
                     FindingKind::ReceiptMissing,
                     at,
@@ -661,7 +844,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
                     "receipts",
                     format!("counted once, by statement {first}"),
                     format!("counted again by {}", stored.id),
-                    &[&item.receipt],
+                    &[&item.access],
                 );
                 continue;
             }
@@ -689,7 +872,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
             }
         }
         // Totals: what it states against the sum of the receipts it lists, as held.
-        let recomputed = tally(own.iter().map(|&p| &parsed[p].receipt));
+        let recomputed = tally(own.iter().map(|&p| &parsed[p].access));
         if let Ok(recomputed) = &recomputed {
             let levels = [
                 ("totals", &claims.totals, &recomputed.totals),
@@ -717,10 +900,10 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
                 excluded[p] = true;
             }
         }
-        let verified: Vec<&Receipt> = own
+        let verified: Vec<&Access> = own
             .iter()
             .filter(|&&p| !excluded[p])
-            .map(|&p| &parsed[p].receipt)
+            .map(|&p| &parsed[p].access)
             .collect();
         // All of them verified: their totals are the ones just recomputed.
         let verified = match recomputed {
@@ -793,7 +976,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
                     error.to_string(),
                     &open
                         .iter()
-                        .filter_map(|&(i, _)| position(&parsed, i).map(|p| &parsed[p].receipt))
+                        .filter_map(|&(i, _)| position(&parsed, i).map(|p| &parsed[p].access))
                         .collect::<Vec<_>>(),
                 );
                 for &(i, _) in &open {
@@ -806,11 +989,16 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
         }
     }
 
+    let statement_ids: Vec<Arc<str>> = evidence
+        .statements
+        .iter()
+        .map(|s| Arc::from(s.id.as_str()))
+        .collect();
     let receipts: Vec<ReceiptOutcome> = parsed
         .into_iter()
         .zip(excluded.into_iter().zip(counted_by))
         .map(|(p, (excluded, counted_by))| {
-            let statement = counted_by.map(|n| evidence.statements[n].id.clone());
+            let statement = counted_by.map(|n| statement_ids[n].clone());
             let status = if excluded {
                 ReceiptStatus::Excluded
             } else if statement.is_some() {
@@ -822,7 +1010,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
             };
             ReceiptOutcome {
                 index: p.index,
-                receipt: p.receipt,
+                access: p.access,
                 statement,
                 status,
             }
@@ -833,7 +1021,7 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
             receipts
                 .iter()
                 .filter(|r| r.status == status)
-                .map(|r| &r.receipt),
+                .map(|r| &r.access),
         )
         .unwrap_or_default()
     };
@@ -867,7 +1055,7 @@ fn not_in_log(
             "commitment",
             "the log's entry at this index",
             "another commitment (the receipt was changed after it was logged)",
-            &[&parsed[p].receipt],
+            &[&parsed[p].access],
         );
         excluded[p] = true;
     }
