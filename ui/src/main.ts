@@ -2,10 +2,10 @@
 import { mount } from 'svelte';
 import App from './App.svelte';
 import './app.css';
-import { applyTheme, savedTheme } from './lib/theme';
+import { startTheme } from './lib/theme';
 
 // The theme chosen in Settings, before the first paint.
-applyTheme(savedTheme());
+startTheme();
 
 const target = document.getElementById('app');
 if (!target) throw new Error('the page has no #app element to mount Hallmark into');

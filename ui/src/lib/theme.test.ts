@@ -1,4 +1,4 @@
-// Unit tests of the theme choice: kept across starts, "as the system" leaves the page to the OS.
+// Unit tests of the theme choice: kept across starts, "as the system" shows what the OS asks for.
 import { describe, expect, it } from 'vitest';
 import { applyTheme, savedTheme } from './theme';
 
@@ -19,8 +19,11 @@ describe('theme', () => {
     applyTheme('dark', root, storage);
     expect(root.dataset.theme).toBe('dark');
     expect(savedTheme(storage)).toBe('dark');
-    applyTheme('system', root, storage);
-    expect(root.dataset.theme).toBeUndefined();
+    applyTheme('system', root, storage, () => false);
+    expect(root.dataset.theme).toBe('light');
+    expect(savedTheme(storage)).toBe('system');
+    applyTheme('system', root, storage, () => true);
+    expect(root.dataset.theme).toBe('dark');
     expect(savedTheme(storage)).toBe('system');
     storage.setItem('hallmark.theme', 'neon');
     expect(savedTheme(storage)).toBe('system');
