@@ -20,6 +20,8 @@ fn main() {
         "create_identity",
         "restore_identity",
         "backup_identity",
+        "rotate_identity",
+        "delete_identity",
         "pick_backup_path",
         "sign_sealed",
         "verify_sealed",
@@ -34,6 +36,8 @@ fn main() {
         "publish_dataset",
         "check_marketplace",
         "interrupted_publishes",
+        "studio_defaults",
+        "save_studio_defaults",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script failed");

@@ -49,6 +49,8 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::identity::create_identity,
             commands::identity::restore_identity,
             commands::identity::backup_identity,
+            commands::identity::rotate_identity,
+            commands::identity::delete_identity,
             commands::identity::pick_backup_path,
             commands::identity::sign_sealed,
             commands::identity::verify_sealed,
@@ -63,6 +65,8 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::publish::publish_dataset,
             commands::publish::check_marketplace,
             commands::publish::interrupted_publishes,
+            commands::settings::studio_defaults,
+            commands::settings::save_studio_defaults,
         ])
 }
 

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct AppPaths {
     /// The data folder itself, shared with the CLI: `marketplaces/` (joined marketplaces and
-    /// their pinned keys), `uploads.sqlite` (what was published), `earnings.sqlite`.
+    /// their pinned keys), `uploads.sqlite` (what was published), `earnings.sqlite`,
+    /// `rotations/`.
     pub data: PathBuf,
     /// The recently opened folders list.
     pub recent_folders: PathBuf,
@@ -27,5 +28,15 @@ impl AppPaths {
             datasets: data_dir.join("datasets"),
             credentials: data_dir.join("credentials"),
         }
+    }
+
+    /// The defaults for new datasets (shard size, files to leave out), set in Settings.
+    pub fn defaults(&self) -> PathBuf {
+        self.data.join("defaults.json")
+    }
+
+    /// The rotation statements made here or by the CLI (`hallmark key rotate`), one per old key.
+    pub fn rotations(&self) -> PathBuf {
+        self.data.join("rotations")
     }
 }

@@ -241,3 +241,91 @@ async fn an_unreachable_keyring_is_said_and_retried_not_a_first_run() {
     app.find("[data-testid=folder-path]").await.unwrap();
     app.close().await.unwrap();
 }
+
+/// Replacing a key: the old key signs the hand-over, the new one signs from then on, the old one
+/// is shown as replaced; deleting one asks for its name and then removes it from the keyring.
+#[tokio::test]
+async fn an_identity_is_replaced_by_a_new_key_and_an_old_one_deleted_on_confirmation() {
+    let app = App::launch_with_identity("Ana Example").await.unwrap();
+    app.click("[data-testid=nav-settings]").await.unwrap();
+    let old = app
+        .wait_attr("[data-testid=identity]", "data-did", |d| !d.is_empty())
+        .await
+        .unwrap();
+    app.click("[data-testid=rotate-identity]").await.unwrap();
+    app.click("[data-testid=confirm-rotate]").await.unwrap();
+    app.find("[data-testid=rotated]").await.unwrap();
+    let current = app
+        .find("[data-testid=identity][data-state=current]")
+        .await
+        .unwrap();
+    let new = current.attr("data-did").await.unwrap().unwrap();
+    assert_ne!(new, old);
+    let replaced = app
+        .find("[data-testid=identity][data-state=replaced]")
+        .await
+        .unwrap();
+    assert_eq!(replaced.attr("data-did").await.unwrap(), Some(old.clone()));
+    let words = replaced.text().await.unwrap();
+    assert!(words.contains("Replaced"), "{words}");
+    assert!(
+        words.contains(&format!("…{}", &new[new.len() - 8..])),
+        "{words}"
+    );
+
+    // The hand-over is signed by the old key and names the new one.
+    let rotations = app.data_dir().join("rotations");
+    let statement = std::fs::read_dir(&rotations)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let rotation =
+        hallmark_core::rotation::open(&std::fs::read(&statement).unwrap(), "2100-01-01T00:00:00Z")
+            .unwrap();
+    assert_eq!(
+        (rotation.from.as_str(), rotation.to.as_str()),
+        (old.as_str(), new.as_str())
+    );
+    app.screenshot("settings-identity-rotated").await.unwrap();
+
+    // Deleting the old key: refused until its name is typed.
+    app.client
+        .find(fantoccini::Locator::Css(&format!(
+            "[data-testid=identity][data-did='{old}'] [data-testid=delete-identity]"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let delete = app.find("[data-testid=confirm-delete]").await.unwrap();
+    assert!(!delete.is_enabled().await.unwrap());
+    app.fill("[data-testid=delete-confirmation]", "Ana")
+        .await
+        .unwrap();
+    assert!(!delete.is_enabled().await.unwrap());
+    app.fill("[data-testid=delete-confirmation]", "Ana Example")
+        .await
+        .unwrap();
+    app.screenshot("settings-identity-delete").await.unwrap();
+    app.click("[data-testid=confirm-delete]").await.unwrap();
+    app.wait_attr("[data-testid=identity]", "data-did", |d| d == new)
+        .await
+        .unwrap();
+    let rows = app
+        .client
+        .find_all(fantoccini::Locator::Css("[data-testid=identity]"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let keys = hallmark_keys::KeyringStore::with_service(&app.keyring_service);
+    let left: Vec<String> = hallmark_core::keys::KeyStore::list(&keys)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.did)
+        .collect();
+    assert_eq!(left, vec![new]);
+    app.close().await.unwrap();
+}

@@ -12,4 +12,5 @@ mod open_folder;
 mod publish;
 mod review;
 mod seal;
+mod settings;
 mod terms;

@@ -18,9 +18,14 @@ fn mlcroissant_validates_a_manifest_with_the_review_statistics() {
     let source = tempfile::tempdir().unwrap();
     review_folder::flagged_folder(source.path());
     let out = tempfile::tempdir().unwrap();
-    let review =
-        decisions::review_dataset(source.path(), out.path(), &NoProgress, &CancelToken::new())
-            .unwrap();
+    let review = decisions::review_dataset(
+        source.path(),
+        out.path(),
+        &Default::default(),
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
     // The cut JPEG is left out, as a creator would: readers stop on a broken image.
     let broken: Vec<String> = review
         .findings

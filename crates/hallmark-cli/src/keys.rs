@@ -247,15 +247,7 @@ pub fn run(command: &KeyCommand, json: bool) -> anyhow::Result<()> {
                 name: old_record.name.clone(),
                 created: created.clone(),
             };
-            let rotation = serde_json::json!({
-                "@context": ["https://www.w3.org/ns/credentials/v2"],
-                "type": ["VerifiableCredential", "KeyRotation"],
-                "issuer": old_record.did,
-                "validFrom": created,
-                "credentialSubject": { "id": old_record.did, "rotatedTo": record.did },
-            });
-            let signed =
-                hallmark_core::integrity::sign(&rotation, &old, &created, "assertionMethod")?;
+            let signed = hallmark_core::rotation::statement(&old_record, &old, &record, &created)?;
             let mut bytes = serde_json::to_vec_pretty(&signed)?;
             bytes.push(b'\n');
             std::fs::OpenOptions::new()
@@ -269,7 +261,13 @@ pub fn run(command: &KeyCommand, json: bool) -> anyhow::Result<()> {
                         statement.display()
                     )
                 })?;
-            store.store(&record, &new)?;
+            // The studio's own copy, by which the app shows the old identity as replaced.
+            let kept = hallmark_core::rotation::Kept::new(&data_dir()?.join("rotations"));
+            kept.keep(&old_record.did, &signed)?;
+            if let Err(e) = store.store(&record, &new) {
+                kept.forget(&old_record.did);
+                return Err(e.into());
+            }
             print_record(&mut out, &record, json)?;
             if !json {
                 writeln!(

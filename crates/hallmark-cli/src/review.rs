@@ -46,7 +46,7 @@ pub fn run(args: &ReviewArgs, json: bool, quiet: bool) -> anyhow::Result<()> {
     let bar = Bar::new(quiet || json, "reviewing");
     let cancel = CancelToken::new();
     let review = match &args.out {
-        Some(out) => decisions::review_dataset(&args.dir, out, &bar, &cancel),
+        Some(out) => decisions::review_dataset(&args.dir, out, &Default::default(), &bar, &cancel),
         None => review::review(&args.dir, &Default::default(), &bar, &cancel),
     };
     bar.finish();

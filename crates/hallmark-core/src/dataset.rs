@@ -643,6 +643,21 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::from_io(path, e))
 }
 
+/// Writes `value` as pretty JSON to `file` with [`write_atomic`], creating its folder if needed.
+pub fn save_json(file: &Path, value: &impl serde::Serialize) -> Result<()> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::from_io(dir, e))?;
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("record.json");
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::DamagedRecord {
+        path: file.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    write_atomic(dir, name, &bytes)
+}
+
 /// Writes `dir/name` through a temporary file created exclusively under a random name, flushed,
 /// then renamed over `name` (a link at `name` is replaced, never written through).
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {

@@ -54,6 +54,10 @@ pub enum Error {
     #[error("{} has no review yet; run hallmark review DIR --out {} first", out.display(), out.display())]
     NotReviewed { out: PathBuf },
 
+    /// A default for new datasets that cannot be used (the words say which and what to choose).
+    #[error("{detail}")]
+    InvalidDefault { detail: String },
+
     /// A shard size of zero bytes.
     #[error("the shard size must be more than 0 bytes; try 64MiB, or 4MiB for micro-shards")]
     InvalidShardSize,
@@ -189,6 +193,7 @@ impl Error {
             }
             Error::OtherSource { .. } => ErrorKind::InvalidInput,
             Error::UnknownFinding { .. } | Error::NotReviewed { .. } => ErrorKind::InvalidInput,
+            Error::InvalidDefault { .. } => ErrorKind::InvalidInput,
             Error::SealRunning { .. } => ErrorKind::Io,
             Error::NotAFolder { .. } | Error::InvalidPath { .. } | Error::InvalidPattern { .. } => {
                 ErrorKind::InvalidInput

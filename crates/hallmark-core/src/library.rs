@@ -75,17 +75,7 @@ impl Library {
 
     /// Writes the list to `file`, atomically.
     pub fn save(&self, file: &Path) -> Result<()> {
-        let dir = file.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| Error::from_io(dir, e))?;
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("library.json");
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::DamagedRecord {
-            path: file.to_path_buf(),
-            detail: e.to_string(),
-        })?;
-        dataset::write_atomic(dir, name, &bytes)
+        dataset::save_json(file, self)
     }
 
     /// Records a seal, first in the list, replacing an earlier one of the same output folder.

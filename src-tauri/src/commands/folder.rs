@@ -27,8 +27,9 @@ pub async fn summarize_folder(
     let guard = jobs.start(&job_id);
     let token = guard.token.clone();
     let progress = ChannelProgress::new(&job_id, on_progress);
+    let rules = hallmark_core::defaults::Defaults::load(&paths.defaults())?.rules();
     let summary = tauri::async_runtime::spawn_blocking(move || {
-        folder::summarize(Path::new(&path), &Default::default(), &progress, &token)
+        folder::summarize(Path::new(&path), &rules, &progress, &token)
     })
     .await
     .map_err(IpcError::internal)??;

@@ -12,14 +12,80 @@ use hallmark_keys::{KeyringStore, key_file};
 use tauri::State;
 use zeroize::Zeroizing;
 
+use hallmark_core::rotation::Kept;
+
 use super::now;
 use crate::dto;
 use crate::error::IpcError;
+use crate::state::AppPaths;
 
-/// The identities in the keyring, oldest first.
+/// The identities in the keyring, oldest first, each marked when a rotation replaced it.
 #[tauri::command]
-pub fn identities(keys: State<'_, KeyringStore>) -> Result<Vec<dto::Identity>, IpcError> {
-    Ok(keys.list()?.iter().map(dto::Identity::from).collect())
+pub fn identities(
+    keys: State<'_, KeyringStore>,
+    paths: State<'_, AppPaths>,
+) -> Result<Vec<dto::Identity>, IpcError> {
+    let rotations = Kept::new(&paths.rotations()).rotations(&now());
+    Ok(dto::Identity::all(&keys.list()?, &rotations))
+}
+
+/// Replaces the identity `did` with a new key of the same name: the old key signs a rotation
+/// statement naming the new one (kept in the data folder), and stays in the keyring, marked
+/// replaced, until the creator deletes it. Returns the new identity.
+#[tauri::command]
+pub fn rotate_identity(
+    did: String,
+    keys: State<'_, KeyringStore>,
+    paths: State<'_, AppPaths>,
+) -> Result<dto::Identity, IpcError> {
+    let kept = Kept::new(&paths.rotations());
+    let at = now();
+    if let Some(done) = kept.rotations(&at).into_iter().find(|r| r.from == did) {
+        return Err(IpcError {
+            code: crate::error::ErrorCode::InvalidInput,
+            message: format!(
+                "this identity was already replaced, by {} on {}: sign with that one",
+                done.to, done.at
+            ),
+        });
+    }
+    let (old_record, old_key) = keys.choose(Some(&did))?;
+    let new_key = SigningIdentity::generate();
+    let record = KeyRecord {
+        did: new_key.public().to_string(),
+        name: old_record.name.clone(),
+        created: at.clone(),
+    };
+    let signed = hallmark_core::rotation::statement(&old_record, &old_key, &record, &at)
+        .map_err(IpcError::internal)?;
+    kept.keep(&old_record.did, &signed)?;
+    if let Err(e) = keys.store(&record, &new_key) {
+        kept.forget(&old_record.did);
+        return Err(e.into());
+    }
+    Ok(dto::Identity::from(&record))
+}
+
+/// Deletes the identity `did` from the keyring. `confirmation` must be its name, as the creator
+/// typed it to confirm: the secret cannot be recovered without a backup.
+#[tauri::command]
+pub fn delete_identity(
+    did: String,
+    confirmation: String,
+    keys: State<'_, KeyringStore>,
+) -> Result<(), IpcError> {
+    let (record, _) = keys.choose(Some(&did))?;
+    if confirmation.trim() != record.name {
+        return Err(IpcError {
+            code: crate::error::ErrorCode::InvalidInput,
+            message: format!(
+                "type the identity's name, {}, to confirm that it is deleted",
+                record.name
+            ),
+        });
+    }
+    keys.delete(&did)?;
+    Ok(())
 }
 
 /// Creates a signing identity in the OS keyring.

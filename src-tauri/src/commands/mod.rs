@@ -6,6 +6,7 @@ pub mod identity;
 pub mod publish;
 pub mod review;
 pub mod seal;
+pub mod settings;
 
 /// Seconds since the Unix epoch, for the app's own lists.
 pub(crate) fn unix_now() -> u64 {

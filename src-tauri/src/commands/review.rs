@@ -30,8 +30,9 @@ pub async fn review_folder(
     let token = guard.token.clone();
     let progress = ChannelProgress::new(&job_id, on_progress);
     let source = PathBuf::from(&path);
+    let rules = hallmark_core::defaults::Defaults::load(&paths.defaults())?.rules();
     let report = tauri::async_runtime::spawn_blocking(move || {
-        let review = decisions::review_dataset(&source, &out, &progress, &token)?;
+        let review = decisions::review_dataset(&source, &out, &rules, &progress, &token)?;
         Ok::<_, hallmark_core::Error>(dto::ReviewReport::new(
             &review.root,
             &out,

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use hallmark_core::dataset;
+use hallmark_core::defaults::Defaults;
 use hallmark_core::library::{Library, LibraryEntry};
 use hallmark_core::manifest::{self, DatasetInfo, ResponsibleAi};
-use hallmark_core::seal::SealOptions;
 use tauri::State;
 use tauri::ipc::Channel;
 
@@ -50,10 +50,7 @@ pub async fn seal_dataset(
         consent: manifest::Consent::from(&request.consent),
         rai: ResponsibleAi::default(),
     };
-    let options = SealOptions {
-        shard_size: request.shard_size,
-        ..SealOptions::default()
-    };
+    let options = Defaults::load(&paths.defaults())?.seal_options(request.shard_size);
     // The watch compares the folder with the old seal, which this seal replaces (the core's lock
     // already keeps its recovery away from the seal's staging folder): stop it until the UI
     // watches the new seal, rather than walk the folder for a seal about to go.

@@ -457,12 +457,50 @@ impl From<&hallmark_core::dataset::Changes> for DatasetChanges {
     }
 }
 
+/// What a new dataset starts from, as Settings shows and saves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StudioDefaults {
+    /// Target shard size in bytes.
+    pub shard_size: u64,
+    /// Gitignore-style patterns of files every dataset leaves out.
+    pub excludes: Vec<String>,
+}
+
+impl From<&hallmark_core::defaults::Defaults> for StudioDefaults {
+    fn from(d: &hallmark_core::defaults::Defaults) -> Self {
+        Self {
+            shard_size: d.shard_size,
+            excludes: d.excludes.clone(),
+        }
+    }
+}
+
+impl From<StudioDefaults> for hallmark_core::defaults::Defaults {
+    fn from(d: StudioDefaults) -> Self {
+        Self {
+            shard_size: d.shard_size,
+            excludes: d
+                .excludes
+                .into_iter()
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        }
+    }
+}
+
 /// A signing identity as the UI shows it: never its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
 pub struct Identity {
     pub did: String,
     pub name: String,
     pub created: String,
+    /// The identity that replaced this one, by a rotation statement this one signed.
+    pub rotated_to: Option<String>,
+    /// When it was replaced.
+    pub rotated_at: Option<String>,
 }
 
 impl From<&hallmark_core::keys::KeyRecord> for Identity {
@@ -471,7 +509,29 @@ impl From<&hallmark_core::keys::KeyRecord> for Identity {
             did: r.did.clone(),
             name: r.name.clone(),
             created: r.created.clone(),
+            rotated_to: None,
+            rotated_at: None,
         }
+    }
+}
+
+impl Identity {
+    /// The identities of `records`, each marked with the rotation away from it, if one verified.
+    pub fn all(
+        records: &[hallmark_core::keys::KeyRecord],
+        rotations: &[hallmark_core::rotation::Rotation],
+    ) -> Vec<Identity> {
+        records
+            .iter()
+            .map(|record| {
+                let mut identity = Identity::from(record);
+                if let Some(r) = rotations.iter().find(|r| r.from == record.did) {
+                    identity.rotated_to = Some(r.to.clone());
+                    identity.rotated_at = Some(r.at.clone());
+                }
+                identity
+            })
+            .collect()
     }
 }
 
@@ -847,6 +907,7 @@ pub fn typescript_bindings() -> String {
         SealedShard::decl(&cfg),
         SealedDataset::decl(&cfg),
         DatasetChanges::decl(&cfg),
+        StudioDefaults::decl(&cfg),
         Identity::decl(&cfg),
         Difference::decl(&cfg),
         Verdict::decl(&cfg),

@@ -10,6 +10,7 @@ import type {
   FolderSummary,
   Identity,
   InterruptedPublish,
+  StudioDefaults,
   JobProgress,
   Marketplace,
   MarketplaceCheck,
@@ -96,12 +97,28 @@ export const libraryApi: LibraryApi = {
   forgetDataset: (out) => call('forget_dataset', { out }),
 };
 
+/** The defaults every new dataset starts from (Settings). */
+export interface DefaultsApi {
+  studioDefaults(): Promise<StudioDefaults>;
+  /** Checks and keeps them; returns them as kept. */
+  saveStudioDefaults(defaults: StudioDefaults): Promise<StudioDefaults>;
+}
+
+export const defaultsApi: DefaultsApi = {
+  studioDefaults: () => call('studio_defaults'),
+  saveStudioDefaults: (defaults) => call('save_studio_defaults', { defaults }),
+};
+
 /** The commands for the creator's signing identity. Secrets never come back over IPC. */
 export interface IdentityApi {
   identities(): Promise<Identity[]>;
   createIdentity(name: string): Promise<Identity>;
   restoreIdentity(path: string, passphrase: string): Promise<Identity>;
   backupIdentity(did: string, path: string, passphrase: string): Promise<void>;
+  /** Replaces the identity with a new key of the same name (the old key signs the hand-over). */
+  rotateIdentity(did: string): Promise<Identity>;
+  /** Deletes the identity; `confirmation` is its name, typed by the creator. */
+  deleteIdentity(did: string, confirmation: string): Promise<void>;
   /** The native save dialog for a backup file; null when closed. */
   pickBackupPath(name: string): Promise<string | null>;
   creatorCredentials(): Promise<CreatorCredential[]>;
@@ -113,6 +130,8 @@ export const identityApi: IdentityApi = {
   createIdentity: (name) => call('create_identity', { name }),
   restoreIdentity: (path, passphrase) => call('restore_identity', { path, passphrase }),
   backupIdentity: (did, path, passphrase) => call('backup_identity', { did, path, passphrase }),
+  rotateIdentity: (did) => call('rotate_identity', { did }),
+  deleteIdentity: (did, confirmation) => call('delete_identity', { did, confirmation }),
   pickBackupPath: (name) => call('pick_backup_path', { name }),
   creatorCredentials: () => call('creator_credentials'),
   importCreatorCredential: (path, marketplace) => call('import_creator_credential', { path, marketplace }),

@@ -111,7 +111,25 @@ export type DatasetChanges = { added: number, modified: number, removed: number,
  */
 paths: Array<string>, };
 
-export type Identity = { did: string, name: string, created: string, };
+export type StudioDefaults = { 
+/**
+ * Target shard size in bytes.
+ */
+shardSize: number, 
+/**
+ * Gitignore-style patterns of files every dataset leaves out.
+ */
+excludes: Array<string>, };
+
+export type Identity = { did: string, name: string, created: string, 
+/**
+ * The identity that replaced this one, by a rotation statement this one signed.
+ */
+rotatedTo: string | null, 
+/**
+ * When it was replaced.
+ */
+rotatedAt: string | null, };
 
 export type Difference = { path: string, field: string, expected: string, found: string, };
 

@@ -26,6 +26,15 @@ export class IdentitySession {
     this.#api = api;
   }
 
+  /** The identity to sign with: the newest one not replaced by a rotation. */
+  get current(): Identity | null {
+    const active = this.identities.filter((i) => i.rotatedTo === null);
+    return active.at(-1) ?? this.identities.at(-1) ?? null;
+  }
+
+  /** The identity that just replaced another (shown with the nudge to back it up). */
+  rotated = $state<Identity | null>(null);
+
   /** Whether to greet the creator with the first-run screen. */
   get firstRun(): boolean {
     return (
@@ -81,6 +90,26 @@ export class IdentitySession {
       await this.#api.backupIdentity(did, path.trim(), passphrase);
       this.backedUp = path.trim();
     });
+  }
+
+  /** Replaces `did` with a new key of the same name; the old one stays, marked replaced. */
+  async rotate(did: string): Promise<void> {
+    await this.#run(async () => {
+      this.rotated = await this.#api.rotateIdentity(did);
+      this.identities = await this.#api.identities();
+    });
+  }
+
+  /** Deletes `did`; `confirmation` is its name as the creator typed it. True when deleted. */
+  async remove(did: string, confirmation: string): Promise<boolean> {
+    let deleted = false;
+    await this.#run(async () => {
+      await this.#api.deleteIdentity(did, confirmation);
+      deleted = true;
+      if (this.rotated?.did === did) this.rotated = null;
+      this.identities = await this.#api.identities();
+    });
+    return deleted;
   }
 
   /** Asks where to save a backup with the native dialog; null when it was closed. */

@@ -11,7 +11,26 @@ class FakeIdentityApi implements IdentityApi {
     return this.answer;
   }
   async createIdentity(name: string) {
-    return { did: 'did:key:z6Mk1', name, created: '2026-11-23T00:00:00Z' };
+    return { did: 'did:key:z6Mk1', name, created: '2026-11-23T00:00:00Z', rotatedTo: null, rotatedAt: null };
+  }
+  async rotateIdentity(did: string) {
+    if (!Array.isArray(this.answer)) throw this.answer;
+    const old = this.answer.find((i) => i.did === did);
+    if (!old) throw { code: 'not_found', message: 'No such identity.' };
+    const fresh = { ...old, did: `${did}-next`, created: '2026-12-08T00:00:00Z' };
+    this.answer = [
+      ...this.answer.map((i) => (i.did === did ? { ...i, rotatedTo: fresh.did, rotatedAt: fresh.created } : i)),
+      fresh,
+    ];
+    return fresh;
+  }
+  async deleteIdentity(did: string, confirmation: string) {
+    if (!Array.isArray(this.answer)) throw this.answer;
+    const found = this.answer.find((i) => i.did === did);
+    if (!found || confirmation.trim() !== found.name) {
+      throw { code: 'invalid_input', message: 'Type the name to confirm.' };
+    }
+    this.answer = this.answer.filter((i) => i.did !== did);
   }
   async restoreIdentity(): Promise<never> {
     throw new Error('not used');
@@ -29,6 +48,27 @@ class FakeIdentityApi implements IdentityApi {
 }
 
 describe('IdentitySession', () => {
+  it('signs with the key that replaced the old one, and deletes only when the name is typed', async () => {
+    const api = new FakeIdentityApi();
+    api.answer = [{ did: 'did:key:z6Mk1', name: 'Ana', created: '2026-11-23T00:00:00Z', rotatedTo: null, rotatedAt: null }];
+    const session = new IdentitySession(api);
+    await session.load();
+    expect(session.current?.did).toBe('did:key:z6Mk1');
+
+    await session.rotate('did:key:z6Mk1');
+    expect(session.error).toBeNull();
+    expect(session.identities).toHaveLength(2);
+    expect(session.current?.did).toBe('did:key:z6Mk1-next');
+    expect(session.rotated?.did).toBe('did:key:z6Mk1-next');
+
+    expect(await session.remove('did:key:z6Mk1', 'ana')).toBe(false);
+    expect(session.error?.code).toBe('invalid_input');
+    expect(session.identities).toHaveLength(2);
+    expect(await session.remove('did:key:z6Mk1', ' Ana ')).toBe(true);
+    expect(session.identities.map((i) => i.did)).toEqual(['did:key:z6Mk1-next']);
+    expect(session.current?.did).toBe('did:key:z6Mk1-next');
+  });
+
   it('a locked keyring is said and retried, never taken for a first run', async () => {
     const api = new FakeIdentityApi();
     api.answer = { code: 'no_keyring', message: 'Hallmark cannot open your keyring (locked).' };
@@ -38,7 +78,7 @@ describe('IdentitySession', () => {
     expect(session.unavailable?.code).toBe('no_keyring');
     expect(session.firstRun).toBe(false);
 
-    api.answer = [{ did: 'did:key:z6Mk1', name: 'Ana', created: '2026-11-23T00:00:00Z' }];
+    api.answer = [{ did: 'did:key:z6Mk1', name: 'Ana', created: '2026-11-23T00:00:00Z', rotatedTo: null, rotatedAt: null }];
     await session.load();
     expect(session.unavailable).toBeNull();
     expect(session.firstRun).toBe(false);

@@ -75,6 +75,8 @@ export class SealSession {
   creator = $state('');
   /** Who made the work unless the creator types otherwise: their identity's name. */
   defaultCreator = '';
+  /** The shard size a folder never sealed starts with (the creator's default, from Settings). */
+  defaultShardSize = SHARD_SIZES[0]?.bytes ?? 64 * 1024 * 1024;
   license = $state('CC-BY-4.0');
   description = $state('');
   version = $state('1.0.0');
@@ -120,6 +122,7 @@ export class SealSession {
     this.name = folderName(folder);
     if (this.creator.trim() === '') this.creator = this.defaultCreator;
     this.version = '1.0.0';
+    if (SHARD_SIZES.some((s) => s.bytes === this.defaultShardSize)) this.shardSize = this.defaultShardSize;
     this.out = out ?? '';
     this.terms = noTerms();
     this.constraints = '';

@@ -141,12 +141,13 @@ pub fn rules_with_exclusions(out: &Path, rules: &ScanRules) -> Result<ScanRules>
     Ok(rules)
 }
 
-/// Reviews `root` for the dataset in `out`: under the rules of its last seal (if any) and the
-/// exclusions decided, with earlier decisions applied; keeps the findings and facts in `out`.
+/// Reviews `root` for the dataset in `out`: under the rules of its last seal (`unsealed_rules`
+/// when it was never sealed) and the exclusions decided, with earlier decisions applied; keeps the findings and facts in `out`.
 /// `out` is created if needed (it must be outside `root`, as for a seal).
 pub fn review_dataset(
     root: &Path,
     out: &Path,
+    unsealed_rules: &ScanRules,
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<Review> {
@@ -154,7 +155,7 @@ pub fn review_dataset(
     let out = crate::seal::output_folder(&resolved, out)?;
     let sealed_rules = match dataset::load_state(&out) {
         Ok(state) => state.options.rules,
-        Err(Error::NotSealed { .. } | Error::FolderNotFound { .. }) => ScanRules::default(),
+        Err(Error::NotSealed { .. } | Error::FolderNotFound { .. }) => unsealed_rules.clone(),
         Err(e) => return Err(e),
     };
     let mut record = ReviewRecord::load(&out)?.unwrap_or_default();
