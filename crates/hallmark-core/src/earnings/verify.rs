@@ -298,6 +298,14 @@ struct Parsed {
     leaf: Hash,
     /// Left out of every total (by the checks of the receipt alone).
     excluded: bool,
+    /// Why, when it is not the creator's or not of what they published (boxed: rare).
+    refused: Option<Box<Failed>>,
+}
+
+/// A receipt that does not read: its log index and why (boxed: rare).
+struct Malformed {
+    index: u64,
+    error: Box<str>,
 }
 
 /// The position in `parsed` (sorted by log index) of the receipt at log index `index`.
@@ -321,9 +329,6 @@ impl Cursor {
         Some(found)
     }
 }
-
-/// How many receipts one parallel task reads (and shares assets between).
-const RECEIPTS_PER_TASK: usize = 4096;
 
 /// A check of a receipt on its own that failed: kind, field, expected, found.
 type Failed = (FindingKind, &'static str, String, String);
@@ -380,7 +385,7 @@ impl Expected<'_> {
     }
 }
 
-/// The assets met so far by one thread, so that receipts of the same one share it.
+/// The assets met so far by one parallel task, so that receipts of the same one share it.
 type Assets<'e> = HashMap<(&'e str, &'e str, &'e str, &'e str), Arc<Asset>>;
 
 /// The asset `receipt` names, shared with the receipts before it that name the same.
@@ -428,32 +433,39 @@ fn read<'e>(
     stored: &'e StoredReceipt,
     expected: &Expected<'_>,
     assets: &mut Assets<'e>,
-) -> Result<(Parsed, Option<Failed>), String> {
+) -> Result<Parsed, Malformed> {
+    let malformed = |error: String| Malformed {
+        index: stored.index,
+        error: error.into_boxed_str(),
+    };
     let (access, refused) = match Receipt::borrowed(&stored.bytes) {
         Some(Ok(receipt)) => {
             let asset = asset_of(&receipt, assets);
-            (access_of(&receipt, asset)?, expected.refuse(&receipt))
+            let access = access_of(&receipt, asset).map_err(malformed)?;
+            (access, expected.refuse(&receipt))
         }
-        Some(Err(error)) => return Err(error.to_string()),
+        Some(Err(error)) => return Err(malformed(error.to_string())),
         // Strings with escapes: read into owned strings, not shared with other receipts.
         None => {
-            let receipt = Receipt::from_json(&stored.bytes).map_err(|e| e.to_string())?;
+            let receipt =
+                Receipt::from_json(&stored.bytes).map_err(|e| malformed(e.to_string()))?;
             let asset = Arc::new(Asset {
                 dataset: receipt.dataset.clone(),
                 version: receipt.version.clone(),
                 shard: receipt.shard.clone(),
                 currency: receipt.currency.clone(),
             });
-            (access_of(&receipt, asset)?, expected.refuse(&receipt))
+            let access = access_of(&receipt, asset).map_err(malformed)?;
+            (access, expected.refuse(&receipt))
         }
     };
-    let parsed = Parsed {
+    Ok(Parsed {
         index: stored.index,
         access,
         leaf: tlog::leaf_hash(&Sha256Digest::of(&stored.bytes).0),
         excluded: refused.is_some(),
-    };
-    Ok((parsed, refused))
+        refused: refused.map(Box::new),
+    })
 }
 
 impl std::fmt::Debug for Evidence<'_> {
@@ -602,38 +614,40 @@ pub fn verify(evidence: &Evidence<'_>) -> Verification {
             .map(|v| (v.version.as_str(), v))
             .collect(),
     };
-    let results: Vec<Result<(Parsed, Option<Failed>), String>> = evidence
+    let mut results: Vec<Result<Parsed, Malformed>> = Vec::new();
+    evidence
         .receipts
-        .par_chunks(RECEIPTS_PER_TASK)
-        .flat_map_iter(|chunk| {
-            let mut assets = Assets::new();
-            let expected = &expected;
-            chunk
-                .iter()
-                .map(move |stored| read(stored, expected, &mut assets))
+        .par_iter()
+        .map_init(Assets::new, |assets, stored| {
+            read(stored, &expected, assets)
         })
-        .collect();
-    let mut parsed: Vec<Parsed> = Vec::with_capacity(results.len());
-    for (stored, result) in evidence.receipts.iter().zip(results) {
-        match result {
-            Ok((item, refused)) => {
-                if let Some((kind, field, expected, found)) = refused {
+        .collect_into_vec(&mut results);
+    // Collected in place (a million receipts are not moved into a second vector).
+    let mut parsed: Vec<Parsed> = results
+        .into_iter()
+        .filter_map(|result| match result {
+            Ok(mut item) => {
+                if let Some(refused) = item.refused.take() {
+                    let (kind, field, expected, found) = *refused;
                     let at = Some(item.index);
                     report.add(kind, None, at, field, expected, found, &[&item.access]);
                 }
-                parsed.push(item);
+                Some(item)
             }
-            Err(error) => report.add(
-                FindingKind::ReceiptMalformed,
-                None,
-                Some(stored.index),
-                "receipt",
-                "a well-formed receipt",
-                error,
-                &[],
-            ),
-        }
-    }
+            Err(Malformed { index, error }) => {
+                report.add(
+                    FindingKind::ReceiptMalformed,
+                    None,
+                    Some(index),
+                    "receipt",
+                    "a well-formed receipt",
+                    error,
+                    &[],
+                );
+                None
+            }
+        })
+        .collect();
     // One receipt per log index: the store reads them in ascending order, the only order in
     // which none can repeat; any other is sorted (the first stored stays first) and a receipt
     // at an index already taken is left out, with the first.
