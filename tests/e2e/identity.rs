@@ -310,6 +310,23 @@ async fn an_identity_is_replaced_by_a_new_key_and_an_old_one_deleted_on_confirma
         .await
         .unwrap();
     app.screenshot("settings-identity-delete").await.unwrap();
+    // Not while a marketplace knows the creator by it: Hallmark signs in there with that key.
+    let marketplaces = hallmark_client::joined::JoinedStore::new(&app.data_dir());
+    marketplaces
+        .save(&hallmark_client::joined::Joined {
+            origin: "http://127.0.0.1:9".into(),
+            marketplace: hallmark_core::did::SigningIdentity::generate()
+                .public()
+                .to_string(),
+            creator: old.clone(),
+            name: "Ana Example".into(),
+            joined_at: "2026-12-08T00:00:00Z".into(),
+        })
+        .unwrap();
+    app.click("[data-testid=confirm-delete]").await.unwrap();
+    let kept = app.text("[data-testid=identity-error]").await.unwrap();
+    assert!(kept.contains("joined http://127.0.0.1:9 with"), "{kept}");
+    std::fs::remove_dir_all(app.data_dir().join("marketplaces")).unwrap();
     app.click("[data-testid=confirm-delete]").await.unwrap();
     app.wait_attr("[data-testid=identity]", "data-did", |d| d == new)
         .await

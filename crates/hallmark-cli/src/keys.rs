@@ -261,12 +261,21 @@ pub fn run(command: &KeyCommand, json: bool) -> anyhow::Result<()> {
                         statement.display()
                     )
                 })?;
-            // The studio's own copy, by which the app shows the old identity as replaced.
+            // The new key, then the studio's own copy of the statement (by which the app shows
+            // the old identity as replaced); if either fails, nothing of this rotation stays.
             let kept = hallmark_core::rotation::Kept::new(&data_dir()?.join("rotations"));
-            kept.keep(&old_record.did, &signed)?;
-            if let Err(e) = store.store(&record, &new) {
-                kept.forget(&old_record.did);
-                return Err(e.into());
+            let done = store
+                .store(&record, &new)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| {
+                    kept.keep(&old_record.did, &signed).map(drop).map_err(|e| {
+                        let _ = store.delete(&record.did);
+                        anyhow::Error::from(e)
+                    })
+                });
+            if let Err(e) = done {
+                let _ = std::fs::remove_file(statement);
+                return Err(e);
             }
             print_record(&mut out, &record, json)?;
             if !json {

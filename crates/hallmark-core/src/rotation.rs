@@ -1,8 +1,9 @@
 //! Key rotation: a statement the old key signs (a VC, eddsa-jcs-2022) naming the new key, so
 //! whoever trusted the old identity can follow it to the new one.
 //!
-//! The CLI (`hallmark key rotate`) and the app make it with [`statement`]; the app keeps the ones
-//! it made and reads them back with [`open`], which trusts nothing but the old key's signature.
+//! The CLI (`hallmark key rotate`) and the app make it with [`statement`] and keep it in the data
+//! folder ([`Kept`]); the app reads it back with [`open`], which trusts nothing but the old key's
+//! signature.
 
 use serde_json::{Value, json};
 
@@ -91,9 +92,6 @@ pub struct Kept {
     dir: std::path::PathBuf,
 }
 
-/// The most rotation statements read from a folder.
-const MAX_KEPT: usize = 1000;
-
 impl Kept {
     pub fn new(dir: &std::path::Path) -> Kept {
         Kept {
@@ -106,8 +104,8 @@ impl Kept {
         self.dir.join(format!("{name}.json"))
     }
 
-    /// Keeps the statement `signed` of the rotation away from `old_did`; refused (nothing
-    /// written) if one is kept for it already.
+    /// Keeps the statement `signed` of the rotation away from `old_did`: written whole to a
+    /// temporary file, then moved into place without replacing one kept already (refused then).
     pub fn keep(&self, old_did: &str, signed: &Value) -> crate::Result<std::path::PathBuf> {
         use std::io::Write as _;
         let path = self.file_for(old_did);
@@ -115,14 +113,15 @@ impl Kept {
         std::fs::create_dir_all(&self.dir).map_err(|e| crate::Error::from_io(&self.dir, e))?;
         let mut bytes = serde_json::to_vec_pretty(signed).unwrap_or_default();
         bytes.push(b'\n');
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
+        let mut file = tempfile::Builder::new()
+            .prefix(".rotation.")
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
             .map_err(io)?;
         file.write_all(&bytes)
-            .and_then(|()| file.sync_all())
+            .and_then(|()| file.as_file().sync_all())
             .map_err(io)?;
+        file.persist_noclobber(&path).map_err(|e| io(e.error))?;
         Ok(path)
     }
 
@@ -132,25 +131,12 @@ impl Kept {
         let _ = std::fs::remove_file(self.file_for(old_did));
     }
 
-    /// The rotations kept whose statements verify (judged at `now`) and are in the file their
-    /// old did names; anything else in the folder is skipped.
-    pub fn rotations(&self, now: &str) -> Vec<Rotation> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        let mut found = Vec::new();
-        for entry in entries.flatten().take(MAX_KEPT) {
-            let path = entry.path();
-            let Ok(bytes) = crate::untrusted::read_capped(&path, MAX_ROTATION_BYTES as u64) else {
-                continue;
-            };
-            match open(&bytes, now) {
-                Ok(rotation) if self.file_for(&rotation.from) == path => found.push(rotation),
-                _ => {}
-            }
-        }
-        found.sort_by(|a, b| (&a.at, &a.from).cmp(&(&b.at, &b.from)));
-        found
+    /// The rotation away from `old_did`, if its statement is kept and verifies (judged at `now`)
+    /// as signed by that key. Only its own file is read: nothing else in the folder counts.
+    pub fn rotation_of(&self, old_did: &str, now: &str) -> Option<Rotation> {
+        let path = self.file_for(old_did);
+        let bytes = crate::untrusted::read_capped(&path, MAX_ROTATION_BYTES as u64).ok()?;
+        open(&bytes, now).ok().filter(|r| r.from == old_did)
     }
 }
 
@@ -209,7 +195,10 @@ mod tests {
     fn kept_rotations_are_read_back_and_strays_skipped() {
         let dir = tempfile::tempdir().expect("dir");
         let kept = Kept::new(&dir.path().join("rotations"));
-        assert!(kept.rotations("2026-12-08T11:00:00Z").is_empty());
+        assert!(
+            kept.rotation_of("did:key:z6Mkx", "2026-12-08T11:00:00Z")
+                .is_none()
+        );
         let (old, new) = (SigningIdentity::generate(), SigningIdentity::generate());
         let signed =
             statement(&record(&old), &old, &record(&new), "2026-12-08T10:00:00Z").expect("signed");
@@ -227,10 +216,11 @@ mod tests {
         )
         .expect("copy");
         std::fs::write(dir.path().join("rotations/junk.json"), b"not json").expect("junk");
-        let rotations = kept.rotations("2026-12-08T11:00:00Z");
-        assert_eq!(rotations.len(), 1);
-        assert_eq!(rotations[0].to, new.public().to_string());
+        let now = "2026-12-08T11:00:00Z";
+        let rotation = kept.rotation_of(&from, now).expect("kept");
+        assert_eq!(rotation.to, new.public().to_string());
+        assert!(kept.rotation_of(&other.public().to_string(), now).is_none());
         kept.forget(&from);
-        assert!(kept.rotations("2026-12-08T11:00:00Z").is_empty());
+        assert!(kept.rotation_of(&from, now).is_none());
     }
 }

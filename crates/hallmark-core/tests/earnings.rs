@@ -511,3 +511,26 @@ fn missing_tiles_leave_a_statement_unverified() {
     assert!(kinds(&v).contains(&FindingKind::ProofMissing));
     assert_eq!(v.with_status(ReceiptStatus::Statemented).count(), 0);
 }
+
+#[test]
+fn a_receipt_that_does_not_read_is_malformed_not_missing_and_left_out() {
+    let world = history();
+    let mut receipts = world.stored_receipts();
+    let broken = receipts[7].index;
+    receipts[7].bytes = b"{\"id\": \"r_not json".to_vec().into();
+    let v = world.verify_with(&receipts, &world.market);
+    let malformed: Vec<_> = v
+        .findings
+        .iter()
+        .filter(|f| f.receipt == Some(broken))
+        .map(|f| f.kind)
+        .collect();
+    assert_eq!(
+        malformed,
+        vec![FindingKind::ReceiptMalformed],
+        "{:?}",
+        v.findings
+    );
+    assert!(kinds(&v).contains(&FindingKind::TotalsDiffer));
+    assert!(v.receipts.iter().all(|r| r.index != broken));
+}

@@ -19,19 +19,27 @@ use crate::dto;
 use crate::error::IpcError;
 use crate::state::AppPaths;
 
-/// The identities in the keyring, oldest first, each marked when a rotation replaced it.
+/// The identities in the keyring, oldest first, each marked when a rotation replaced it (its own
+/// kept statement, and only when the key it hands over to is in the keyring too).
 #[tauri::command]
 pub fn identities(
     keys: State<'_, KeyringStore>,
     paths: State<'_, AppPaths>,
 ) -> Result<Vec<dto::Identity>, IpcError> {
-    let rotations = Kept::new(&paths.rotations()).rotations(&now());
-    Ok(dto::Identity::all(&keys.list()?, &rotations))
+    let records = keys.list()?;
+    let kept = Kept::new(&paths.rotations());
+    let at = now();
+    let rotations: Vec<_> = records
+        .iter()
+        .filter_map(|r| kept.rotation_of(&r.did, &at))
+        .filter(|rotation| records.iter().any(|r| r.did == rotation.to))
+        .collect();
+    Ok(dto::Identity::all(&records, &rotations))
 }
 
-/// Replaces the identity `did` with a new key of the same name: the old key signs a rotation
-/// statement naming the new one (kept in the data folder), and stays in the keyring, marked
-/// replaced, until the creator deletes it. Returns the new identity.
+/// Replaces the identity `did` with a new key of the same name: the new key is stored, then the
+/// old key signs a rotation statement naming it (kept in the data folder); the old one stays in
+/// the keyring, marked replaced, until the creator deletes it. Returns the new identity.
 #[tauri::command]
 pub fn rotate_identity(
     did: String,
@@ -40,7 +48,12 @@ pub fn rotate_identity(
 ) -> Result<dto::Identity, IpcError> {
     let kept = Kept::new(&paths.rotations());
     let at = now();
-    if let Some(done) = kept.rotations(&at).into_iter().find(|r| r.from == did) {
+    let (old_record, old_key) = keys.choose(Some(&did))?;
+    let listed = keys.list()?;
+    if let Some(done) = kept
+        .rotation_of(&did, &at)
+        .filter(|done| listed.iter().any(|r| r.did == done.to))
+    {
         return Err(IpcError {
             code: crate::error::ErrorCode::InvalidInput,
             message: format!(
@@ -49,7 +62,9 @@ pub fn rotate_identity(
             ),
         });
     }
-    let (old_record, old_key) = keys.choose(Some(&did))?;
+    // A statement kept for a key that never reached the keyring (an interrupted rotation) is
+    // not a rotation: it goes, and this one replaces it.
+    kept.forget(&did);
     let new_key = SigningIdentity::generate();
     let record = KeyRecord {
         did: new_key.public().to_string(),
@@ -58,21 +73,24 @@ pub fn rotate_identity(
     };
     let signed = hallmark_core::rotation::statement(&old_record, &old_key, &record, &at)
         .map_err(IpcError::internal)?;
-    kept.keep(&old_record.did, &signed)?;
-    if let Err(e) = keys.store(&record, &new_key) {
-        kept.forget(&old_record.did);
+    keys.store(&record, &new_key)?;
+    if let Err(e) = kept.keep(&old_record.did, &signed) {
+        // Without its statement the new key replaces nothing: it goes, the old one stays.
+        let _ = keys.delete(&record.did);
         return Err(e.into());
     }
     Ok(dto::Identity::from(&record))
 }
 
 /// Deletes the identity `did` from the keyring. `confirmation` must be its name, as the creator
-/// typed it to confirm: the secret cannot be recovered without a backup.
+/// typed it to confirm: the secret cannot be recovered without a backup. Refused while a joined
+/// marketplace knows the creator by it (Hallmark signs in there with it).
 #[tauri::command]
 pub fn delete_identity(
     did: String,
     confirmation: String,
     keys: State<'_, KeyringStore>,
+    paths: State<'_, AppPaths>,
 ) -> Result<(), IpcError> {
     let (record, _) = keys.choose(Some(&did))?;
     if confirmation.trim() != record.name {
@@ -81,6 +99,22 @@ pub fn delete_identity(
             message: format!(
                 "type the identity's name, {}, to confirm that it is deleted",
                 record.name
+            ),
+        });
+    }
+    let joined: Vec<String> = hallmark_client::joined::JoinedStore::new(&paths.data)
+        .all()
+        .map_err(IpcError::internal)?
+        .into_iter()
+        .filter(|j| j.creator == did)
+        .map(|j| j.origin)
+        .collect();
+    if !joined.is_empty() {
+        return Err(IpcError {
+            code: crate::error::ErrorCode::InvalidInput,
+            message: format!(
+                "this identity is the one you joined {} with, and Hallmark signs in there with it to publish and fetch earnings: keep it",
+                joined.join(", ")
             ),
         });
     }
@@ -249,7 +283,19 @@ pub fn import_creator_credential(
         .trim()
         .parse()
         .map_err(|e: hallmark_core::did::DidError| invalid(format!("the marketplace key: {e}")))?;
-    let (_, key) = keys.choose(None)?;
+    let (_, key) = keys.choose(None).or_else(|_| {
+        // After a rotation the keyring holds several keys: the credential is for the newest
+        // one not replaced.
+        let records = keys.list()?;
+        let kept = Kept::new(&paths.rotations());
+        let at = now();
+        let current = records
+            .iter()
+            .filter(|r| kept.rotation_of(&r.did, &at).is_none())
+            .max_by(|a, b| a.created.cmp(&b.created))
+            .ok_or(hallmark_core::keys::KeyError::NoKeys)?;
+        keys.choose(Some(&current.did))
+    })?;
     let path = PathBuf::from(path.trim());
     let bytes = hallmark_core::untrusted::read_capped(
         &path,

@@ -50,7 +50,15 @@ pub async fn seal_dataset(
         consent: manifest::Consent::from(&request.consent),
         rai: ResponsibleAi::default(),
     };
-    let options = Defaults::load(&paths.defaults())?.seal_options(request.shard_size);
+    // A dataset sealed before keeps the rules it was sealed (and reviewed, and watched) with;
+    // the defaults are for new ones.
+    let options = match dataset::load_state(&out) {
+        Ok(state) => hallmark_core::seal::SealOptions {
+            rules: state.options.rules,
+            shard_size: request.shard_size,
+        },
+        Err(_) => Defaults::load(&paths.defaults())?.seal_options(request.shard_size),
+    };
     // The watch compares the folder with the old seal, which this seal replaces (the core's lock
     // already keeps its recovery away from the seal's staging folder): stop it until the UI
     // watches the new seal, rather than walk the folder for a seal about to go.

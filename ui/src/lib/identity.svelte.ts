@@ -26,10 +26,13 @@ export class IdentitySession {
     this.#api = api;
   }
 
-  /** The identity to sign with: the newest one not replaced by a rotation. */
+  /** The identity to sign with: the newest one (by creation) not replaced by a rotation. */
   get current(): Identity | null {
-    const active = this.identities.filter((i) => i.rotatedTo === null);
-    return active.at(-1) ?? this.identities.at(-1) ?? null;
+    let newest: Identity | null = null;
+    for (const i of this.identities) {
+      if (i.rotatedTo === null && (newest === null || i.created > newest.created)) newest = i;
+    }
+    return newest;
   }
 
   /** The identity that just replaced another (shown with the nudge to back it up). */
