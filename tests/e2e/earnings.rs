@@ -165,6 +165,15 @@ async fn the_earnings_screen_shows_what_the_simulator_paid_verified() {
         .unwrap()
         .unwrap();
     assert_eq!(Decimal::from_str(&shown).unwrap(), expected);
+    // Both simulated buyers bought, each counted once however many accesses they made.
+    let buyers = app
+        .find("[data-testid=earnings-total][data-currency=EUR]")
+        .await
+        .unwrap()
+        .attr("data-buyers")
+        .await
+        .unwrap();
+    assert_eq!(buyers.as_deref(), Some("2"));
 
     // Another marketplace (another key) answers at the same address: Settings says so loudly,
     // and a refresh sends it nothing.

@@ -31,6 +31,9 @@ async fn join_publish_pause_and_resume_from_the_app() {
     app.fill("[data-testid=seal-creator]", "Ana Example")
         .await
         .unwrap();
+    app.fill("[data-testid=seal-name]", "Studio takes, autumn")
+        .await
+        .unwrap();
     app.choose_terms(&SOME_TERMS).await.unwrap();
     app.client
         .find(fantoccini::Locator::Css("[data-testid=seal-shard-size]"))
@@ -71,6 +74,12 @@ async fn join_publish_pause_and_resume_from_the_app() {
     .unwrap();
     let origin = app.text("[data-testid=publish-origin]").await.unwrap();
     assert_eq!(origin, market.url);
+    // The dataset by the name it was sealed with, not its output folder's.
+    let name = app
+        .text("[data-testid=publish-dataset-name]")
+        .await
+        .unwrap();
+    assert_eq!(name, "Studio takes, autumn");
 
     app.fill("[data-testid=publish-price]", "0.0005")
         .await

@@ -80,6 +80,8 @@ pub struct CurrencyTotal {
     pub payable: Option<String>,
     pub accesses: u64,
     pub samples: u64,
+    /// Distinct buyers (pseudonyms) of verified accesses.
+    pub buyers: u64,
 }
 
 /// One line of a table or one point of the chart: a group (dataset, shard, day, ISO week or
@@ -269,9 +271,15 @@ impl EarningsView {
                     payable: None,
                     accesses: 0,
                     samples: 0,
+                    buyers: 0,
                 });
             total.accesses += line.accesses;
             total.samples += line.samples;
+        }
+        for (currency, buyers) in summary::distinct_buyers(verification) {
+            if let Some(total) = totals.get_mut(&currency) {
+                total.buyers = buyers;
+            }
         }
         for t in &verification.statemented.totals {
             if let Some(total) = totals.get_mut(&t.currency) {

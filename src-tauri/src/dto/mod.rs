@@ -305,6 +305,8 @@ pub struct SealedDataset {
     pub manifest: String,
     pub manifest_sha256: String,
     pub index_sha256: String,
+    /// The dataset's name, as the manifest states it.
+    pub name: String,
     /// The SPDX license expression, as the manifest states it.
     pub license: String,
     pub version: String,
@@ -348,6 +350,7 @@ impl SealedDataset {
             skipped_total: r.skipped_total,
             manifest_sha256: sealed.manifest_sha256.clone(),
             index_sha256: r.index_sha256.clone(),
+            name: facts.name.clone(),
             license: facts.license.clone(),
             version: facts.version.clone(),
             consent: Consent::from(&facts.consent),

@@ -89,6 +89,10 @@ out: string, files: number, bytes: number, samples: number, shards: Array<Sealed
  */
 manifest: string, manifestSha256: string, indexSha256: string, 
 /**
+ * The dataset's name, as the manifest states it.
+ */
+name: string, 
+/**
  * The SPDX license expression, as the manifest states it.
  */
 license: string, version: string, 
@@ -289,7 +293,11 @@ estimated: string,
 /**
  * The statemented total rounded to the currency's minor unit, half to even: what is paid out.
  */
-payable: string | null, accesses: number, samples: number, };
+payable: string | null, accesses: number, samples: number, 
+/**
+ * Distinct buyers (pseudonyms) of verified accesses.
+ */
+buyers: number, };
 
 export type EarningsLine = { group: string, currency: string, accesses: number, samples: number, 
 /**

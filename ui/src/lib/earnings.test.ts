@@ -14,7 +14,7 @@ function view(statemented: string, step: EarningsStep = 'day'): EarningsView {
   return {
     origin: MARKET.origin, step, series: [], datasets: [], shards: [], statements: [], logConsistent: true,
     findings: [], findingsTotal: 0, receipts: 3,
-    totals: [{ currency: 'USD', statemented, paid: '0', estimated: '0', payable: statemented, accesses: 3, samples: 9 }],
+    totals: [{ currency: 'USD', statemented, paid: '0', estimated: '0', payable: statemented, accesses: 3, samples: 9, buyers: 2 }],
   };
 }
 

@@ -14,7 +14,7 @@ function sealed(samples: number, signature: Signature = 'unsigned'): SealedDatas
     root: '/w/berlin', out: '/data/berlin-1234', files: samples * 2, bytes: 99, samples,
     shards: [{ cid: 'bafkreiexample', size: 4096, files: samples * 2, samples }],
     filesWithoutField: 0, skipped: [], skippedTotal: 0, manifest: '{}', manifestSha256: 'ab', indexSha256: 'cd',
-    license: 'CC-BY-4.0', version: '1.0.0', consent: TERMS, signature, statistics: null,
+    name: 'Berlin', license: 'CC-BY-4.0', version: '1.0.0', consent: TERMS, signature, statistics: null,
   };
 }
 

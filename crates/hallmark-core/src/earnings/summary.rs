@@ -185,6 +185,28 @@ pub fn summarize(verification: &Verification, by: By, paid: &BTreeSet<String>) -
     lines
 }
 
+/// Distinct buyer pseudonyms among the verified receipts ([`ReceiptStatus::Statemented`] and
+/// [`ReceiptStatus::Estimated`]), per currency.
+pub fn distinct_buyers(verification: &Verification) -> BTreeMap<String, u64> {
+    let mut buyers: BTreeMap<&str, HashSet<u128>> = BTreeMap::new();
+    for outcome in &verification.receipts {
+        if matches!(
+            outcome.status,
+            ReceiptStatus::Statemented | ReceiptStatus::Estimated
+        ) {
+            let currency = outcome.access.asset.currency.as_str();
+            buyers
+                .entry(currency)
+                .or_default()
+                .insert(outcome.access.buyer);
+        }
+    }
+    buyers
+        .into_iter()
+        .map(|(currency, set)| (currency.to_owned(), set.len() as u64))
+        .collect()
+}
+
 /// One asset (a shard of a version) in one period: a statement's, or the open period.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
