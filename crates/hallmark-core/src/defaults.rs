@@ -51,7 +51,10 @@ impl Defaults {
             path: file.to_path_buf(),
             detail: format!("{detail}; set your defaults again in Settings, or remove the file"),
         };
-        let defaults: Self = serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
+        // Strict JSON (no key twice, bounded depth), then the shape.
+        let value = crate::json::from_slice(&bytes, MAX_BYTES as usize)
+            .map_err(|e| damaged(e.to_string()))?;
+        let defaults: Self = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
         defaults.check().map_err(|e| damaged(e.to_string()))?;
         Ok(defaults)
     }
@@ -92,8 +95,10 @@ impl Defaults {
             if pattern.len() > MAX_PATTERN_BYTES {
                 return Err(bad("it is longer than 256 bytes"));
             }
-            if pattern.chars().any(char::is_control) {
-                return Err(bad("it holds a line break or another control character"));
+            if pattern.chars().any(hidden) {
+                return Err(bad(
+                    "it holds a line break, a control character or an invisible direction mark",
+                ));
             }
         }
         crate::scan::check_rules(Path::new("/"), &self.rules())
@@ -114,6 +119,16 @@ impl Defaults {
             shard_size,
         }
     }
+}
+
+/// A character that is not seen as itself: controls, line and paragraph separators, and the marks
+/// that reorder text (a pattern shown in Settings must read as what it matches).
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200E}' | '\u{200F}' | '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 #[cfg(test)]
@@ -143,7 +158,7 @@ mod tests {
         };
         let said = tiny.check().expect_err("too small").to_string();
         assert!(said.contains("between 1 MiB and 4 GiB"), "{said}");
-        for pattern in ["", "a\nb", "[unclosed"] {
+        for pattern in ["", "a\nb", "[unclosed", "*.\u{202E}dsp"] {
             let bad = Defaults {
                 excludes: vec![pattern.into()],
                 ..Defaults::default()
@@ -162,6 +177,10 @@ mod tests {
         let said = Defaults::load(&file).expect_err("damaged").to_string();
         assert!(said.contains("Settings"), "{said}");
         std::fs::write(&file, br#"{"shardSize": 1048576, "excludes": [], "x": 1}"#).expect("write");
+        assert!(Defaults::load(&file).is_err());
+        // A key twice is not "the last one wins".
+        let twice = br#"{"shardSize": 1048576, "excludes": [], "excludes": ["*.psd"]}"#;
+        std::fs::write(&file, twice).expect("write");
         assert!(Defaults::load(&file).is_err());
     }
 }
