@@ -240,43 +240,33 @@ pub fn run(command: &KeyCommand, json: bool) -> anyhow::Result<()> {
             let store = keyring();
             let (old_record, old) =
                 choose(did.as_deref(), "hallmark key rotate DID --statement FILE")?;
-            let new = SigningIdentity::generate();
-            let created = now();
-            let record = KeyRecord {
-                did: new.public().to_string(),
-                name: old_record.name.clone(),
-                created: created.clone(),
+            // The statement file is claimed first (an existing one is never replaced), then the
+            // new key and the studio's own copy of the statement (by which the app shows the old
+            // identity as replaced) are made whole or not at all; the file is removed if not.
+            let cannot_write = || {
+                format!(
+                    "cannot write the rotation statement {}",
+                    statement.display()
+                )
             };
-            let signed = hallmark_core::rotation::statement(&old_record, &old, &record, &created)?;
-            let mut bytes = serde_json::to_vec_pretty(&signed)?;
-            bytes.push(b'\n');
-            std::fs::OpenOptions::new()
+            let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(statement)
-                .and_then(|mut f| f.write_all(&bytes))
-                .with_context(|| {
-                    format!(
-                        "cannot write the rotation statement {}",
-                        statement.display()
-                    )
-                })?;
-            // The new key, then the studio's own copy of the statement (by which the app shows
-            // the old identity as replaced); if either fails, nothing of this rotation stays.
+                .with_context(cannot_write)?;
             let kept = hallmark_core::rotation::Kept::new(&data_dir()?.join("rotations"));
-            let done = store
-                .store(&record, &new)
-                .map_err(anyhow::Error::from)
-                .and_then(|()| {
-                    kept.keep(&old_record.did, &signed).map(drop).map_err(|e| {
-                        let _ = store.delete(&record.did);
-                        anyhow::Error::from(e)
-                    })
-                });
-            if let Err(e) = done {
-                let _ = std::fs::remove_file(statement);
-                return Err(e);
-            }
+            let (record, signed) =
+                match hallmark_core::rotation::rotate(&store, &kept, &old_record, &old, &now()) {
+                    Ok(rotated) => rotated,
+                    Err(e) => {
+                        drop(file);
+                        let _ = std::fs::remove_file(statement);
+                        return Err(e.into());
+                    }
+                };
+            let mut bytes = serde_json::to_vec_pretty(&signed)?;
+            bytes.push(b'\n');
+            file.write_all(&bytes).with_context(cannot_write)?;
             print_record(&mut out, &record, json)?;
             if !json {
                 writeln!(

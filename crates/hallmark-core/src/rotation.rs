@@ -7,9 +7,9 @@
 
 use serde_json::{Value, json};
 
-use crate::did::PublicIdentity;
+use crate::did::{PublicIdentity, SigningIdentity};
 use crate::integrity::{self, ProofError, ProofExpectation};
-use crate::keys::KeyRecord;
+use crate::keys::{KeyError, KeyRecord, KeyStore};
 
 /// The credential type of a rotation statement.
 pub const KEY_ROTATION: &str = "KeyRotation";
@@ -37,10 +37,62 @@ pub enum RotationError {
     Shape(String),
 }
 
+/// Why a key could not be replaced.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RotateError {
+    #[error("this identity was already replaced, by {to} on {at}: sign with that one")]
+    AlreadyReplaced { to: String, at: String },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    #[error(transparent)]
+    Keep(#[from] crate::Error),
+}
+
+/// Replaces `old` (its key `old_key`) by a new key of the same name, made at `at`: the new key is
+/// stored in `keys`, then the statement the old key signs is kept in `kept`; if keeping fails,
+/// the new key is deleted again, so a rotation is whole or not at all. Refused when a rotation
+/// away from `old` is in force; a statement left by one whose new key was never stored is
+/// replaced. Returns the new key's record and the statement.
+pub fn rotate(
+    keys: &impl KeyStore,
+    kept: &Kept,
+    old: &KeyRecord,
+    old_key: &SigningIdentity,
+    at: &str,
+) -> Result<(KeyRecord, Value), RotateError> {
+    if let Some(done) = kept
+        .in_force(&keys.list()?, at)
+        .into_iter()
+        .find(|r| r.from == old.did)
+    {
+        return Err(RotateError::AlreadyReplaced {
+            to: done.to,
+            at: done.at,
+        });
+    }
+    kept.forget(&old.did);
+    let new_key = SigningIdentity::generate();
+    let record = KeyRecord {
+        did: new_key.public().to_string(),
+        name: old.name.clone(),
+        created: at.to_owned(),
+    };
+    let signed = statement(old, old_key, &record, at)?;
+    keys.store(&record, &new_key)?;
+    if let Err(e) = kept.keep(&old.did, &signed) {
+        let _ = keys.delete(&record.did);
+        return Err(e.into());
+    }
+    Ok((record, signed))
+}
+
 /// The statement, signed by `old_key` (the key of `old`) at `at`, that `old` is replaced by `new`.
 pub fn statement(
     old: &KeyRecord,
-    old_key: &crate::did::SigningIdentity,
+    old_key: &SigningIdentity,
     new: &KeyRecord,
     at: &str,
 ) -> Result<Value, ProofError> {
@@ -131,6 +183,27 @@ impl Kept {
         let _ = std::fs::remove_file(self.file_for(old_did));
     }
 
+    /// The rotations in force among the keys `records`: each key's own statement, verified,
+    /// naming a key that is in `records` too (a statement left by a rotation whose new key was
+    /// never stored replaces nothing).
+    pub fn in_force(&self, records: &[KeyRecord], now: &str) -> Vec<Rotation> {
+        records
+            .iter()
+            .filter_map(|r| self.rotation_of(&r.did, now))
+            .filter(|rotation| records.iter().any(|r| r.did == rotation.to))
+            .collect()
+    }
+
+    /// The key to sign with among `records`: the newest (by creation) that no rotation in force
+    /// replaced.
+    pub fn current<'r>(&self, records: &'r [KeyRecord], now: &str) -> Option<&'r KeyRecord> {
+        let rotations = self.in_force(records, now);
+        records
+            .iter()
+            .filter(|r| !rotations.iter().any(|rotation| rotation.from == r.did))
+            .max_by(|a, b| a.created.cmp(&b.created))
+    }
+
     /// The rotation away from `old_did`, if its statement is kept and verifies (judged at `now`)
     /// as signed by that key. Only its own file is read: nothing else in the folder counts.
     pub fn rotation_of(&self, old_did: &str, now: &str) -> Option<Rotation> {
@@ -192,6 +265,37 @@ mod tests {
     }
 
     #[test]
+    fn a_rotation_is_whole_or_not_at_all_and_happens_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let keys = crate::keys::MemoryKeyStore::default();
+        let old = SigningIdentity::generate();
+        let old_record = record(&old);
+        keys.store(&old_record, &old).expect("stored");
+        let now = "2026-12-08T10:00:00Z";
+        // Keeping fails (the folder is a file): the new key does not stay.
+        let blocked = dir.path().join("blocked");
+        std::fs::write(&blocked, b"").expect("file");
+        let refused = rotate(&keys, &Kept::new(&blocked), &old_record, &old, now);
+        assert!(matches!(refused, Err(RotateError::Keep(_))), "{refused:?}");
+        assert_eq!(keys.list().expect("list"), vec![old_record.clone()]);
+
+        let kept = Kept::new(&dir.path().join("rotations"));
+        let (new_record, _) = rotate(&keys, &kept, &old_record, &old, now).expect("rotated");
+        assert_eq!(keys.list().expect("list").len(), 2);
+        assert_eq!(
+            kept.current(&keys.list().expect("list"), now),
+            Some(&new_record)
+        );
+        assert!(matches!(
+            rotate(&keys, &kept, &old_record, &old, now),
+            Err(RotateError::AlreadyReplaced { .. })
+        ));
+        // Its new key gone, the statement replaces nothing: the old key can be rotated again.
+        keys.delete(&new_record.did).expect("deleted");
+        rotate(&keys, &kept, &old_record, &old, now).expect("rotated again");
+    }
+
+    #[test]
     fn kept_rotations_are_read_back_and_strays_skipped() {
         let dir = tempfile::tempdir().expect("dir");
         let kept = Kept::new(&dir.path().join("rotations"));
@@ -220,6 +324,14 @@ mod tests {
         let rotation = kept.rotation_of(&from, now).expect("kept");
         assert_eq!(rotation.to, new.public().to_string());
         assert!(kept.rotation_of(&other.public().to_string(), now).is_none());
+        // In force only while the new key is among the keys; the current key follows.
+        let (old_record, new_record) = (record(&old), record(&new));
+        let both = [old_record.clone(), new_record.clone()];
+        assert_eq!(kept.in_force(&both, now).len(), 1);
+        assert_eq!(kept.current(&both, now), Some(&new_record));
+        let only_old = [old_record.clone()];
+        assert!(kept.in_force(&only_old, now).is_empty());
+        assert_eq!(kept.current(&only_old, now), Some(&old_record));
         kept.forget(&from);
         assert!(kept.rotation_of(&from, now).is_none());
     }

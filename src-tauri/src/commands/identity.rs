@@ -12,7 +12,7 @@ use hallmark_keys::{KeyringStore, key_file};
 use tauri::State;
 use zeroize::Zeroizing;
 
-use hallmark_core::rotation::Kept;
+use hallmark_core::rotation::{self, Kept, RotateError};
 
 use super::now;
 use crate::dto;
@@ -29,12 +29,12 @@ pub fn identities(
     let records = keys.list()?;
     let kept = Kept::new(&paths.rotations());
     let at = now();
-    let rotations: Vec<_> = records
-        .iter()
-        .filter_map(|r| kept.rotation_of(&r.did, &at))
-        .filter(|rotation| records.iter().any(|r| r.did == rotation.to))
-        .collect();
-    Ok(dto::Identity::all(&records, &rotations))
+    let current = kept.current(&records, &at).map(|r| r.did.as_str());
+    Ok(dto::Identity::all(
+        &records,
+        &kept.in_force(&records, &at),
+        current,
+    ))
 }
 
 /// Replaces the identity `did` with a new key of the same name: the new key is stored, then the
@@ -46,39 +46,18 @@ pub fn rotate_identity(
     keys: State<'_, KeyringStore>,
     paths: State<'_, AppPaths>,
 ) -> Result<dto::Identity, IpcError> {
-    let kept = Kept::new(&paths.rotations());
-    let at = now();
     let (old_record, old_key) = keys.choose(Some(&did))?;
-    let listed = keys.list()?;
-    if let Some(done) = kept
-        .rotation_of(&did, &at)
-        .filter(|done| listed.iter().any(|r| r.did == done.to))
-    {
-        return Err(IpcError {
-            code: crate::error::ErrorCode::InvalidInput,
-            message: format!(
-                "this identity was already replaced, by {} on {}: sign with that one",
-                done.to, done.at
-            ),
-        });
-    }
-    // A statement kept for a key that never reached the keyring (an interrupted rotation) is
-    // not a rotation: it goes, and this one replaces it.
-    kept.forget(&did);
-    let new_key = SigningIdentity::generate();
-    let record = KeyRecord {
-        did: new_key.public().to_string(),
-        name: old_record.name.clone(),
-        created: at.clone(),
-    };
-    let signed = hallmark_core::rotation::statement(&old_record, &old_key, &record, &at)
-        .map_err(IpcError::internal)?;
-    keys.store(&record, &new_key)?;
-    if let Err(e) = kept.keep(&old_record.did, &signed) {
-        // Without its statement the new key replaces nothing: it goes, the old one stays.
-        let _ = keys.delete(&record.did);
-        return Err(e.into());
-    }
+    let kept = Kept::new(&paths.rotations());
+    let (record, _) =
+        rotation::rotate(&*keys, &kept, &old_record, &old_key, &now()).map_err(|e| match e {
+            RotateError::Key(e) => IpcError::from(e),
+            RotateError::Keep(e) => IpcError::from(e),
+            e @ RotateError::AlreadyReplaced { .. } => IpcError {
+                code: crate::error::ErrorCode::InvalidInput,
+                message: e.to_string(),
+            },
+            e => IpcError::internal(e),
+        })?;
     Ok(dto::Identity::from(&record))
 }
 
@@ -283,19 +262,12 @@ pub fn import_creator_credential(
         .trim()
         .parse()
         .map_err(|e: hallmark_core::did::DidError| invalid(format!("the marketplace key: {e}")))?;
-    let (_, key) = keys.choose(None).or_else(|_| {
-        // After a rotation the keyring holds several keys: the credential is for the newest
-        // one not replaced.
-        let records = keys.list()?;
-        let kept = Kept::new(&paths.rotations());
-        let at = now();
-        let current = records
-            .iter()
-            .filter(|r| kept.rotation_of(&r.did, &at).is_none())
-            .max_by(|a, b| a.created.cmp(&b.created))
-            .ok_or(hallmark_core::keys::KeyError::NoKeys)?;
-        keys.choose(Some(&current.did))
-    })?;
+    // The credential is for the key that signs (after a rotation the keyring holds several).
+    let records = keys.list()?;
+    let current = Kept::new(&paths.rotations())
+        .current(&records, &now())
+        .ok_or(hallmark_core::keys::KeyError::NoKeys)?;
+    let (_, key) = keys.choose(Some(&current.did))?;
     let path = PathBuf::from(path.trim());
     let bytes = hallmark_core::untrusted::read_capped(
         &path,

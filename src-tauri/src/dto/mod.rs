@@ -504,6 +504,8 @@ pub struct Identity {
     pub rotated_to: Option<String>,
     /// When it was replaced.
     pub rotated_at: Option<String>,
+    /// The one that signs: the newest not replaced.
+    pub current: bool,
 }
 
 impl From<&hallmark_core::keys::KeyRecord> for Identity {
@@ -514,20 +516,24 @@ impl From<&hallmark_core::keys::KeyRecord> for Identity {
             created: r.created.clone(),
             rotated_to: None,
             rotated_at: None,
+            current: false,
         }
     }
 }
 
 impl Identity {
-    /// The identities of `records`, each marked with the rotation away from it, if one verified.
+    /// The identities of `records`, each marked with the rotation away from it (of those in
+    /// force), and the one whose did is `current` marked as such.
     pub fn all(
         records: &[hallmark_core::keys::KeyRecord],
         rotations: &[hallmark_core::rotation::Rotation],
+        current: Option<&str>,
     ) -> Vec<Identity> {
         records
             .iter()
             .map(|record| {
                 let mut identity = Identity::from(record);
+                identity.current = current == Some(record.did.as_str());
                 if let Some(r) = rotations.iter().find(|r| r.from == record.did) {
                     identity.rotated_to = Some(r.to.clone());
                     identity.rotated_at = Some(r.at.clone());

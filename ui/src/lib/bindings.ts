@@ -133,7 +133,11 @@ rotatedTo: string | null,
 /**
  * When it was replaced.
  */
-rotatedAt: string | null, };
+rotatedAt: string | null, 
+/**
+ * The one that signs: the newest not replaced.
+ */
+current: boolean, };
 
 export type Difference = { path: string, field: string, expected: string, found: string, };
 

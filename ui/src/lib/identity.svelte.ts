@@ -26,13 +26,9 @@ export class IdentitySession {
     this.#api = api;
   }
 
-  /** The identity to sign with: the newest one (by creation) not replaced by a rotation. */
+  /** The identity to sign with (the Rust side picks it: the newest one not replaced). */
   get current(): Identity | null {
-    let newest: Identity | null = null;
-    for (const i of this.identities) {
-      if (i.rotatedTo === null && (newest === null || i.created > newest.created)) newest = i;
-    }
-    return newest;
+    return this.identities.find((i) => i.current) ?? null;
   }
 
   /** The identity that just replaced another (shown with the nudge to back it up). */

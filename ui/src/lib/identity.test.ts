@@ -11,15 +11,17 @@ class FakeIdentityApi implements IdentityApi {
     return this.answer;
   }
   async createIdentity(name: string) {
-    return { did: 'did:key:z6Mk1', name, created: '2026-11-23T00:00:00Z', rotatedTo: null, rotatedAt: null };
+    return { did: 'did:key:z6Mk1', name, created: '2026-11-23T00:00:00Z', rotatedTo: null, rotatedAt: null, current: true };
   }
   async rotateIdentity(did: string) {
     if (!Array.isArray(this.answer)) throw this.answer;
     const old = this.answer.find((i) => i.did === did);
     if (!old) throw { code: 'not_found', message: 'No such identity.' };
-    const fresh = { ...old, did: `${did}-next`, created: '2026-12-08T00:00:00Z' };
+    const fresh = { ...old, did: `${did}-next`, created: '2026-12-08T00:00:00Z', current: true };
     this.answer = [
-      ...this.answer.map((i) => (i.did === did ? { ...i, rotatedTo: fresh.did, rotatedAt: fresh.created } : i)),
+      ...this.answer.map((i) =>
+        i.did === did ? { ...i, rotatedTo: fresh.did, rotatedAt: fresh.created, current: false } : i,
+      ),
       fresh,
     ];
     return fresh;
@@ -50,7 +52,7 @@ class FakeIdentityApi implements IdentityApi {
 describe('IdentitySession', () => {
   it('signs with the key that replaced the old one, and deletes only when the name is typed', async () => {
     const api = new FakeIdentityApi();
-    api.answer = [{ did: 'did:key:z6Mk1', name: 'Ana', created: '2026-11-23T00:00:00Z', rotatedTo: null, rotatedAt: null }];
+    api.answer = [{ did: 'did:key:z6Mk1', name: 'Ana', created: '2026-11-23T00:00:00Z', rotatedTo: null, rotatedAt: null, current: true }];
     const session = new IdentitySession(api);
     await session.load();
     expect(session.current?.did).toBe('did:key:z6Mk1');
@@ -78,7 +80,7 @@ describe('IdentitySession', () => {
     expect(session.unavailable?.code).toBe('no_keyring');
     expect(session.firstRun).toBe(false);
 
-    api.answer = [{ did: 'did:key:z6Mk1', name: 'Ana', created: '2026-11-23T00:00:00Z', rotatedTo: null, rotatedAt: null }];
+    api.answer = [{ did: 'did:key:z6Mk1', name: 'Ana', created: '2026-11-23T00:00:00Z', rotatedTo: null, rotatedAt: null, current: true }];
     await session.load();
     expect(session.unavailable).toBeNull();
     expect(session.firstRun).toBe(false);

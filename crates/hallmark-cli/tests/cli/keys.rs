@@ -262,3 +262,62 @@ fn an_endless_or_huge_key_file_is_refused_quickly() {
         assert!(err.contains("too large for a key file"), "{err}");
     }
 }
+
+#[test]
+fn a_rotation_writes_its_statement_keeps_a_copy_for_the_app_and_happens_once() {
+    require_keyring();
+    let service = service("rotate");
+    let data = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| {
+        hallmark()
+            .args(args)
+            .env("HALLMARK_KEYRING_SERVICE", &service)
+            .env("HALLMARK_DATA_DIR", data.path())
+            .output()
+            .unwrap()
+    };
+    let old = did_of(&cli(&["key", "new", "--json", "--name", "Ana"]));
+    let dir = tempfile::tempdir().unwrap();
+    let statement = dir.path().join("rotation.json");
+    let path = statement.to_str().unwrap();
+    let new = did_of(&cli(&[
+        "key",
+        "rotate",
+        &old,
+        "--json",
+        "--statement",
+        path,
+    ]));
+    assert_ne!(new, old);
+    let rotation =
+        hallmark_core::rotation::open(&std::fs::read(&statement).unwrap(), "2100-01-01T00:00:00Z")
+            .unwrap();
+    assert_eq!(
+        (rotation.from.as_str(), rotation.to.as_str()),
+        (old.as_str(), new.as_str())
+    );
+    let kept = hallmark_core::rotation::Kept::new(&data.path().join("rotations"));
+    assert_eq!(
+        kept.rotation_of(&old, "2100-01-01T00:00:00Z").map(|r| r.to),
+        Some(new.clone())
+    );
+    // Once: a second rotation of the old key is refused, and leaves no statement file behind.
+    let again = dir.path().join("again.json");
+    let out = cli(&[
+        "key",
+        "rotate",
+        &old,
+        "--statement",
+        again.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("already replaced"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!again.exists());
+    for did in [old, new] {
+        assert!(cli(&["key", "delete", &did, "--yes"]).status.success());
+    }
+}

@@ -132,12 +132,12 @@ impl<'a> Receipt<&'a str> {
     /// Reads a receipt from JSON as [`Receipt::from_json`] does, its text fields borrowed from
     /// `bytes`. A receipt whose strings hold escapes cannot borrow them: `None`, and
     /// [`Receipt::from_json`] reads it.
-    pub fn borrowed(bytes: &'a [u8]) -> Option<Result<Receipt<&'a str>, ReceiptError>> {
+    pub fn borrowed(bytes: &'a [u8]) -> Option<Result<(Receipt<&'a str>, Checked), ReceiptError>> {
         if bytes.len() > MAX_RECEIPT_BYTES {
             return Some(Err(ReceiptError::TooLarge));
         }
         match serde_json::from_slice::<Receipt<&'a str>>(bytes) {
-            Ok(receipt) => Some(receipt.check().map(|()| receipt)),
+            Ok(receipt) => Some(receipt.checked().map(|checked| (receipt, checked))),
             // serde_json cannot tell "a string with escapes" from other shape errors by kind;
             // the owned reading gives the real error, if there is one.
             Err(_) => None,
@@ -149,6 +149,11 @@ impl<S: AsRef<str>> Receipt<S> {
     /// Checks what a receipt must be on its own: an id and a buyer of the right shape, a range in
     /// order, at least one sample, a known currency, and amounts that follow from price and rate.
     pub fn check(&self) -> Result<(), ReceiptError> {
+        self.checked().map(drop)
+    }
+
+    /// [`Receipt::check`], returning what the checks read: the id and buyer as numbers, the time.
+    pub fn checked(&self) -> Result<Checked, ReceiptError> {
         let id = self.id.as_ref();
         let field = |field: &'static str, expected: &str, found: String| ReceiptError::Field {
             id: id.to_owned(),
@@ -160,17 +165,17 @@ impl<S: AsRef<str>> Receipt<S> {
             id: id.to_owned(),
             source,
         };
-        if token(id, "r_").is_none() {
+        let Some(id_number) = token(id, "r_") else {
             return Err(field("id", "r_ and 32 hex digits", id.to_owned()));
-        }
+        };
         let buyer = self.buyer.as_ref();
-        if token(buyer, "b_").is_none() {
+        let Some(buyer_number) = token(buyer, "b_") else {
             return Err(field("buyer", "b_ and 32 hex digits", buyer.to_owned()));
-        }
+        };
         let time = self.time.as_ref();
-        if crate::datetime::Timestamp::parse("time", time).is_err() {
+        let Ok(at) = crate::datetime::Timestamp::parse("time", time) else {
             return Err(field("time", "an RFC 3339 date-time", time.to_owned()));
-        }
+        };
         if self.range.first > self.range.last {
             return Err(field(
                 "range",
@@ -198,18 +203,22 @@ impl<S: AsRef<str>> Receipt<S> {
                 self.creator_share.to_string(),
             ));
         }
-        Ok(())
+        Ok(Checked {
+            id: id_number,
+            buyer: buyer_number,
+            time: at,
+        })
     }
+}
 
-    /// The id's 32 hex digits as a number (for a receipt that passed [`Receipt::check`]).
-    pub fn id_number(&self) -> Option<u128> {
-        token(self.id.as_ref(), "r_")
-    }
-
-    /// The buyer's 32 hex digits as a number (for a receipt that passed [`Receipt::check`]).
-    pub fn buyer_number(&self) -> Option<u128> {
-        token(self.buyer.as_ref(), "b_")
-    }
+/// What [`Receipt::checked`] read of a well-formed receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    /// The id's 32 hex digits as a number.
+    pub id: u128,
+    /// The buyer's 32 hex digits as a number.
+    pub buyer: u128,
+    pub time: crate::datetime::Timestamp,
 }
 
 /// The number written as `prefix` then 32 lowercase hex digits, if `text` is that.

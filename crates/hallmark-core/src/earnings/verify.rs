@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
-use super::receipt::Receipt;
+use super::receipt::{Checked, Receipt};
 use super::statement::{self, Period, StatementClaims, Tallied, Tallies, Total, tally};
 use crate::did::PublicIdentity;
 use crate::digest::Sha256Digest;
@@ -205,16 +205,6 @@ impl Access {
     /// The receipt's id as written, `r_` and 32 hex digits.
     pub fn receipt_id(&self) -> String {
         format!("r_{:032x}", self.id)
-    }
-
-    /// The buyer's pseudonym as written, `b_` and 32 hex digits.
-    pub fn buyer_pseudonym(&self) -> String {
-        format!("b_{:032x}", self.buyer)
-    }
-
-    /// The time as RFC 3339 UTC, to the second (as receipts write it).
-    pub fn time_text(&self) -> String {
-        crate::datetime::rfc3339_utc(self.time)
     }
 }
 
@@ -409,22 +399,17 @@ fn asset_of<'e>(receipt: &Receipt<&'e str>, assets: &mut Assets<'e>) -> Arc<Asse
         .clone()
 }
 
-/// The access a well-formed receipt records.
-fn access_of<S: AsRef<str>>(receipt: &Receipt<S>, asset: Arc<Asset>) -> Result<Access, String> {
-    let time = crate::datetime::Timestamp::parse("time", receipt.time.as_ref())
-        .map_err(|e| e.to_string())?;
-    let (Some(id), Some(buyer)) = (receipt.id_number(), receipt.buyer_number()) else {
-        return Err("an id or buyer that is not a token".into());
-    };
-    Ok(Access {
-        id,
-        time: time.utc(),
+/// The access a well-formed receipt records, with what its checks read.
+fn access_of<S>(receipt: &Receipt<S>, checked: Checked, asset: Arc<Asset>) -> Access {
+    Access {
+        id: checked.id,
+        time: checked.time.utc(),
         asset,
-        buyer,
+        buyer: checked.buyer,
         samples: receipt.samples,
         amount: receipt.amount,
         creator_share: receipt.creator_share,
-    })
+    }
 }
 
 /// Reads, checks and hashes one stored receipt: the access it records and, if it is not the
@@ -439,24 +424,29 @@ fn read<'e>(
         error: error.into_boxed_str(),
     };
     let (access, refused) = match Receipt::borrowed(&stored.bytes) {
-        Some(Ok(receipt)) => {
+        Some(Ok((receipt, checked))) => {
             let asset = asset_of(&receipt, assets);
-            let access = access_of(&receipt, asset).map_err(malformed)?;
-            (access, expected.refuse(&receipt))
+            (
+                access_of(&receipt, checked, asset),
+                expected.refuse(&receipt),
+            )
         }
         Some(Err(error)) => return Err(malformed(error.to_string())),
         // Strings with escapes: read into owned strings, not shared with other receipts.
         None => {
             let receipt =
                 Receipt::from_json(&stored.bytes).map_err(|e| malformed(e.to_string()))?;
+            let checked = receipt.checked().map_err(|e| malformed(e.to_string()))?;
             let asset = Arc::new(Asset {
                 dataset: receipt.dataset.clone(),
                 version: receipt.version.clone(),
                 shard: receipt.shard.clone(),
                 currency: receipt.currency.clone(),
             });
-            let access = access_of(&receipt, asset).map_err(malformed)?;
-            (access, expected.refuse(&receipt))
+            (
+                access_of(&receipt, checked, asset),
+                expected.refuse(&receipt),
+            )
         }
     };
     Ok(Parsed {
